@@ -1,0 +1,35 @@
+"""trackmate-cellpose: cellpose segmentation as a TrackMate detector, in Fiji or standalone.
+
+Importing this package starts no JVM and loads neither torch, cellpose nor jpype; those load on first use.
+"""
+
+from .axes import Calibration
+from .errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
+                     SegmentationError, TrackMateCellposeError)
+from .objects import Detection, DetectionResult, FrameResult, Mesh
+from .settings import DETECTOR_KEY, DetectorSettings, RuntimeOptions
+from .detect import detect
+from .data import sample_path, test_model_path
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Calibration",
+    "DetectorSettings",
+    "RuntimeOptions",
+    "DETECTOR_KEY",
+    "Detection",
+    "DetectionResult",
+    "FrameResult",
+    "Mesh",
+    "detect",
+    "sample_path",
+    "test_model_path",
+    "TrackMateCellposeError",
+    "InvalidSettingsError",
+    "InvalidImageError",
+    "BackendUnavailableError",
+    "SegmentationError",
+    "Cancelled",
+]

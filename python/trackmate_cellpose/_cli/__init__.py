@@ -1,0 +1,1 @@
+"""Subcommands of the trackmate-cellpose command line (one module each, with register(subparsers))."""

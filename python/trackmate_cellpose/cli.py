@@ -1,0 +1,72 @@
+"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji} ...``.
+
+Each subcommand lives in ``trackmate_cellpose._cli.<name>`` and provides ``register(subparsers)``, which adds its
+parser and sets ``func(args) -> int``. Exit codes: 0 success, 2 bad usage or invalid input, 1 runtime failure,
+130 cancelled. Errors print one line on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from .errors import Cancelled, InvalidImageError, InvalidSettingsError, TrackMateCellposeError
+
+__all__ = ["main", "build_parser"]
+
+SUBCOMMANDS = ("demo", "run", "doctor", "fiji")
+
+
+class UsageError(TrackMateCellposeError):
+    """Bad command-line usage (exit code 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="trackmate-cellpose", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            mod = importlib.import_module(f"._cli.{name}", __package__)
+        except ModuleNotFoundError as e:  # a subcommand not built yet must not break the others
+            if e.name and e.name.endswith(f"_cli.{name}"):
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, InvalidSettingsError, InvalidImageError, FileNotFoundError, IsADirectoryError,
+            NotADirectoryError, PermissionError) as e:
+        _report(e, args)
+        return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("trackmate-cellpose: cancelled", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 1
+        _report(e, args)
+        return 1
+
+
+def _report(e: BaseException, args: argparse.Namespace) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exception(e)
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    print(f"trackmate-cellpose: error: {msg}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

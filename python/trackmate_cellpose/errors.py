@@ -1,0 +1,58 @@
+"""Exception hierarchy of trackmate-cellpose (leaf module: imports nothing from the package).
+
+Every message names the parameter, the value received and what was expected, e.g.
+``flow_threshold must be >= 0, got -0.2``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TrackMateCellposeError",
+    "InvalidSettingsError",
+    "InvalidImageError",
+    "BackendUnavailableError",
+    "SegmentationError",
+    "Cancelled",
+]
+
+
+class TrackMateCellposeError(Exception):
+    """Base class of every error raised on purpose by this package."""
+
+
+class InvalidSettingsError(TrackMateCellposeError, ValueError):
+    """A setting has a wrong type, is out of range, or is unknown.
+
+    Attributes
+    ----------
+    key : str or None
+        The TrackMate key (UPPER_SNAKE) or field name of the offending setting.
+    value : object
+        The value received.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, value: object = None):
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
+class InvalidImageError(TrackMateCellposeError, ValueError):
+    """The input image has unsupported axes, shape, dtype or content."""
+
+
+class BackendUnavailableError(TrackMateCellposeError, RuntimeError):
+    """A required backend (cellpose, torch, a JVM, Fiji, a model file, a GPU) is missing."""
+
+
+class SegmentationError(TrackMateCellposeError, RuntimeError):
+    """Cellpose failed on a frame. Carries the frame index and the settings used."""
+
+    def __init__(self, message: str, *, frame: int | None = None, settings: object = None):
+        super().__init__(message if frame is None else f"frame {frame}: {message}")
+        self.frame = frame
+        self.settings = settings
+
+
+class Cancelled(TrackMateCellposeError):
+    """The work was cancelled on request (TrackMate's Cancel, Ctrl-C, a cancel token)."""

@@ -1,0 +1,258 @@
+"""The one settings model of the "Cellpose advanced (Python)" detector (leaf module).
+
+``DetectorSettings`` holds the persisted, scientific parameters. Each field carries its TrackMate key
+(UPPER_SNAKE), unit, range and description in its metadata; ``to_trackmate_map``/``from_trackmate_map`` convert to
+and from TrackMate's flat settings map (values only ``str``/``int``/``float``/``bool``) and ``to_json``/``from_json``
+to a JSON document. ``RuntimeOptions`` holds knobs that change how, not what, is computed (device, batching,
+distribution); they are never written into TrackMate files.
+
+Imports only the standard library and :mod:`trackmate_cellpose.errors`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import InvalidSettingsError
+
+__all__ = [
+    "DetectorSettings",
+    "RuntimeOptions",
+    "TRACKMATE_KEYS",
+    "DETECTOR_KEY",
+    "CUSTOM_MODEL",
+    "KEY_ALIASES",
+    "settings_table",
+]
+
+#: Key under which the detector is registered in TrackMate (``getKey()`` of the Java factory).
+DETECTOR_KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
+#: Value of ``CELLPOSE_MODEL`` that selects ``CELLPOSE_MODEL_FILEPATH``.
+CUSTOM_MODEL = "CUSTOM"
+
+
+def _f(key: str, default: Any, *, unit: str, range: str, doc: str, lo=None, hi=None, lo_open=False):
+    return field(
+        default=default,
+        metadata={"key": key, "unit": unit, "range": range, "doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open},
+    )
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Scientific parameters of one detection run (all documented; see ``settings_table()``).
+
+    Construct with keywords; every value is validated and a wrong one raises
+    :class:`~trackmate_cellpose.errors.InvalidSettingsError` naming the key, the value and what was expected.
+    """
+
+    model: str = _f("CELLPOSE_MODEL", "cyto3", unit="-", range="built-in model name or CUSTOM",
+                    doc="Built-in model of the installed cellpose (3.x: cyto3, cyto2, cyto, nuclei, livecell_cp3, ...; "
+                        "4.x: cpsam, cpsam_v2, ...) or CUSTOM to use CELLPOSE_MODEL_FILEPATH.")
+    model_path: str = _f("CELLPOSE_MODEL_FILEPATH", "", unit="path", range="existing file when CELLPOSE_MODEL=CUSTOM",
+                         doc="Custom (retrained) cellpose model file. Must exist: a missing file is an error, never a "
+                             "silent download of a default model.")
+    target_channel: int = _f("TARGET_CHANNEL", 1, unit="-", range=">= 1", lo=1,
+                             doc="1-based image channel to segment (TrackMate's convention, not TrackMate-Cellpose's "
+                                 "RGB index).")
+    channel_2: int = _f("OPTIONAL_CHANNEL_2", 0, unit="-", range=">= 0", lo=0,
+                        doc="Optional second channel (e.g. nuclei), 1-based; 0 = none.")
+    diameter: float = _f("CELL_DIAMETER", 30.0, unit="image physical unit (e.g. um)", range=">= 0", lo=0.0,
+                         doc="Expected cell diameter in the image's physical units, converted to pixels with the XY "
+                             "pixel size; 0 = use the model's own object size.")
+    use_gpu: bool = _f("USE_GPU", True, unit="-", range="true/false",
+                       doc="Use CUDA (or Apple MPS) when available; otherwise run on the CPU with one logged notice.")
+    simplify_contours: bool = _f("SIMPLIFY_CONTOURS", True, unit="-", range="true/false",
+                                 doc="Simplify polygons as TrackMate's label-image detector does (interpolation at "
+                                     "2 px, then Douglas-Peucker at 0.5 px); in 3D, decimate meshes.")
+    cellprob_threshold: float = _f("CELL_PROB_THRESHOLD", 0.0, unit="logit", range="-6 .. 6", lo=-6.0, hi=6.0,
+                                   doc="Cell-probability threshold: raise it for fewer/smaller objects, lower it for "
+                                       "more/larger ones.")
+    flow_threshold: float = _f("FLOW_THRESHOLD", 0.4, unit="-", range=">= 0", lo=0.0,
+                               doc="Maximum flow error of a mask; 0 disables the check. Not used in 3D mode (cellpose "
+                                   "ignores it there; a notice is logged).")
+    resample: bool = _f("RESAMPLE", True, unit="-", range="true/false",
+                        doc="Compute the masks at the original image size (smoother, slower) rather than at the "
+                            "network's rescaled size.")
+    do_2dz: bool = _f("DO2DZ", False, unit="-", range="true/false",
+                      doc="3D images: segment each Z plane in 2D and stitch planes by IoU instead of cellpose's full "
+                          "3D mode (the default).")
+    iou_threshold: float = _f("IOUTHRESHOLD", 0.25, unit="-", range="0 .. 1", lo=0.0, hi=1.0,
+                              doc="2D+Z: minimum IoU between masks of consecutive planes to stitch them.")
+    min_size: float = _f("CELL_MIN_SIZE", 15.0, unit="pixels (2D) / voxels (3D)", range=">= 0", lo=0.0,
+                         doc="Objects smaller than this are removed, counted on the original image grid after "
+                             "segmentation (after stitching in 2D+Z, not per plane).")
+    smoothing_scale: float = _f("SMOOTHING_SCALE", 1.0, unit="image physical unit", range="any; <= 0 disables",
+                                doc="3D: Gaussian smoothing of each object before meshing (sigma = scale/sqrt(3) per "
+                                    "axis, anisotropy-aware, as in TrackMate). Default 1.0 = on, about one "
+                                    "micrometre; <= 0 meshes the raw voxels.")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, _check_value(f, value))
+        if self.model == CUSTOM_MODEL and not self.model_path:
+            raise InvalidSettingsError(
+                "CELLPOSE_MODEL_FILEPATH must name a model file when CELLPOSE_MODEL is 'CUSTOM', got ''",
+                key="CELLPOSE_MODEL_FILEPATH", value="")
+        if self.channel_2 and self.channel_2 == self.target_channel:
+            raise InvalidSettingsError(
+                f"OPTIONAL_CHANNEL_2 must differ from TARGET_CHANNEL or be 0, got {self.channel_2} for both",
+                key="OPTIONAL_CHANNEL_2", value=self.channel_2)
+
+    # ---- conversions -------------------------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> "DetectorSettings":
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_trackmate_map(self) -> dict[str, Any]:
+        """Flat TrackMate map: UPPER_SNAKE key -> str/int/float/bool."""
+        return {f.metadata["key"]: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_trackmate_map(cls, mapping: Mapping[str, Any], *, strict: bool = True) -> "DetectorSettings":
+        """Build from a TrackMate map. Missing keys take their default; unknown keys are an error when ``strict``.
+
+        Renamed keys (``KEY_ALIASES``) are accepted with a ``DeprecationWarning``.
+        """
+        by_key = {f.metadata["key"]: f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in mapping.items():
+            key = str(key)
+            if key in KEY_ALIASES:
+                new = KEY_ALIASES[key]
+                if new is None:
+                    warnings.warn(f"setting {key} is not used by this detector and is ignored", DeprecationWarning,
+                                  stacklevel=2)
+                    continue
+                warnings.warn(f"setting {key} is deprecated, use {new}", DeprecationWarning, stacklevel=2)
+                key = new
+            if key not in by_key:
+                if strict:
+                    raise InvalidSettingsError(
+                        f"unknown setting {key!r} (value {value!r}); expected one of {', '.join(sorted(by_key))}",
+                        key=key, value=value)
+                continue
+            kwargs[by_key[key]] = value
+        return cls(**kwargs)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """JSON document with the TrackMate keys."""
+        return json.dumps(self.to_trackmate_map(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> "DetectorSettings":
+        """Parse a JSON object of TrackMate keys (as written by :meth:`to_json`)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidSettingsError(f"settings JSON is not valid JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise InvalidSettingsError(f"settings JSON must be an object of KEY: value, got {type(data).__name__}")
+        return cls.from_trackmate_map(data)
+
+    # ---- derived values ----------------------------------------------------------------------------------------
+    @property
+    def is_custom_model(self) -> bool:
+        return self.model == CUSTOM_MODEL
+
+
+#: TrackMate key of every field, in declaration order.
+TRACKMATE_KEYS: tuple[str, ...] = tuple(f.metadata["key"] for f in dataclasses.fields(DetectorSettings))
+
+#: Old or peer key -> current key (None = accepted but not used, with a warning).
+KEY_ALIASES: dict[str, str | None] = {
+    "CELLPROB_THRESHOLD": "CELL_PROB_THRESHOLD",
+    "STITCH_THRESHOLD": "IOUTHRESHOLD",
+    "MIN_SIZE": "CELL_MIN_SIZE",
+    "DIAMETER": "CELL_DIAMETER",
+    "CUSTOM_MODEL_PATH": "CELLPOSE_MODEL_FILEPATH",
+    "CELLPOSE_PYTHON_FILEPATH": None,
+    "LOGGER": None,
+}
+
+
+def _check_value(f: dataclasses.Field, value: Any) -> Any:
+    key = f.metadata["key"]
+    kind = type(f.default)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise InvalidSettingsError(f"{key} must be true or false, got {value!r}", key=key, value=value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise InvalidSettingsError(f"{key} must be a string, got {value!r}", key=key, value=value)
+        if key == "CELLPOSE_MODEL" and not value.strip():
+            raise InvalidSettingsError(f"{key} must be a model name or CUSTOM, got {value!r}", key=key, value=value)
+        return value.strip() if key == "CELLPOSE_MODEL" else value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidSettingsError(f"{key} must be a number, got {value!r}", key=key, value=value)
+    if kind is int:
+        if float(value) != int(value):
+            raise InvalidSettingsError(f"{key} must be an integer, got {value!r}", key=key, value=value)
+        value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise InvalidSettingsError(f"{key} must be a finite number, got {value!r}", key=key, value=value)
+    lo, hi = f.metadata["lo"], f.metadata["hi"]
+    if lo is not None and value < lo:
+        raise InvalidSettingsError(f"{key} must be >= {lo}, got {value!r}", key=key, value=value)
+    if hi is not None and value > hi:
+        raise InvalidSettingsError(f"{key} must be <= {hi}, got {value!r}", key=key, value=value)
+    return value
+
+
+def settings_table() -> list[dict[str, Any]]:
+    """One row per setting: key, field, type, default, unit, range, description (for docs, CLI help, the panel)."""
+    return [
+        {"key": f.metadata["key"], "field": f.name, "type": type(f.default).__name__, "default": f.default,
+         "unit": f.metadata["unit"], "range": f.metadata["range"], "doc": f.metadata["doc"]}
+        for f in dataclasses.fields(DetectorSettings)
+    ]
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run, not what to compute; never persisted in TrackMate files.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda", "mps"}
+        ``auto`` follows ``USE_GPU``: CUDA/MPS when available, else CPU.
+    frames_per_batch : int
+        Number of 2D frames (or planes) handed to one cellpose call; progress and cancel are checked between calls.
+    tile_batch_size : int
+        cellpose's ``batch_size``: network tiles evaluated together.
+    workers : int
+        0 = in-process; N >= 1 = a local dask cluster with N worker processes.
+    scheduler : str
+        Address of an existing dask scheduler (overrides ``workers``).
+    """
+
+    device: str = "auto"
+    frames_per_batch: int = 4
+    tile_batch_size: int = 8
+    workers: int = 0
+    scheduler: str = ""
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise InvalidSettingsError(f"device must be one of auto, cpu, cuda, mps, got {self.device!r}",
+                                       key="device", value=self.device)
+        for name in ("frames_per_batch", "tile_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InvalidSettingsError(f"{name} must be an integer >= 1, got {v!r}", key=name, value=v)
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise InvalidSettingsError(f"workers must be an integer >= 0, got {self.workers!r}",
+                                       key="workers", value=self.workers)
+        if not isinstance(self.scheduler, str):
+            raise InvalidSettingsError(f"scheduler must be an address string, got {self.scheduler!r}",
+                                       key="scheduler", value=self.scheduler)
