@@ -1,1 +1,10 @@
-"""tracking"""
+"""Tracking without Fiji: TrackMate's overlap (IoU) tracker on 2D polygons, or on 3D voxels; track features.
+
+Imports numpy, scipy and shapely (lazily) only; never cellpose or Java.
+"""
+
+from ._features import edge_features, spot_features, track_features
+from ._overlap import OVERLAP_TRACKER_KEY, Link, OverlapTrackerSettings, TrackingResult, track_overlap
+
+__all__ = ["OverlapTrackerSettings", "Link", "TrackingResult", "track_overlap", "OVERLAP_TRACKER_KEY",
+           "spot_features", "edge_features", "track_features"]
