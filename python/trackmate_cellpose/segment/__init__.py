@@ -1,1 +1,8 @@
-"""segment"""
+"""Cellpose segmentation: the ONLY subpackage that imports cellpose or torch (lazily, inside functions).
+
+``adapter`` owns every cellpose call and speaks both the 3.x and 4.x APIs; ``_engine`` (one level up) drives it.
+"""
+
+from .adapter import CellposeAdapter, build_eval_kwargs, cellpose_major_version, resolve_model
+
+__all__ = ["CellposeAdapter", "build_eval_kwargs", "cellpose_major_version", "resolve_model"]

@@ -1,0 +1,262 @@
+"""One adapter for every cellpose call, for cellpose 3.x and 4.x.
+
+Responsibilities: find the installed cellpose major version, check the model (a custom path must exist: cellpose
+would otherwise silently download a default model), pick the device, load each (model, device) once and keep it
+warm, translate our settings into the right ``CellposeModel.eval`` keywords for the installed major version, and
+report progress / honour cancel inside long network work through a forward pre-hook on the network.
+
+cellpose and torch are imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import BackendUnavailableError, Cancelled, InvalidSettingsError, SegmentationError
+from ..settings import CUSTOM_MODEL, DetectorSettings
+
+__all__ = ["CellposeAdapter", "ModelSpec", "build_eval_kwargs", "cellpose_major_version", "resolve_model",
+           "clear_model_cache"]
+
+_CACHE: dict[tuple, Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cellpose_major_version() -> int:
+    """Major version of the installed cellpose (3 or 4); raises BackendUnavailableError when not installed."""
+    try:
+        from importlib.metadata import version
+
+        v = version("cellpose")
+    except Exception as e:  # noqa: BLE001
+        raise BackendUnavailableError(
+            "cellpose is not installed; install it with: pip install torch==<your torch> 'cellpose>=3.1'") from e
+    major = int(v.split(".")[0])
+    if major not in (3, 4):
+        raise BackendUnavailableError(f"cellpose {v} is not supported; expected 3.1+ or 4.x")
+    return major
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: a built-in model name or a file path."""
+
+    name: str | None
+    path: str | None
+
+    @property
+    def label(self) -> str:
+        return self.path or self.name or "?"
+
+
+def _builtin_names(major: int) -> list[str]:
+    from cellpose import models
+
+    names = list(getattr(models, "MODEL_NAMES", []))
+    if major == 4:
+        names = sorted(set(names) | {"cpsam", "cpsam_v2"})
+    return names
+
+
+def resolve_model(settings: DetectorSettings, major: int | None = None) -> ModelSpec:
+    """Check the model setting before cellpose sees it.
+
+    A CUSTOM model path must be an existing file. A built-in name must be known to the installed cellpose.
+    """
+    if settings.model == CUSTOM_MODEL:
+        p = Path(settings.model_path).expanduser()
+        if not p.is_file():
+            raise InvalidSettingsError(
+                f"CELLPOSE_MODEL_FILEPATH must be an existing cellpose model file, got {settings.model_path!r} "
+                f"({'a directory' if p.is_dir() else 'no such file'})", key="CELLPOSE_MODEL_FILEPATH",
+                value=settings.model_path)
+        return ModelSpec(None, str(p.resolve()))
+    major = cellpose_major_version() if major is None else major
+    names = _builtin_names(major)
+    if names and settings.model not in names:
+        raise InvalidSettingsError(
+            f"CELLPOSE_MODEL must be a built-in model of cellpose {major}.x or CUSTOM, got {settings.model!r}; "
+            f"available: {', '.join(names)}", key="CELLPOSE_MODEL", value=settings.model)
+    return ModelSpec(settings.model, None)
+
+
+def builtin_weights_path(name: str) -> Path | None:
+    """Where cellpose keeps the weights of a built-in model locally, or None if cellpose is missing."""
+    try:
+        from cellpose import models
+    except ImportError:
+        return None
+    model_dir = Path(getattr(models, "MODEL_DIR", Path.home() / ".cellpose" / "models"))
+    return model_dir / name
+
+
+def select_device(use_gpu: bool, runtime_device: str = "auto") -> tuple[str, str | None]:
+    """Return (device, notice). ``device`` is 'cuda', 'mps' or 'cpu'; ``notice`` explains a CPU fallback."""
+    import torch
+
+    want = runtime_device
+    if want == "auto":
+        if not use_gpu:
+            return "cpu", None
+        if torch.cuda.is_available():
+            return "cuda", None
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps", None
+        return "cpu", "USE_GPU is on but no CUDA/MPS GPU is available: running cellpose on the CPU"
+    if want == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError("device 'cuda' requested but torch sees no CUDA GPU")
+    if want == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise BackendUnavailableError("device 'mps' requested but torch sees no Apple MPS device")
+    return want, None
+
+
+def build_eval_kwargs(major: int, *, mode: str, settings: DetectorSettings, diameter_px: float,
+                      anisotropy: float = 1.0, n_channels: int = 1, tile_batch_size: int = 8) -> dict[str, Any]:
+    """Translate our settings to ``CellposeModel.eval`` keywords for cellpose ``major`` (3 or 4).
+
+    Input layouts the engine passes: mode ``"2d"``: array (N, Y, X, C) = N independent frames; mode ``"3d"`` and
+    ``"2dz"``: array (Z, Y, X, C). ``C`` = ``n_channels`` (1 or 2), always the last axis.
+
+    Min-size filtering is switched off in cellpose (``min_size=-1``): the engine applies ``CELL_MIN_SIZE`` itself on
+    the original grid, after stitching.
+    """
+    if mode not in ("2d", "3d", "2dz"):
+        raise ValueError(f"mode must be '2d', '3d' or '2dz', got {mode!r}")
+    kw: dict[str, Any] = {
+        "batch_size": tile_batch_size,
+        "channel_axis": -1,
+        "z_axis": 0,
+        "diameter": float(diameter_px) if diameter_px and diameter_px > 0 else None,
+        "cellprob_threshold": settings.cellprob_threshold,
+        "flow_threshold": settings.flow_threshold,
+        "resample": settings.resample,
+        "min_size": -1,
+        # a fresh dict: passing a bool makes cellpose 3 mutate its module-level defaults
+        "normalize": {"normalize": True, "norm3D": mode != "2d"},
+        "do_3D": mode == "3d",
+        "stitch_threshold": settings.iou_threshold if mode == "2dz" else 0.0,
+    }
+    if mode == "3d":
+        kw["anisotropy"] = float(anisotropy)
+        kw["flow3D_smooth"] = 0
+        kw.pop("flow_threshold")  # ignored by cellpose in 3D; the engine logs a notice instead
+    if major == 3:
+        kw["channels"] = [1, 2] if n_channels == 2 else [0, 0]
+    # cellpose 4: no 'channels' (deprecated: the first 3 channels are used in order, so the engine puts the target
+    # channel first); 'diameter' still means rescale = 30 / diameter; no 'invert'/'interp'; bsize fixed at 256.
+    return kw
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model (frees GPU memory)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+class _NetTicker:
+    """Forward pre-hook: counts network batches, reports progress, raises Cancelled when asked."""
+
+    def __init__(self) -> None:
+        self.on_batch: Callable[[], None] | None = None
+
+    def __call__(self, module, inputs):
+        if self.on_batch is not None:
+            self.on_batch()
+
+
+class CellposeAdapter:
+    """A loaded, warm cellpose model plus the knowledge of how to call it.
+
+    Instances are cached per (model, device): ``CellposeAdapter.get(settings, ...)`` returns the warm one.
+    """
+
+    def __init__(self, spec: ModelSpec, device: str, major: int):
+        self.spec, self.device, self.major = spec, device, major
+        self._lock = threading.Lock()  # one model on one device: serialize calls
+        self._ticker = _NetTicker()
+        self.model = self._load()
+        net = getattr(self.model, "net", None)
+        if net is not None and hasattr(net, "register_forward_pre_hook"):
+            net.register_forward_pre_hook(self._ticker)
+
+    @classmethod
+    def get(cls, settings: DetectorSettings, *, runtime_device: str = "auto",
+            log: Callable[[str], None] | None = None) -> "CellposeAdapter":
+        major = cellpose_major_version()
+        spec = resolve_model(settings, major)
+        device, notice = select_device(settings.use_gpu, runtime_device)
+        if notice and log:
+            log(notice)
+        key = (spec, device, major)
+        with _CACHE_LOCK:
+            ad = _CACHE.get(key)
+            if ad is None:
+                ad = cls(spec, device, major)
+                _CACHE[key] = ad
+        return ad
+
+    def _load(self):
+        import torch
+        from cellpose import models
+
+        gpu = self.device != "cpu"
+        dev = torch.device(self.device)
+        try:
+            if self.major == 3:
+                if self.spec.path:
+                    return models.CellposeModel(gpu=gpu, device=dev, pretrained_model=self.spec.path)
+                return models.CellposeModel(gpu=gpu, device=dev, model_type=self.spec.name)
+            return models.CellposeModel(gpu=gpu, device=dev, pretrained_model=self.spec.path or self.spec.name,
+                                        use_bfloat16=gpu)
+        except Exception as e:  # noqa: BLE001 - cellpose raises plain exceptions
+            hint = ""
+            if self.spec.name:
+                local = builtin_weights_path(self.spec.name)
+                hint = (f"; the weights of built-in model {self.spec.name!r} are looked up in {local.parent} and "
+                        "downloaded on first use, which needs internet") if local else ""
+            raise BackendUnavailableError(
+                f"cellpose {self.major} could not load model {self.spec.label!r}: {type(e).__name__}: {e}{hint}"
+            ) from e
+
+    @property
+    def diam_mean(self) -> float:
+        return float(getattr(self.model, "diam_mean", 30.0))
+
+    def eval(self, x: np.ndarray, *, mode: str, settings: DetectorSettings, diameter_px: float,
+             anisotropy: float = 1.0, tile_batch_size: int = 8,
+             on_batch: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Run cellpose on ``x`` (see :func:`build_eval_kwargs` for layouts).
+
+        Returns
+        -------
+        masks : ndarray, (N, Y, X) for "2d", (Z, Y, X) otherwise
+        cellprob : ndarray, same shape, cell-probability logits at the original size
+        """
+        kw = build_eval_kwargs(self.major, mode=mode, settings=settings, diameter_px=diameter_px,
+                               anisotropy=anisotropy, n_channels=x.shape[-1], tile_batch_size=tile_batch_size)
+        with self._lock:
+            self._ticker.on_batch = on_batch
+            try:
+                masks, flows, _ = self.model.eval(x, **kw)
+            except Cancelled:
+                raise
+            except Exception as e:  # noqa: BLE001
+                raise SegmentationError(f"cellpose failed: {type(e).__name__}: {e}") from e
+            finally:
+                self._ticker.on_batch = None
+        masks = np.asarray(masks)
+        cellprob = np.asarray(flows[2], dtype=np.float32)
+        lead = x.shape[0]
+        if masks.ndim == 2:  # cellpose squeezes a single plane/frame
+            masks = masks[None]
+        if cellprob.ndim == 2:
+            cellprob = cellprob[None]
+        if masks.shape[0] != lead or cellprob.shape != masks.shape:
+            raise SegmentationError(f"unexpected cellpose output shapes {masks.shape}/{cellprob.shape} for input "
+                                    f"{x.shape}")
+        return masks, cellprob
