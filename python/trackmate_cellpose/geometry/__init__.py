@@ -1,1 +1,24 @@
-"""geometry"""
+"""Label image -> TrackMate shapes: 2D outline polygons, 3D triangle meshes, mesh smoothing.
+
+Imports numpy, scipy and scikit-image only (``fast_simplification`` lazily, for mesh decimation); never cellpose,
+torch or Java. Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh
+vertices as x, y, z.
+"""
+
+from ._detections import labels_to_detections
+from ._meshes import MeshRecord, is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area
+from ._polygons import PolygonRecord, labels_to_polygons, polygon_area_centroid
+from ._smoothing import WEIGHT_TYPES, taubin_smooth
+
+__all__ = [
+    "PolygonRecord",
+    "labels_to_polygons",
+    "polygon_area_centroid",
+    "MeshRecord",
+    "labels_to_meshes",
+    "mesh_volume_centroid_area",
+    "is_closed_oriented",
+    "taubin_smooth",
+    "WEIGHT_TYPES",
+    "labels_to_detections",
+]
