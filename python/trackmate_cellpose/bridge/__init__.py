@@ -1,1 +1,32 @@
-"""bridge"""
+"""Fiji/TrackMate integration: the only package that imports jpype, scyjava or imagej (always lazily).
+
+* :func:`start_fiji` starts Fiji in this process (pyimagej) with the compiled glue on the class path and the Python
+  detection service registered;
+* :func:`run_trackmate` runs TrackMate headless with the "Cellpose advanced (Python)" detector, TrackMate's tracker
+  and TrackMate's XML writer;
+* :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM).
+
+Importing this package starts no JVM.
+"""
+
+from ._fiji import FijiInstallation, find_fiji, trackmate_line_of_jar
+from ._glue import build_glue, cache_dir, compile_glue, find_javac, glue_source_root
+from ._jvm import FijiSession, current_session, start_fiji
+from ._run import TrackMateError, TrackMateRun, run_trackmate
+
+__all__ = [
+    "FijiInstallation",
+    "find_fiji",
+    "trackmate_line_of_jar",
+    "build_glue",
+    "compile_glue",
+    "find_javac",
+    "glue_source_root",
+    "cache_dir",
+    "FijiSession",
+    "start_fiji",
+    "current_session",
+    "TrackMateError",
+    "TrackMateRun",
+    "run_trackmate",
+]
