@@ -58,7 +58,7 @@ def balls_result(frames: list[list[tuple[float, float, float, float]]], *, shape
             verts, faces, _, _ = marching_cubes(pad, 0.5, spacing=cal.zyx)
             verts = verts - np.array(cal.zyx)  # undo the padding
             xyz = verts[:, ::-1].copy()
-            faces = faces[:, ::-1].copy()  # marching_cubes on zyx -> flip winding for xyz outward normals
+            # marching_cubes on zyx with xyz-reversed vertices gives outward (counter-clockwise) faces as is
             mesh = Mesh(vertices=xyz, faces=faces.astype(np.int64))
             vol = float(m.sum() * cal.x * cal.y * cal.z)
             dets.append(Detection(frame=t, label=i, x=cx * cal.x, y=cy * cal.y, z=cz * cal.z,

@@ -1,0 +1,81 @@
+"""TrackMate v9 ``.meshes`` file: a ZIP next to the XML holding one binary PLY per 3D spot plus a ``frame,ID`` index.
+
+Layout (documented in TrackMate v9's TmXmlWriter/TmXmlReader and imglib2-mesh's PLYMeshIO): ``<xml path>.meshes`` is a
+DEFLATE zip with entries ``<spotID>.ply`` (binary little-endian PLY; vertex = float x, y, z, nx, ny, nz, u, v;
+face = ``list uchar int vertex_index``), vertices in **absolute physical coordinates**, and ``mesh-info.txt`` (CSV,
+header ``frame,ID``). The PLY bytes are produced here with numpy.
+
+Imports numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..objects import Mesh
+from ..tracking import TrackingResult
+
+__all__ = ["write_meshes", "mesh_to_ply_bytes", "MESH_FILE_EXTENSION"]
+
+#: Appended to the XML file name (``tracks.xml`` -> ``tracks.xml.meshes``), as TrackMate v9 does.
+MESH_FILE_EXTENSION = ".meshes"
+
+_VERTEX = np.dtype([(c, "<f4") for c in ("x", "y", "z", "nx", "ny", "nz", "u", "v")])
+_FACE = np.dtype([("n", "u1"), ("i", "<i4", (3,))])
+
+
+def mesh_to_ply_bytes(mesh: Mesh) -> bytes:
+    """Binary little-endian PLY of a triangle mesh, in the vertex/face layout TrackMate v9 reads.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        ``vertices`` (N, 3) xyz, ``faces`` (M, 3) vertex indices.
+    """
+    v = np.asarray(mesh.vertices, dtype=np.float64).reshape(-1, 3)
+    f = np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
+    header = (
+        "ply\nformat binary_little_endian 1.0\ncomment written by trackmate-cellpose\n"
+        f"element vertex {len(v)}\n"
+        "property float x\nproperty float y\nproperty float z\n"
+        "property float nx\nproperty float ny\nproperty float nz\n"
+        "property float u\nproperty float v\n"
+        f"element face {len(f)}\nproperty list uchar int vertex_index\nend_header\n"
+    ).encode("ascii")
+    verts = np.zeros(len(v), _VERTEX)
+    verts["x"], verts["y"], verts["z"] = v[:, 0], v[:, 1], v[:, 2]
+    n = _vertex_normals(v, f)
+    verts["nx"], verts["ny"], verts["nz"] = n[:, 0], n[:, 1], n[:, 2]
+    faces = np.zeros(len(f), _FACE)
+    faces["n"] = 3
+    faces["i"] = f
+    return header + verts.tobytes() + faces.tobytes()
+
+
+def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    n = np.zeros_like(v)
+    if len(f):
+        fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # area-weighted face normals
+        for k in range(3):
+            np.add.at(n, f[:, k], fn)
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
+
+
+def write_meshes(xml_path: str | Path, tracking: TrackingResult) -> Path | None:
+    """Write ``<xml_path>.meshes`` for every spot that has a mesh; return its path, or None when there is none.
+
+    Spot IDs are the indices of ``tracking.spots``, the same as in the XML.
+    """
+    with_mesh = [(i, d) for i, d in enumerate(tracking.spots) if d.mesh is not None and len(d.mesh.faces)]
+    if not with_mesh:
+        return None
+    out = Path(str(xml_path) + MESH_FILE_EXTENSION)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as zf:
+        for i, d in with_mesh:
+            zf.writestr(f"{i}.ply", mesh_to_ply_bytes(d.mesh))
+        zf.writestr("mesh-info.txt", "frame,ID\n" + "".join(f"{int(d.frame)},{i}\n" for i, d in with_mesh))
+    return out
