@@ -1,0 +1,206 @@
+"""3D label image -> meshes, and Taubin smoothing: analytic oracles (ellipsoid volume and surface area)."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.special import elliprg
+
+from trackmate_cellpose.errors import InvalidImageError, InvalidSettingsError
+from trackmate_cellpose.geometry import (is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area,
+                                         taubin_smooth)
+
+
+def ellipsoid_labels(radii_zyx, cal_zyx, value=1, margin=3, shift=(0.3, -0.2, 0.1)):
+    """Voxelised ellipsoid (physical semi-axes) and its centre in physical x, y, z."""
+    shape = tuple(int(2 * r / c) + 2 * margin for r, c in zip(radii_zyx, cal_zyx))
+    centre = np.array([(s - 1) / 2 + d for s, d in zip(shape, shift)])
+    zz, yy, xx = np.indices(shape, dtype=float)
+    inside = sum(((g - c0) * c / r) ** 2 for g, c0, c, r in zip((zz, yy, xx), centre, cal_zyx, radii_zyx)) <= 1
+    return inside.astype(np.uint16) * value, (centre * np.array(cal_zyx))[::-1]
+
+
+def ellipsoid_volume_area(a, b, c):
+    """Exact volume and surface area (Carlson's symmetric integral R_G)."""
+    return 4 / 3 * math.pi * a * b * c, 4 * math.pi * a * b * c * float(elliprg(a**-2, b**-2, c**-2))
+
+
+def check_closed_outward(rec):
+    tm = trimesh.Trimesh(rec.vertices, rec.faces, process=False)
+    assert tm.is_watertight and tm.is_winding_consistent
+    assert tm.volume > 0 and rec.volume > 0  # outward: positive signed volume
+    assert rec.volume == pytest.approx(tm.volume, rel=1e-9)
+    assert rec.area == pytest.approx(tm.area, rel=1e-9)
+    assert is_closed_oriented(rec.faces)
+
+
+def test_sphere_is_closed_outward_with_the_right_volume_and_centroid():
+    lab, centre = ellipsoid_labels((10, 10, 10), (1, 1, 1), value=5)
+    (m,) = labels_to_meshes(lab)
+    assert m.label == 5 and m.n_voxels == np.count_nonzero(lab)
+    assert m.vertices.dtype == np.float64 and m.faces.dtype == np.int64
+    check_closed_outward(m)
+    volume, _ = ellipsoid_volume_area(10, 10, 10)
+    assert m.volume == pytest.approx(volume, rel=0.02)
+    np.testing.assert_allclose(m.centroid_xyz, centre, atol=0.05)
+
+
+@pytest.mark.parametrize("cal_zyx", [(2.0, 0.5, 0.5), (1.0, 0.5, 0.25)])
+def test_anisotropic_ellipsoid(cal_zyx):
+    radii = (14.0, 10.0, 8.0)  # physical semi-axes along z, y, x
+    lab, centre = ellipsoid_labels(radii, cal_zyx)
+    volume, surface = ellipsoid_volume_area(*radii)
+    (raw,) = labels_to_meshes(lab, calibration_zyx=cal_zyx)
+    check_closed_outward(raw)
+    # Marching cubes at 0.5 on the 0/1 mask cuts voxel corners: volume within 1 % of the voxel count, itself within
+    # 1 % of the ellipsoid here. Its staircase surface is 10-20 % too large, hence the smoothed mesh for the area.
+    assert raw.volume == pytest.approx(volume, rel=0.02)
+    assert raw.area > surface
+    np.testing.assert_allclose(raw.centroid_xyz, centre, atol=0.05)
+    # Extents in x, y, z: vertices are xyz (not zyx) and anisotropy is applied.
+    extent = raw.vertices.max(axis=0) - raw.vertices.min(axis=0)
+    np.testing.assert_allclose(extent, 2 * np.array(radii[::-1]), rtol=0.15)
+    # Smoothing by ~ one XY pixel removes the staircase: area within 3 %, volume still within 2 % (the level-0.5
+    # surface of a blurred convex object moves slightly inwards, by about sigma^2 / R).
+    (smooth,) = labels_to_meshes(lab, calibration_zyx=cal_zyx, smoothing_scale=1.0)
+    check_closed_outward(smooth)
+    assert smooth.area == pytest.approx(surface, rel=0.03)
+    assert smooth.volume == pytest.approx(volume, rel=0.02)
+    np.testing.assert_allclose(smooth.centroid_xyz, centre, atol=0.05)
+    assert len(smooth.faces) != len(raw.faces)
+
+
+def test_box_faces_fall_on_voxel_faces_in_xyz_order():
+    lab = np.zeros((6, 10, 24), np.int32)
+    lab[2:4, 5:7, 10:20] = 1
+    cal = (2.0, 0.5, 0.25)  # z, y, x
+    (m,) = labels_to_meshes(lab, calibration_zyx=cal)
+    # Voxel centres at integer * calibration, so the 0.5 level of a 0/1 mask lies on the voxel faces.
+    np.testing.assert_allclose(m.vertices.min(axis=0), [9.5 * 0.25, 4.5 * 0.5, 1.5 * 2.0])
+    np.testing.assert_allclose(m.vertices.max(axis=0), [19.5 * 0.25, 6.5 * 0.5, 3.5 * 2.0])
+    np.testing.assert_allclose(m.centroid_xyz, [14.5 * 0.25, 5.5 * 0.5, 2.5 * 2.0], atol=1e-9)
+    check_closed_outward(m)
+
+
+def test_several_labels_touching_and_split():
+    lab = np.zeros((12, 20, 20), np.uint32)
+    lab[2:6, 2:8, 2:8] = 3
+    lab[2:6, 2:8, 8:14] = 7  # touches label 3
+    lab[8:11, 12:18, 12:18] = 3  # second piece of label 3: one mesh, two shells
+    lab[:3, 15:, 15:] = 9  # touches the volume border
+    meshes = labels_to_meshes(lab)
+    assert [m.label for m in meshes] == [3, 7, 9]
+    assert [m.n_voxels for m in meshes] == [int(np.count_nonzero(lab == v)) for v in (3, 7, 9)]
+    for m in meshes:
+        check_closed_outward(m)
+    assert trimesh.Trimesh(meshes[0].vertices, meshes[0].faces).body_count == 2
+
+
+@pytest.mark.parametrize("smoothing_scale", [0.0, 3.0])
+def test_single_voxel_gives_a_tiny_closed_mesh(smoothing_scale):
+    lab = np.zeros((5, 5, 5), np.uint8)
+    lab[2, 2, 2] = 1
+    (m,) = labels_to_meshes(lab, calibration_zyx=(2.0, 1.0, 1.0), smoothing_scale=smoothing_scale)
+    check_closed_outward(m)
+    assert m.n_voxels == 1
+    np.testing.assert_allclose(m.centroid_xyz, [2.0, 2.0, 4.0], atol=1e-9)
+
+
+def test_smoothing_changes_the_surface_but_not_much_the_volume():
+    lab, _ = ellipsoid_labels((8, 8, 8), (1, 1, 1))
+    (raw,) = labels_to_meshes(lab)
+    (smooth,) = labels_to_meshes(lab, smoothing_scale=1.0)
+    assert smooth.volume == pytest.approx(raw.volume, rel=0.03)
+    assert smooth.area < 0.97 * raw.area  # staircase removed
+    assert not np.allclose(np.sort(smooth.vertices, axis=0)[:50], np.sort(raw.vertices, axis=0)[:50])
+
+
+def test_simplify_decimates_and_keeps_the_mesh_closed():
+    lab, _ = ellipsoid_labels((10, 8, 8), (1.0, 1.0, 1.0))
+    (full,) = labels_to_meshes(lab, smoothing_scale=1.0)
+    (small,) = labels_to_meshes(lab, smoothing_scale=1.0, simplify=True)
+    check_closed_outward(small)
+    assert len(small.faces) <= 0.25 * len(full.faces)  # TrackMate keeps 20 % between 200 and 10k triangles
+    assert small.volume == pytest.approx(full.volume, rel=0.02)
+    assert small.n_voxels == full.n_voxels
+
+
+def test_simplify_without_the_library_warns_and_keeps_the_full_mesh(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fast_simplification", None)
+    lab, _ = ellipsoid_labels((6, 6, 6), (1, 1, 1))
+    with pytest.warns(RuntimeWarning, match="fast-simplification"):
+        (m,) = labels_to_meshes(lab, simplify=True)
+    assert len(m.faces) == len(labels_to_meshes(lab)[0].faces)
+
+
+def test_empty_and_invalid_inputs():
+    assert labels_to_meshes(np.zeros((3, 4, 5), np.uint16)) == []
+    with pytest.raises(InvalidImageError, match="3D"):
+        labels_to_meshes(np.zeros((4, 5), np.uint16))
+    with pytest.raises(InvalidSettingsError, match="calibration_zyx"):
+        labels_to_meshes(np.ones((2, 2, 2), np.uint16), calibration_zyx=(1.0, 0.0, 1.0))
+    with pytest.raises(InvalidSettingsError, match="smoothing_scale"):
+        labels_to_meshes(np.ones((2, 2, 2), np.uint16), smoothing_scale=float("nan"))
+
+
+# --- Taubin smoothing -------------------------------------------------------------------------------------------
+
+
+def noisy_sphere(radius=10.0, noise=0.4, seed=1):
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=radius)
+    v = np.asarray(sphere.vertices, dtype=float)
+    rng = np.random.default_rng(seed)
+    v *= (1 + rng.normal(0, noise / radius, len(v)))[:, None]
+    return v, np.asarray(sphere.faces, dtype=np.int64)
+
+
+@pytest.mark.parametrize("weights", ["naive", "cotangent"])
+def test_taubin_smooths_noise_and_keeps_the_volume(weights):
+    v, f = noisy_sphere()
+    volume0 = mesh_volume_centroid_area(v, f)[0]
+    out = taubin_smooth(v, f, weights=weights)
+    assert out.shape == v.shape and out is not v
+    r0, r1 = np.linalg.norm(v, axis=1), np.linalg.norm(out, axis=1)
+    assert r1.var() < 0.35 * r0.var()  # naive weights: ~0.13, cotangent: ~0.3
+    taubin_change = abs(mesh_volume_centroid_area(out, f)[0] / volume0 - 1)
+    assert taubin_change < 0.01
+    # A plain Laplacian (TrackMate's "Basic" tab: mu = 1, lambda = 0) shrinks far more (~8 %): Taubin's point.
+    plain = taubin_smooth(v, f, mu=1.0, lambda_=0.0, weights=weights)
+    assert mesh_volume_centroid_area(plain, f)[0] < (1 - max(0.05, 5 * taubin_change)) * volume0
+
+
+def test_taubin_one_iteration_matches_the_definition():
+    # Tetrahedron: every vertex neighbours the three others.
+    v = np.array([[0.0, 0, 0], [1, 0, 0], [0, 2, 0], [0, 0, 3]])
+    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    expected = v.copy()
+    for w in (-0.53, 0.5):  # lambda_ first, then mu
+        mean_others = (expected.sum(axis=0) - expected) / 3
+        expected = expected + w * (mean_others - expected)
+    np.testing.assert_allclose(taubin_smooth(v, f, iterations=1), expected)
+    np.testing.assert_array_equal(taubin_smooth(v, f, iterations=0), v)
+
+
+def test_taubin_rejects_bad_arguments():
+    v, f = noisy_sphere()
+    with pytest.raises(InvalidSettingsError, match="'naive', 'cotangent'"):
+        taubin_smooth(v, f, weights="mean-value")
+    with pytest.raises(InvalidSettingsError, match="iterations"):
+        taubin_smooth(v, f, iterations=-1)
+    with pytest.raises(InvalidSettingsError, match="faces"):
+        taubin_smooth(v, f + len(v))
+    with pytest.raises(InvalidSettingsError, match="vertices"):
+        taubin_smooth(v[:, :2], f)
+
+
+def test_taubin_on_a_label_mesh_keeps_it_closed():
+    lab, _ = ellipsoid_labels((8, 6, 6), (2.0, 0.5, 0.5))
+    (m,) = labels_to_meshes(lab, calibration_zyx=(2.0, 0.5, 0.5))
+    out = taubin_smooth(m.vertices, m.faces)
+    volume, _, area = mesh_volume_centroid_area(out, m.faces)
+    assert volume == pytest.approx(m.volume, rel=0.03)
+    assert area < m.area
