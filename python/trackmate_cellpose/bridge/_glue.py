@@ -148,8 +148,12 @@ def _sources(line: str, root: Path | None = None) -> list[Path]:
 
 
 def compile_glue(line: str, classpath: Sequence[Path], out_jar: Path, *, release: int, javac: Javac | None = None,
-                 source_root: Path | None = None, extra_sources: Iterable[Path] = ()) -> Path:
+                 source_root: Path | None = None, extra_sources: Iterable[Path] = (),
+                 require_plugin_index: bool = True) -> Path:
     """Compile the glue of ``line`` against ``classpath`` into ``out_jar`` (written atomically).
+
+    ``require_plugin_index=False`` is for compile-only checks against the API mirror, which has no SciJava
+    annotation processor.
 
     Raises
     ------
@@ -171,7 +175,7 @@ def compile_glue(line: str, classpath: Sequence[Path], out_jar: Path, *, release
         if proc.returncode != 0:
             raise BackendUnavailableError(
                 f"compiling the TrackMate glue ({line}) with {javac.path} failed:\n{proc.stdout}{proc.stderr}")
-        if not (classes / _PLUGIN_INDEX).is_file():
+        if require_plugin_index and not (classes / _PLUGIN_INDEX).is_file():
             raise BackendUnavailableError(
                 f"javac {javac.major} wrote no SciJava plugin index ({_PLUGIN_INDEX}): is scijava-common on the class "
                 "path?")

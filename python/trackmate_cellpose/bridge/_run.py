@@ -154,7 +154,6 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     DetectorProvider = JClass("fiji.plugin.trackmate.providers.DetectorProvider")
     TrackerProvider = JClass("fiji.plugin.trackmate.providers.TrackerProvider")
     StringBuilderLogger = JClass("fiji.plugin.trackmate.Logger$StringBuilderLogger")
-    Services = JClass("trackmatecellpose.glue.CellposePyServices")
 
     imp = open_image(image)
     n_frames = int(imp.getNFrames())
@@ -195,7 +194,7 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     model.setLogger(logger)
     cal = imp.getCalibration()
     model.setPhysicalUnits(cal.getUnit(), cal.getTimeUnit())  # 7.x keeps "pixels"/"frames" otherwise
-    Services.setFallbackLogger(logger)
+    JClass("trackmatecellpose.glue.CellposePyLogging").setFallbackLogger(logger)
     trackmate = TrackMate(model, ts)
     trackmate.setNumThreads(1)
 

@@ -74,7 +74,7 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 		final int nChannels = settings.imp == null ? 1 : Math.max( 1, settings.imp.getNChannels() );
 		final String unit = settings.imp == null ? "" : settings.imp.getCalibration().getUnit();
 		if ( model != null )
-			CellposePyServices.setFallbackLogger( model.getLogger() );
+			CellposePyLogging.setFallbackLogger( model.getLogger() );
 
 		setLayout( new BorderLayout() );
 		final JPanel form = new JPanel( new GridBagLayout() );

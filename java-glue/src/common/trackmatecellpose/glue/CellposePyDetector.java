@@ -37,7 +37,7 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 
 	private long processingTime;
 
-	private volatile DetectionSink sink;
+	private volatile SpotSink sink;
 
 	private volatile String cancelReason;
 
@@ -49,7 +49,7 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 		this.img = img;
 		this.interval = interval;
 		this.settings = settings;
-		this.logger = logger != null ? logger : CellposePyServices.fallbackLogger();
+		this.logger = logger != null ? logger : CellposePyLogging.fallbackLogger();
 	}
 
 	/** Called by TrackMate 8.x and later; absent (and harmless) on 7.x. */
@@ -95,8 +95,8 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 				errorMessage = CellposePyServices.notRunningMessage();
 				return false;
 			}
-			final DetectionRequest request = new DetectionRequest( img, interval, settings );
-			final DetectionSink s = new DetectionSink( logger );
+			final DetectionRequest request = new ImgPlusDetectionRequest( img, interval, settings );
+			final SpotSink s = new SpotSink( logger );
 			sink = s;
 			if ( cancelReason != null )
 				s.cancel();
@@ -166,7 +166,7 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 	public void cancel( final String reason )
 	{
 		cancelReason = reason == null ? "canceled" : reason;
-		final DetectionSink s = sink;
+		final SpotSink s = sink;
 		if ( s != null )
 			s.cancel();
 	}

@@ -1,16 +1,11 @@
 package trackmatecellpose.glue;
 
-import fiji.plugin.trackmate.Logger;
-
 /**
- * Process-wide registry of the Python detection service, and the logger used where a TrackMate line gives the
- * detector none (7.x has no {@code SpotGlobalDetector.setLogger}).
+ * Process-wide registry of the Python detection service. Depends on nothing but the JDK.
  */
 public final class CellposePyServices
 {
 	private static volatile CellposePyService service;
-
-	private static volatile Logger fallbackLogger;
 
 	private CellposePyServices()
 	{}
@@ -30,21 +25,8 @@ public final class CellposePyServices
 	/** Message for TrackMate when no Python service is registered. */
 	public static String notRunningMessage()
 	{
-		return "The Python side of the " + CellposePyKeys.DETECTOR_NAME + " detector is not running in this Fiji. "
+		return "The Python side of the Cellpose advanced (Python) detector is not running in this Fiji. "
 				+ "Start Fiji from Python with 'trackmate-cellpose fiji' (or trackmate_cellpose.bridge.start_fiji()).";
-	}
-
-	/** Sets the logger used by detectors that were given none (e.g. by the GUI panel, or a headless run). */
-	public static void setFallbackLogger( final Logger logger )
-	{
-		fallbackLogger = logger;
-	}
-
-	/** The logger set by {@link #setFallbackLogger(Logger)}, else TrackMate's default logger. */
-	public static Logger fallbackLogger()
-	{
-		final Logger l = fallbackLogger;
-		return l != null ? l : Logger.DEFAULT_LOGGER;
 	}
 
 	/** Version of this glue, checked by the Python side against its own. */

@@ -1,39 +1,13 @@
 package trackmatecellpose.glue;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
-
-import fiji.plugin.trackmate.Logger;
-import fiji.plugin.trackmate.Spot;
-
 /**
- * Receives the detections of one detection call from the Python service, as flat primitive arrays (one call per frame
- * and kind), and turns them into TrackMate spots with the line-specific {@link SpotMaker}. Also carries progress, log,
- * cancel and failure between the two sides. Thread-safe.
+ * Receives the detections of one detection call from the Python service as flat primitive arrays (one call per frame
+ * and kind), plus progress, log lines, the cancel state and failures. Plain Java types only.
  */
-public final class DetectionSink
+public interface DetectionSink
 {
-	private final Logger logger;
-
-	private final Map< Integer, List< Spot > > spots = new TreeMap<>();
-
-	private volatile boolean canceled;
-
-	private volatile String failure;
-
-	private volatile String failureDetails;
-
-	private boolean meshNoteLogged;
-
-	public DetectionSink( final Logger logger )
-	{
-		this.logger = logger;
-	}
-
 	/**
-	 * Adds the 2D objects of one frame as ROI spots.
+	 * Adds the 2D objects of one frame.
 	 *
 	 * @param frame
 	 *            absolute frame index.
@@ -50,141 +24,40 @@ public final class DetectionSink
 	 * @param featureValues
 	 *            row-major n x f values (NaN = missing).
 	 */
-	public synchronized void addRois( final int frame, final int[] nPoints, final double[] x, final double[] y,
-			final double[] quality, final String[] featureNames, final double[] featureValues )
-	{
-		final List< Spot > list = frameList( frame );
-		int offset = 0;
-		for ( int i = 0; i < nPoints.length; i++ )
-		{
-			final int n = nPoints[ i ];
-			final double[] px = new double[ n ];
-			final double[] py = new double[ n ];
-			System.arraycopy( x, offset, px, 0, n );
-			System.arraycopy( y, offset, py, 0, n );
-			offset += n;
-			final Spot spot = SpotMaker.roi( px, py, quality[ i ] );
-			putFeatures( spot, i, featureNames, featureValues );
-			list.add( spot );
-		}
-	}
+	void addRois( int frame, int[] nPoints, double[] x, double[] y, double[] quality, String[] featureNames,
+			double[] featureValues );
 
 	/**
-	 * Adds the 3D objects of one frame: meshes where the TrackMate line supports them, else spheres of the same centre
-	 * and the given (equal-volume) radius.
+	 * Adds the 3D objects of one frame (meshes where the TrackMate line has them, else equal-volume spheres).
 	 *
 	 * @param centers
 	 *            xyz centre of each object, absolute physical coordinates (length 3n).
 	 * @param radius
-	 *            radius of each object (length n).
+	 *            equal-volume radius of each object (length n).
 	 * @param nVertices
-	 *            number of mesh vertices of each object (length n).
+	 *            number of mesh vertices of each object.
 	 * @param vertices
 	 *            concatenated xyz vertices, absolute physical coordinates.
 	 * @param nFaces
-	 *            number of triangles of each object (length n).
+	 *            number of triangles of each object.
 	 * @param faces
-	 *            concatenated vertex indices (3 per triangle, local to each object's vertices).
+	 *            concatenated vertex indices, 3 per triangle, local to each object's vertices.
 	 */
-	public synchronized void addMeshes( final int frame, final double[] centers, final double[] radius,
-			final double[] quality, final int[] nVertices, final double[] vertices, final int[] nFaces, final int[] faces,
-			final String[] featureNames, final double[] featureValues )
-	{
-		final List< Spot > list = frameList( frame );
-		if ( !SpotMaker.SUPPORTS_MESHES && !meshNoteLogged && radius.length > 0 )
-		{
-			meshNoteLogged = true;
-			logger.log( "Note: this TrackMate version has no 3D meshes; 3D objects are stored as spheres of equal volume "
-					+ "and the same centre. Meshes need TrackMate v9.\n" );
-		}
-		int vOff = 0;
-		int fOff = 0;
-		for ( int i = 0; i < radius.length; i++ )
-		{
-			final double[] v = new double[ 3 * nVertices[ i ] ];
-			final int[] f = new int[ 3 * nFaces[ i ] ];
-			System.arraycopy( vertices, vOff, v, 0, v.length );
-			System.arraycopy( faces, fOff, f, 0, f.length );
-			vOff += v.length;
-			fOff += f.length;
-			final Spot spot = SpotMaker.mesh( v, f, centers[ 3 * i ], centers[ 3 * i + 1 ], centers[ 3 * i + 2 ],
-					radius[ i ], quality[ i ] );
-			putFeatures( spot, i, featureNames, featureValues );
-			list.add( spot );
-		}
-	}
+	void addMeshes( int frame, double[] centers, double[] radius, double[] quality, int[] nVertices, double[] vertices,
+			int[] nFaces, int[] faces, String[] featureNames, double[] featureValues );
 
-	/** Declares that a frame was processed (so that an empty frame still appears in the result). */
-	public synchronized void frameDone( final int frame )
-	{
-		frameList( frame );
-	}
+	/** Declares that a frame was processed (an empty frame still counts). */
+	void frameDone( int frame );
 
-	public void progress( final double fraction, final String status )
-	{
-		logger.setProgress( Math.max( 0., Math.min( 1., fraction ) ) );
-		if ( status != null && !status.isEmpty() )
-			logger.setStatus( status );
-	}
+	/** Progress in [0, 1] and a short status. */
+	void progress( double fraction, String status );
 
-	public void log( final String message )
-	{
-		logger.log( message.endsWith( "\n" ) ? message : message + "\n" );
-	}
+	/** A line for TrackMate's log. */
+	void log( String message );
 
-	public boolean isCanceled()
-	{
-		return canceled;
-	}
-
-	void cancel()
-	{
-		canceled = true;
-	}
+	/** True once TrackMate (or the user) asked to cancel: the service must stop at the next check. */
+	boolean isCanceled();
 
 	/** Reports a failure: a one-line summary for TrackMate's error message, details (traceback) for the log. */
-	public void fail( final String summary, final String details )
-	{
-		failureDetails = details;
-		failure = summary == null || summary.isEmpty() ? "Python detection failed." : summary;
-	}
-
-	public String failure()
-	{
-		return failure;
-	}
-
-	public String failureDetails()
-	{
-		return failureDetails;
-	}
-
-	/** Spots per absolute frame. */
-	public synchronized Map< Integer, List< Spot > > spots()
-	{
-		return spots;
-	}
-
-	private List< Spot > frameList( final int frame )
-	{
-		List< Spot > list = spots.get( frame );
-		if ( list == null )
-		{
-			list = new ArrayList<>();
-			spots.put( frame, list );
-		}
-		return list;
-	}
-
-	private static void putFeatures( final Spot spot, final int i, final String[] names, final double[] values )
-	{
-		if ( names == null )
-			return;
-		for ( int f = 0; f < names.length; f++ )
-		{
-			final double v = values[ i * names.length + f ];
-			if ( !Double.isNaN( v ) )
-				spot.putFeature( names[ f ], Double.valueOf( v ) );
-		}
-	}
+	void fail( String summary, String details );
 }

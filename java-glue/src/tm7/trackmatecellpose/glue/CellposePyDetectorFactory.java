@@ -43,7 +43,7 @@ public class CellposePyDetectorFactory< T extends RealType< T > & NativeType< T 
 	@Override
 	public SpotGlobalDetector< T > getDetector( final Interval interval )
 	{
-		return new CellposePyDetector<>( img, interval, settings, CellposePyServices.fallbackLogger() );
+		return new CellposePyDetector<>( img, interval, settings, CellposePyLogging.fallbackLogger() );
 	}
 
 	@Override

@@ -31,7 +31,7 @@ public class CellposePyDetectorFactory< T extends RealType< T > & NativeType< T 
 	public SpotGlobalDetector< T > getDetector( final ImgPlus< T > img, final Map< String, Object > settings,
 			final Interval interval )
 	{
-		return new CellposePyDetector<>( img, interval, settings, CellposePyServices.fallbackLogger() );
+		return new CellposePyDetector<>( img, interval, settings, CellposePyLogging.fallbackLogger() );
 	}
 
 	@Override

@@ -1,0 +1,5 @@
+// Compile-only API mirror (clean-room, written from documented signatures). NEVER shipped, NEVER run.
+package fiji.plugin.trackmate;
+
+
+public class Model { public Logger getLogger() { return null; } }

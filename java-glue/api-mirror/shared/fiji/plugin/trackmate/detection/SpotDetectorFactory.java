@@ -1,0 +1,7 @@
+// Compile-only API mirror (clean-room, written from documented signatures). NEVER shipped, NEVER run.
+package fiji.plugin.trackmate.detection;
+
+
+import net.imglib2.type.NativeType;
+import net.imglib2.type.numeric.RealType;
+public interface SpotDetectorFactory<T extends RealType<T> & NativeType<T>> extends SpotDetectorFactoryBase<T> {}

@@ -1,0 +1,5 @@
+// Compile-only API mirror (clean-room, written from documented signatures). NEVER shipped, NEVER run.
+package ij;
+
+import ij.measure.Calibration;
+public class ImagePlus { public int getNSlices() { return 0; } public int getNChannels() { return 0; } public int getNFrames() { return 0; } public Calibration getCalibration() { return null; } }

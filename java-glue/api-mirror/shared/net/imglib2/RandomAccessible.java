@@ -1,0 +1,5 @@
+// Compile-only API mirror (clean-room, written from documented signatures). NEVER shipped, NEVER run.
+package net.imglib2;
+
+
+public interface RandomAccessible<T> extends EuclideanSpace { RandomAccess<T> randomAccess(); }
