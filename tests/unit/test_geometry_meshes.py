@@ -8,6 +8,9 @@ import sys
 import numpy as np
 import pytest
 import trimesh
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.special import elliprg
 
 from trackmate_cellpose.errors import InvalidImageError, InvalidSettingsError
@@ -80,8 +83,9 @@ def test_box_faces_fall_on_voxel_faces_in_xyz_order():
     cal = (2.0, 0.5, 0.25)  # z, y, x
     (m,) = labels_to_meshes(lab, calibration_zyx=cal)
     # Voxel centres at integer * calibration, so the 0.5 level of a 0/1 mask lies on the voxel faces.
-    np.testing.assert_allclose(m.vertices.min(axis=0), [9.5 * 0.25, 4.5 * 0.5, 1.5 * 2.0])
-    np.testing.assert_allclose(m.vertices.max(axis=0), [19.5 * 0.25, 6.5 * 0.5, 3.5 * 2.0])
+    # (Up to the 1e-6 voxel by which the level sits below 0.5.)
+    np.testing.assert_allclose(m.vertices.min(axis=0), [9.5 * 0.25, 4.5 * 0.5, 1.5 * 2.0], atol=1e-5)
+    np.testing.assert_allclose(m.vertices.max(axis=0), [19.5 * 0.25, 6.5 * 0.5, 3.5 * 2.0], atol=1e-5)
     np.testing.assert_allclose(m.centroid_xyz, [14.5 * 0.25, 5.5 * 0.5, 2.5 * 2.0], atol=1e-9)
     check_closed_outward(m)
 
@@ -145,6 +149,37 @@ def test_empty_and_invalid_inputs():
         labels_to_meshes(np.ones((2, 2, 2), np.uint16), calibration_zyx=(1.0, 0.0, 1.0))
     with pytest.raises(InvalidSettingsError, match="smoothing_scale"):
         labels_to_meshes(np.ones((2, 2, 2), np.uint16), smoothing_scale=float("nan"))
+
+
+def test_voxels_touching_along_an_edge_give_one_manifold_surface():
+    lab = np.zeros((4, 5, 5), np.uint8)
+    lab[1, 1, 1:4] = 1
+    lab[2, 2, 1:4] = 1  # touches the first bar along an edge only
+    lab[1, 3, 3] = 2
+    lab[2, 4, 4] = 2  # touches only at a corner
+    m1, m2 = labels_to_meshes(lab)
+    check_closed_outward(m1)
+    check_closed_outward(m2)
+    assert trimesh.Trimesh(m1.vertices, m1.faces).body_count == 1
+    assert trimesh.Trimesh(m2.vertices, m2.faces).body_count == 2
+
+
+small_volumes = arrays(np.uint8, st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)),
+                       elements=st.integers(0, 3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_volumes, st.sampled_from([0.0, 0.8]), st.booleans())
+def test_every_mesh_is_closed_and_outward(lab, smoothing_scale, simplify):
+    meshes = labels_to_meshes(lab, calibration_zyx=(1.5, 1.0, 0.75), smoothing_scale=smoothing_scale,
+                              simplify=simplify)
+    assert [m.label for m in meshes] == [v for v in (1, 2, 3) if np.any(lab == v)]
+    for m in meshes:
+        assert m.n_voxels == np.count_nonzero(lab == m.label)
+        assert is_closed_oriented(m.faces) and m.volume > 0 and m.area > 0
+        if smoothing_scale == 0 and not simplify:
+            # The 0/1 mask's surface never leaves the voxels' bounding box, and encloses less than the voxels.
+            assert m.volume <= m.n_voxels * 1.5 * 1.0 * 0.75 + 1e-6
 
 
 # --- Taubin smoothing -------------------------------------------------------------------------------------------

@@ -27,6 +27,10 @@ from ._validate import check_labels, relabel_for_find_objects
 __all__ = ["MeshRecord", "labels_to_meshes", "mesh_volume_centroid_area", "is_closed_oriented"]
 
 _GAUSS_TRUNCATE = 4.0  # scipy's default kernel radius, in sigmas
+# On a 0/1 mask, level 0.5 makes every face shared by two diagonal voxels a tie in marching cubes' ambiguity test,
+# and skimage then emits edges shared by four triangles (not a manifold). A level a hair below 0.5 settles every
+# tie the same way, joining voxels that touch along an edge, and moves the surface by only 1e-6 voxel.
+_MASK_LEVEL = 0.5 - 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +77,8 @@ def labels_to_meshes(labels_zyx: np.ndarray, *, calibration_zyx: tuple[float, fl
         Physical length. When > 0, as TrackMate v9: the object's 0/1 mask (in its bounding box, padded by the kernel
         radius so the surface closes) is blurred with a Gaussian of ``sigma[d] = smoothing_scale / sqrt(3) /
         calibration[d]`` voxels (anisotropy-aware), then meshed at level 0.5. When <= 0 the 0/1 mask itself is meshed
-        at level 0.5. If the blurred object never reaches 0.5 (too thin for the scale), its unsmoothed mask is meshed
+        at level 0.5 (in fact 0.5 - 1e-6, so that voxels touching along an edge give one manifold surface; voxels
+        touching only at a corner give two shells). If the blurred object never reaches 0.5 (too thin for the scale), its unsmoothed mask is meshed
         instead, so every label gets a mesh.
     simplify : bool
         Quadric edge-collapse decimation (``fast_simplification``, the algorithm TrackMate v9 uses) for meshes of at
@@ -152,15 +157,15 @@ def _mesh_mask(mask: np.ndarray, cal: np.ndarray, smoothing_scale: float) -> tup
         vol = np.pad(mask.astype(np.float32), [(p, p) for p in pad])
         vol = ndimage.gaussian_filter(vol, sigma, truncate=_GAUSS_TRUNCATE, mode="constant")
         if vol.max() > 0.5:
-            verts, faces = _marching_cubes(vol, cal)
+            verts, faces = _marching_cubes(vol, cal, 0.5)
             return verts - pad * cal, faces
     vol = np.pad(mask.astype(np.float32), 1)
-    verts, faces = _marching_cubes(vol, cal)
+    verts, faces = _marching_cubes(vol, cal, _MASK_LEVEL)
     return verts - cal, faces
 
 
-def _marching_cubes(vol: np.ndarray, cal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    verts, faces, _, _ = marching_cubes(vol, level=0.5, spacing=tuple(cal), allow_degenerate=False)
+def _marching_cubes(vol: np.ndarray, cal: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    verts, faces, _, _ = marching_cubes(vol, level=level, spacing=tuple(cal), allow_degenerate=False)
     return verts.astype(np.float64), faces.astype(np.int64)
 
 
