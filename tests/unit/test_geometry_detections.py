@@ -81,7 +81,8 @@ def test_3d_positions_mesh_and_features(dtype):
     assert d.radius == pytest.approx((3 * meshes[0].volume / (4 * math.pi)) ** (1 / 3))
     np.testing.assert_allclose(d.mesh.vertices, meshes[0].vertices + np.array(origin) * cal.xyz)
     np.testing.assert_array_equal(d.mesh.faces, meshes[0].faces)
-    np.testing.assert_allclose(d.mesh.vertices.min(axis=0), np.array([10 + 5.5, 20 + 3.5, 3 + 1.5]) * cal.xyz)
+    np.testing.assert_allclose(d.mesh.vertices.min(axis=0), np.array([10 + 5.5, 20 + 3.5, 3 + 1.5]) * cal.xyz,
+                               atol=1e-5)
     for det, v in zip(dets, (2, 5)):
         assert det.features["MEAN_CELLPROB"] == pytest.approx(float(prob[lab == v].mean()), rel=1e-6)
     # simplify=True decimates the meshes (TrackMate v9's SIMPLIFY_CONTOURS in 3D), same object otherwise.

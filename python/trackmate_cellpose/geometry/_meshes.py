@@ -78,8 +78,8 @@ def labels_to_meshes(labels_zyx: np.ndarray, *, calibration_zyx: tuple[float, fl
         radius so the surface closes) is blurred with a Gaussian of ``sigma[d] = smoothing_scale / sqrt(3) /
         calibration[d]`` voxels (anisotropy-aware), then meshed at level 0.5. When <= 0 the 0/1 mask itself is meshed
         at level 0.5 (in fact 0.5 - 1e-6, so that voxels touching along an edge give one manifold surface; voxels
-        touching only at a corner give two shells). If the blurred object never reaches 0.5 (too thin for the scale), its unsmoothed mask is meshed
-        instead, so every label gets a mesh.
+        touching only at a corner give two shells). If the blurred object never reaches 0.5 (too thin for the
+        scale), its unsmoothed mask is meshed instead, so every label gets a mesh.
     simplify : bool
         Quadric edge-collapse decimation (``fast_simplification``, the algorithm TrackMate v9 uses) for meshes of at
         least 100 triangles, with TrackMate's target ratios (keep 50 % below 200 triangles, 20 % below 10k, 10 %
@@ -140,8 +140,7 @@ def _meshes(labels: np.ndarray, cal: np.ndarray, smoothing_scale: float, simplif
         if decimate is not None and len(faces) >= 100:
             small = decimate(verts, faces)
             if small is not None:
-                verts, faces = small
-                volume, centroid, area = mesh_volume_centroid_area(verts, faces)
+                verts, faces, (volume, centroid, area) = small
         mean = float(values[sl][mask].mean()) if values is not None else None
         rec = MeshRecord(label=label, vertices=verts, faces=faces, n_voxels=int(np.count_nonzero(mask)),
                          volume=float(volume), centroid_xyz=centroid, area=float(area))
@@ -190,14 +189,20 @@ def mesh_volume_centroid_area(vertices: np.ndarray, faces: np.ndarray) -> tuple[
         return 0.0, v.mean(axis=0) if len(v) else np.full(3, np.nan), 0.0
     ref = v.mean(axis=0)  # a reference point near the mesh keeps the sums accurate far from the origin
     p0, p1, p2 = (v[faces[:, k]] - ref for k in range(3))
-    cross = np.cross(p1, p2)
-    tet = np.einsum("ij,ij->i", p0, cross) / 6.0
+    tet = np.einsum("ij,ij->i", p0, _cross(p1, p2)) / 6.0
     volume = float(tet.sum())
-    area = float(0.5 * np.linalg.norm(np.cross(p1 - p0, p2 - p0), axis=1).sum())
+    area = float(0.5 * np.linalg.norm(_cross(p1 - p0, p2 - p0), axis=1).sum())
     if volume == 0.0:
         return 0.0, ref, area
     centroid = (tet[:, None] * (p0 + p1 + p2)).sum(axis=0) / (4.0 * volume) + ref
     return volume, centroid, area
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product of (M, 3) arrays (np.cross's axis handling costs more than the arithmetic here)."""
+    return np.column_stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]])
 
 
 def is_closed_oriented(faces: np.ndarray) -> bool:
@@ -229,7 +234,10 @@ def _decimation_keep_ratio(n_faces: int) -> float:
 
 
 def _decimator():
-    """Return ``decimate(verts, faces) -> (verts, faces) | None``, or None (with a warning) without the library."""
+    """Return ``decimate(verts, faces) -> (verts, faces, stats) | None``, or None (with a warning) without the library.
+
+    ``stats`` is :func:`mesh_volume_centroid_area` of the result; None means "keep the full mesh".
+    """
     try:
         import fast_simplification
     except ImportError:
@@ -237,7 +245,7 @@ def _decimator():
                       "fast-simplification); meshes are kept undecimated", RuntimeWarning, stacklevel=4)
         return None
 
-    def decimate(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def decimate(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple] | None:
         keep = _decimation_keep_ratio(len(faces))
         v, f = fast_simplification.simplify(verts, faces.astype(np.int32), target_reduction=1.0 - keep, agg=10.0)
         f = np.asarray(f, dtype=np.int64)
@@ -246,8 +254,9 @@ def _decimator():
         used, f = np.unique(f, return_inverse=True)
         f = f.reshape(-1, 3)
         v = np.ascontiguousarray(np.asarray(v, dtype=np.float64)[used])
-        if not is_closed_oriented(f) or mesh_volume_centroid_area(v, f)[0] <= 0:
+        if not is_closed_oriented(f):
             return None
-        return v, f
+        stats = mesh_volume_centroid_area(v, f)
+        return (v, f, stats) if stats[0] > 0 else None
 
     return decimate

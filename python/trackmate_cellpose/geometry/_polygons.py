@@ -137,13 +137,13 @@ def _polygons(labels: np.ndarray, *, simplify: bool,
     comp_ids, xy, offsets = _trace_outer_boundaries(comp)
     if simplify:
         xy, offsets = _simplify_batch(xy, offsets)
+    counts = np.diff(offsets)
+    valid = (counts >= 3) & (np.abs(_batch_areas(xy, offsets)) > 1e-12)
     out = []
     order = np.lexsort((comp_ids, owner_label[comp_ids]))
-    for i in order:
+    for i in order[valid[order]]:
         poly = xy[offsets[i]:offsets[i + 1]]
         c = int(comp_ids[i])
-        if len(poly) < 3 or abs(polygon_area_centroid(poly)[0]) < 1e-12:
-            continue
         rec = PolygonRecord(label=int(owner_label[c]), xy=poly.copy(), n_pixels=int(n_pixels[c]), bbox=bboxes[c - 1])
         out.append((rec, None if means is None else float(means[c])))
     return out
@@ -226,6 +226,18 @@ def _trace_outer_boundaries(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     counts = np.add.reduceat(corner.astype(np.int64), first)
     offsets = np.r_[0, np.cumsum(counts)]
     return wo[first], xy, offsets
+
+
+def _batch_areas(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Signed shoelace areas of many polygons (``xy[offsets[i]:offsets[i + 1]]``), each about its first vertex."""
+    n = np.diff(offsets)
+    poly = np.repeat(np.arange(len(n)), n)
+    nxt = np.arange(len(xy)) + 1
+    nxt[offsets[1:] - 1] = offsets[:-1]
+    ref = xy[offsets[:-1][poly]]
+    p, q = xy - ref, xy[nxt] - ref
+    cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
+    return 0.5 * np.bincount(poly, weights=cross, minlength=len(n))
 
 
 _DR = np.array([0, 1, 0, -1])

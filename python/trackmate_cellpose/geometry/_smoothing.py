@@ -41,8 +41,8 @@ def taubin_smooth(vertices: np.ndarray, faces: np.ndarray, *, iterations: int = 
     weights : {"naive", "cotangent"}
         ``"naive"``: every neighbour weighs 1 (TrackMate's default NAIVE). ``"cotangent"``: edge ``ij`` weighs
         ``(cot a + cot b) / 2`` for the two angles opposite to it, recomputed from the current positions at every
-        step; negative weights (obtuse triangles) are clipped to 0 (and huge ones, of degenerate triangles, to 500), and a vertex whose weights all vanish does not
-        move in that step.
+        step; negative weights (obtuse triangles) are clipped to 0 and huge ones (degenerate triangles) to 500; a
+        vertex whose weights all vanish does not move in that step.
 
     Returns
     -------
