@@ -141,6 +141,17 @@ def test_simplify_without_the_library_warns_and_keeps_the_full_mesh(monkeypatch)
     assert len(m.faces) == len(labels_to_meshes(lab)[0].faces)
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint64])
+def test_label_dtypes_and_huge_values(dtype):
+    lab = np.zeros((6, 6, 6), dtype)
+    lab[1:3, 1:3, 1:3] = 7
+    lab[3:5, 3:5, 3:5] = 2**40 if dtype == np.uint64 else 300
+    meshes = labels_to_meshes(lab)
+    assert [(m.label, m.n_voxels) for m in meshes] == [(7, 8), (int(lab.max()), 8)]
+    for m in meshes:
+        check_closed_outward(m)
+
+
 def test_empty_and_invalid_inputs():
     assert labels_to_meshes(np.zeros((3, 4, 5), np.uint16)) == []
     with pytest.raises(InvalidImageError, match="3D"):
