@@ -1,0 +1,99 @@
+"""``trackmate-cellpose fiji``: open Fiji with the detector, or run TrackMate headless on an image.
+
+* ``trackmate-cellpose fiji [--fiji DIR]`` opens the Fiji GUI (blocks until Fiji is closed); TrackMate then lists
+  "Cellpose advanced (Python)".
+* ``trackmate-cellpose fiji --fiji DIR --run IMAGE.tif [--settings S.json] [--tracker overlap --min-iou 0.25]
+  -o OUT.xml`` runs TrackMate headless (this detector, then TrackMate's tracker) and saves TrackMate's XML.
+
+Imports nothing Java-related until the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _roi(text: str) -> tuple[int, int, int, int]:
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--roi must be X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
+    return x, y, w, h
+
+
+def _t_range(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--t-range must be FIRST:LAST (0-based, inclusive), got {text!r}") from None
+    return a, b
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "fiji", help="open Fiji with the TrackMate detector, or run TrackMate headless (--run)",
+        description=__doc__.split("\n\n")[0] + " Without --run, opens the Fiji GUI and waits until it is closed.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--fiji", metavar="DIR", help="local Fiji.app folder (default: $FIJI_DIR); works offline")
+    src.add_argument("--endpoint", metavar="COORDS",
+                     help="Maven endpoint for pyimagej instead of a local Fiji, e.g. sc.fiji:fiji (needs network)")
+    p.add_argument("--java-home", metavar="DIR", help="JDK to compile the glue and run Fiji (default: $JAVA_HOME)")
+    p.add_argument("--max-heap", metavar="SIZE", help="JVM maximum heap, e.g. 8g")
+    p.add_argument("--run", metavar="IMAGE", help="run TrackMate headless on IMAGE and exit")
+    p.add_argument("-o", "--output", metavar="OUT.xml", help="TrackMate XML to write (with --run)")
+    p.add_argument("--settings", metavar="S.json", help="detector settings (JSON of TrackMate keys)")
+    p.add_argument("--tracker", choices=("overlap", "none"), default="overlap", help="tracker (default: overlap)")
+    p.add_argument("--min-iou", type=float, default=0.25, help="overlap tracker MIN_IOU (default: 0.25)")
+    p.add_argument("--iou-calculation", choices=("PRECISE", "FAST"), default="PRECISE",
+                   help="overlap tracker IoU calculation (default: PRECISE)")
+    p.add_argument("--roi", type=_roi, metavar="X,Y,W,H", help="crop rectangle in pixels")
+    p.add_argument("--t-range", type=_t_range, metavar="FIRST:LAST", help="frames to process (0-based, inclusive)")
+    p.add_argument("--initial-quality", type=float, default=0.0, help="TrackMate's initial QUALITY threshold")
+    p.add_argument("--frames-per-batch", type=int, default=4, help="frames per cellpose call (default: 4)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="torch device")
+    p.add_argument("--log", action="store_true", help="print TrackMate's log after a --run")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from ..settings import DetectorSettings, RuntimeOptions
+
+    if args.output and not args.run:
+        raise UsageError("-o/--output needs --run IMAGE")
+    if args.run and not args.output:
+        raise UsageError("--run needs -o OUT.xml (the TrackMate file to write)")
+    settings = DetectorSettings()
+    if args.settings:
+        settings = DetectorSettings.from_json(Path(args.settings).read_text(encoding="utf-8"))
+    runtime = RuntimeOptions(device=args.device, frames_per_batch=args.frames_per_batch)
+
+    from ..bridge import run_trackmate, start_fiji
+    from ..bridge._service import set_runtime_options
+
+    def log(msg: str) -> None:
+        print(f"trackmate-cellpose: {msg}", file=sys.stderr)
+
+    set_runtime_options(runtime)
+    if not args.run:
+        def ready(session) -> None:
+            log(f"Fiji is up with TrackMate {session.fiji.trackmate_version}: in TrackMate choose "
+                f"'Cellpose advanced (Python)'. Close Fiji to exit.")
+
+        start_fiji(args.fiji, endpoint=args.endpoint, mode="gui", java_home=args.java_home,
+                   max_heap=args.max_heap, on_ready=ready, log=log)
+        return 0
+    start_fiji(args.fiji, endpoint=args.endpoint, mode="headless", java_home=args.java_home,
+               max_heap=args.max_heap, log=log)
+    result = run_trackmate(args.run, settings, output=args.output, tracker=args.tracker, min_iou=args.min_iou,
+                           iou_calculation=args.iou_calculation, roi=args.roi, t_range=args.t_range,
+                           initial_quality=args.initial_quality)
+    if args.log:
+        print(result.log, file=sys.stderr)
+    print(f"{result.n_spots} spots in {len(result.spots_per_frame)} frames, {result.n_tracks} tracks "
+          f"({result.seconds:.1f} s); wrote {result.output}")
+    return 0

@@ -1,0 +1,280 @@
+"""Scenarios run against a real Fiji/TrackMate in ONE subprocess (JPype starts one JVM per process).
+
+Usage: ``python fiji_scenarios.py OUT.json WORKDIR SCENARIO...`` with ``FIJI_DIR`` set. Each scenario records plain
+facts (counts, distances, messages, timings) in OUT.json; the pytest functions in ``test_fiji_trackmate.py`` assert
+on them. A failing scenario records its traceback and the others still run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from trackmate_cellpose import DetectorSettings, RuntimeOptions, sample_path, test_model_path
+from trackmate_cellpose.bridge import TrackMateError, run_trackmate, start_fiji
+from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
+from trackmate_cellpose.bridge._run import open_image, to_java_map
+from trackmate_cellpose.bridge._service import set_detect_function, set_runtime_options
+from trackmate_cellpose.errors import Cancelled
+
+SETTINGS = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
+KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
+
+
+def _jc(name):
+    from jpype import JClass
+
+    return JClass(name)
+
+
+def _spots(model, frame=None, visible=True):
+    sc = model.getSpots()
+    it = sc.iterable(visible) if frame is None else sc.iterable(int(frame), visible)
+    return list(it)
+
+
+def _gt_hit_fraction(spots, gt_tyx, cal_xy):
+    hits = 0
+    for s in spots:
+        f = int(s.getFeature("FRAME"))
+        x = int(round(float(s.getFeature("POSITION_X")) / cal_xy))
+        y = int(round(float(s.getFeature("POSITION_Y")) / cal_xy))
+        if 0 <= y < gt_tyx.shape[1] and 0 <= x < gt_tyx.shape[2] and gt_tyx[f, y, x] > 0:
+            hits += 1
+    return hits / max(1, len(spots))
+
+
+def _read_gt(name):
+    import tifffile
+
+    return tifffile.imread(sample_path(name, ground_truth=True))
+
+
+def sc_provider(work: Path, ctx: dict) -> dict:
+    DP = _jc("fiji.plugin.trackmate.providers.DetectorProvider")
+    prov = DP()
+    keys = [str(k) for k in prov.getVisibleKeys()]
+    fac = prov.getFactory(KEY)
+    return {"visible_keys": keys, "name": str(fac.getName()) if fac else None,
+            "default_keys": sorted(str(k) for k in fac.getDefaultSettings().keySet()) if fac else [],
+            "line": ctx["session"].line, "trackmate_version": ctx["session"].fiji.trackmate_version,
+            "timings": ctx["session"].timings}
+
+
+def sc_headless_2dt(work: Path, ctx: dict) -> dict:
+    out = work / "run_2dt.xml"
+    t0 = time.perf_counter()
+    run = run_trackmate(sample_path("2dt"), SETTINGS, output=out, t_range=(0, 2), tracker="overlap", min_iou=0.25)
+    wall = time.perf_counter() - t0
+    spots = _spots(run.model)
+    gt = _read_gt("2dt")
+    rois_ok = all(s.getRoi() is not None and len(s.getRoi().x) >= 3 for s in spots)
+    edges = int(run.model.getTrackModel().edgeSet().size())
+    # Read back with TrackMate's own reader.
+    reader = _jc("fiji.plugin.trackmate.io.TmXmlReader")(_jc("java.io.File")(str(out)))
+    rmodel = reader.getModel()
+    ok = bool(reader.isReadingOk())
+    imp = open_image(sample_path("2dt"))
+    rsettings = reader.readSettings(imp)
+    rspots = _spots(rmodel)
+    written = {str(k): str(v) for k, v in run.settings.detectorSettings.items()}
+    read = {str(k): str(v) for k, v in rsettings.detectorSettings.items()} if rsettings is not None else {}
+    ctx["per_frame_s"] = run.timings["trackmate"] / 3
+    return {"per_frame": {str(k): v for k, v in run.spots_per_frame.items()}, "n_spots": run.n_spots,
+            "n_tracks": run.n_tracks, "n_edges": edges, "rois_ok": rois_ok,
+            "frames_ok": all(int(s.getFeature("FRAME")) in (0, 1, 2) for s in spots),
+            "gt_hit_fraction": _gt_hit_fraction(spots, gt, 0.5), "xml_exists": out.is_file(),
+            "reader_ok": ok, "reader_error": str(reader.getErrorMessage() or ""),
+            "read_n_spots": len(rspots), "read_n_tracks": int(rmodel.getTrackModel().nTracks(True)),
+            "read_rois_ok": all(s.getRoi() is not None for s in rspots),
+            "read_detector_key": str(rsettings.detectorFactory.getKey()) if rsettings is not None
+            and rsettings.detectorFactory is not None else None,
+            "settings_roundtrip": written == read, "written": written, "read": read,
+            "space_units": str(rmodel.getSpaceUnits()), "seconds": wall, "trackmate_seconds": run.timings["trackmate"]}
+
+
+def sc_preview(work: Path, ctx: dict) -> dict:
+    # What TrackMate's DetectionPreview does on the Preview button: a one-frame Settings copy, execDetection().
+    Settings, TrackMate, Model = (_jc(f"fiji.plugin.trackmate.{c}") for c in ("Settings", "TrackMate", "Model"))
+    imp = open_image(sample_path("2dt"))
+    s = Settings(imp)
+    s.tstart = s.tend = 5
+    s.detectorFactory = _jc("fiji.plugin.trackmate.providers.DetectorProvider")().getFactory(KEY).copy()
+    s.detectorSettings = to_java_map(SETTINGS)
+    tm = TrackMate(Model(), s)
+    t0 = time.perf_counter()
+    ok = bool(tm.execDetection())
+    secs = time.perf_counter() - t0
+    frames = sorted(int(f) for f in tm.getModel().getSpots().keySet())
+    n = int(tm.getModel().getSpots().getNSpots(5, False))
+    return {"ok": ok, "error": str(tm.getErrorMessage() or ""), "frames": frames, "n_spots_frame5": n,
+            "seconds": secs}
+
+
+def sc_crop_trange(work: Path, ctx: dict) -> dict:
+    roi = (40, 30, 64, 64)
+    run = run_trackmate(sample_path("2dt"), SETTINGS, t_range=(4, 5), roi=roi, tracker="overlap")
+    spots = _spots(run.model)
+    x0, y0, w, h = (v * 0.5 for v in roi)
+    inside = all(x0 - 0.25 <= float(s.getFeature("POSITION_X")) <= x0 + w + 0.25
+                 and y0 - 0.25 <= float(s.getFeature("POSITION_Y")) <= y0 + h + 0.25 for s in spots)
+    return {"per_frame": {str(k): v for k, v in run.spots_per_frame.items()}, "n_spots": run.n_spots,
+            "inside": inside, "gt_hit_fraction": _gt_hit_fraction(spots, _read_gt("2dt"), 0.5)}
+
+
+def sc_error_then_ok(work: Path, ctx: dict) -> dict:
+    bad = SETTINGS.replace(model_path=str(work / "no-such-model.pth"))
+    res: dict = {}
+    try:
+        run_trackmate(sample_path("2dt"), bad, t_range=(0, 0), tracker="none")
+        res["raised"] = None
+    except TrackMateError as e:
+        res.update(raised="TrackMateError", message=str(e), log_has_traceback="Traceback" in e.log)
+    except Exception as e:  # noqa: BLE001
+        res.update(raised=type(e).__name__, message=str(e))
+    run = run_trackmate(sample_path("2dt"), SETTINGS, t_range=(1, 1), tracker="none")
+    res["next_run_spots"] = run.n_spots
+    return res
+
+
+def sc_cancel(work: Path, ctx: dict) -> dict:
+    """Cancel through TrackMate's own cancel right after the first one-frame batch has been segmented."""
+    from trackmate_cellpose import detect
+
+    set_runtime_options(RuntimeOptions(frames_per_batch=1))
+    ev = threading.Event()
+    box: dict = {"batches": 0}
+
+    def detect_then_cancel(*args, **kwargs):
+        result = detect(*args, **kwargs)
+        box["batches"] += 1
+        if not ev.is_set():
+            box["t_cancel"] = time.perf_counter()
+            ev.set()
+        return result
+
+    set_detect_function(detect_then_cancel)
+    t0 = time.perf_counter()
+    try:
+        run_trackmate(sample_path("2dt"), SETTINGS, tracker="none", cancel=ev)
+        box["outcome"] = "finished"
+    except Cancelled as e:
+        box.update(outcome="Cancelled", message=str(e))
+    except Exception as e:  # noqa: BLE001
+        box.update(outcome=type(e).__name__, message=str(e))
+    finally:
+        set_detect_function(None)
+        set_runtime_options(RuntimeOptions())
+    end = time.perf_counter()
+    after = run_trackmate(sample_path("2dt"), SETTINGS, t_range=(2, 2), tracker="none")
+    return {**box, "latency_s": end - box.get("t_cancel", t0), "per_batch_s": (box.get("t_cancel", end) - t0),
+            "after_cancel_spots": after.n_spots}
+
+
+def sc_label_parity(work: Path, ctx: dict) -> dict:
+    """Our polygons (geometry via the whole glue) vs TrackMate's LabelImageDetector on the same label image."""
+    from trackmate_cellpose.axes import to_tczyx
+    from trackmate_cellpose.geometry import labels_to_detections
+    from trackmate_cellpose.objects import DetectionResult, FrameResult
+
+    def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, frame_offset, progress, cancel,
+                    log, frames=None):
+        arr, cal = to_tczyx(image, axes, calibration)
+        out = []
+        for i in range(arr.shape[0]):
+            lab = arr[i, 0, 0].astype(np.int32)
+            dets = labels_to_detections(lab, frame=frame_offset + i, calibration=cal, origin_xyz=origin_xyz,
+                                        simplify=settings.simplify_contours)
+            out.append(FrameResult(frame=frame_offset + i, labels=lab, detections=dets))
+        return DetectionResult(frames=out, calibration=cal, is_3d=False)
+
+    Settings, TrackMate, Model = (_jc(f"fiji.plugin.trackmate.{c}") for c in ("Settings", "TrackMate", "Model"))
+    labels_path = sample_path("2dt", ground_truth=True)
+
+    def run_with(factory_key, dmap):
+        imp = open_image(labels_path)
+        s = Settings(imp)
+        s.tstart, s.tend = 0, 2
+        s.detectorFactory = _jc("fiji.plugin.trackmate.providers.DetectorProvider")().getFactory(factory_key)
+        s.detectorSettings = dmap
+        tm = TrackMate(Model(), s)
+        assert tm.execDetection(), str(tm.getErrorMessage())
+        return tm.getModel()
+
+    lab_map = _jc("java.util.HashMap")()
+    lab_map.put("TARGET_CHANNEL", _jc("java.lang.Integer")(1))
+    lab_map.put("SIMPLIFY_CONTOURS", _jc("java.lang.Boolean")(True))
+    theirs = run_with("LABEL_IMAGE_DETECTOR", lab_map)
+    set_detect_function(fake_detect)
+    try:
+        ours = run_with(KEY, to_java_map(SETTINGS))
+    finally:
+        set_detect_function(None)
+    cal = 0.5
+    max_d, max_area, n_theirs, n_ours, unmatched = 0.0, 0.0, 0, 0, 0
+    for f in range(3):
+        a = [(float(s.getFeature("POSITION_X")), float(s.getFeature("POSITION_Y")), float(s.getRoi().area()))
+             for s in _spots(theirs, f, False)]
+        b = [(float(s.getFeature("POSITION_X")), float(s.getFeature("POSITION_Y")), float(s.getRoi().area()))
+             for s in _spots(ours, f, False)]
+        n_theirs += len(a)
+        n_ours += len(b)
+        for x, y, area in a:
+            if not b:
+                unmatched += 1
+                continue
+            d = [math.hypot(x - bx, y - by) for bx, by, _ in b]
+            j = int(np.argmin(d))
+            if d[j] / cal > 2.0:
+                unmatched += 1
+                continue
+            max_d = max(max_d, d[j] / cal)
+            max_area = max(max_area, abs(b[j][2] - area) / area)
+    return {"n_theirs": n_theirs, "n_ours": n_ours, "unmatched": unmatched, "max_centroid_px": max_d,
+            "max_area_rel": max_area}
+
+
+def sc_spheres_3d(work: Path, ctx: dict) -> dict:
+    out = work / "run_3dt.xml"
+    run = run_trackmate(sample_path("3dt"), SETTINGS, t_range=(0, 0), tracker="none", output=out)
+    spots = _spots(run.model)
+    return {"n_spots": run.n_spots, "no_rois": all(s.getRoi() is None for s in spots),
+            "radii_positive": all(float(s.getFeature("RADIUS")) > 0 for s in spots),
+            "z_range": [min((float(s.getFeature("POSITION_Z")) for s in spots), default=None),
+                        max((float(s.getFeature("POSITION_Z")) for s in spots), default=None)],
+            "note_logged": "Meshes need TrackMate v9" in run.log, "xml_exists": out.is_file(),
+            "seconds": run.timings["trackmate"]}
+
+
+SCENARIOS = {name[3:]: fn for name, fn in globals().items() if name.startswith("sc_")}
+
+
+def main(argv: list[str]) -> int:
+    out, work, names = Path(argv[0]), Path(argv[1]), argv[2:]
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    t0 = time.perf_counter()
+    session = start_fiji(os.environ["FIJI_DIR"], jvm_options=jvm_options_for_tests(work / "home"))
+    results["_start_s"] = time.perf_counter() - t0
+    ctx = {"session": session}
+    for name in names:
+        t = time.perf_counter()
+        try:
+            results[name] = {"ok": True, **SCENARIOS[name](work, ctx)}
+        except BaseException as e:  # noqa: BLE001 - record and go on
+            results[name] = {"ok": False, "error": "".join(traceback.format_exception(e))}
+        results[name]["scenario_s"] = time.perf_counter() - t
+        out.write_text(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,112 @@
+"""Real TrackMate (FIJI_DIR): headless runs of the "Cellpose advanced (Python)" detector inside a Fiji started by
+this package. All scenarios share ONE subprocess and JVM (``fiji_scenarios.py``); each test asserts on one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_ok", "cancel", "label_parity",
+             "spheres_3d"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, fiji_dir) -> dict:
+    work = tmp_path_factory.mktemp("fiji")
+    out = work / "results.json"
+    env = {**os.environ, "FIJI_DIR": str(fiji_dir), "XDG_CACHE_HOME": str(work / "cache"),
+           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache" / "trackmate-cellpose"), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, str(HERE / "fiji_scenarios.py"), str(out), str(work), *SCENARIOS],
+                          capture_output=True, text=True, timeout=1800, cwd=work, env=env)
+    if not out.is_file():
+        pytest.fail(f"the Fiji scenarios produced no results (rc={proc.returncode}):\n{proc.stderr[-5000:]}")
+    data = json.loads(out.read_text())
+    data["_stderr"] = proc.stderr[-3000:]
+    return data
+
+
+def _get(results: dict, name: str) -> dict:
+    r = results.get(name)
+    assert r is not None, f"scenario {name} did not run:\n{results.get('_stderr')}"
+    assert r["ok"], r.get("error")
+    return r
+
+
+def test_detector_is_listed_by_trackmates_detector_provider(results):
+    r = _get(results, "provider")
+    assert "CELLPOSE_ADVANCED_PY_DETECTOR" in r["visible_keys"]
+    assert r["name"] == "Cellpose advanced (Python)"
+    from trackmate_cellpose.settings import TRACKMATE_KEYS
+
+    assert r["default_keys"] == sorted(TRACKMATE_KEYS)
+
+
+def test_headless_run_gives_roi_spots_in_the_right_frames_and_places(results):
+    r = _get(results, "headless_2dt")
+    assert set(r["per_frame"]) == {"0", "1", "2"} and all(n > 0 for n in r["per_frame"].values())
+    assert r["rois_ok"] and r["frames_ok"]
+    assert r["gt_hit_fraction"] >= 0.9  # spot centres fall on ground-truth objects
+
+
+def test_overlap_tracker_links_the_spots(results):
+    r = _get(results, "headless_2dt")
+    assert r["n_tracks"] >= 1 and r["n_edges"] >= r["n_tracks"]
+
+
+def test_xml_is_written_and_read_back_by_trackmate(results):
+    r = _get(results, "headless_2dt")
+    assert r["xml_exists"] and r["reader_ok"], r["reader_error"]
+    assert r["read_n_spots"] == r["n_spots"] and r["read_n_tracks"] == r["n_tracks"] and r["read_rois_ok"]
+    assert r["read_detector_key"] == "CELLPOSE_ADVANCED_PY_DETECTOR"
+    assert r["settings_roundtrip"], (r["written"], r["read"])
+    assert r["space_units"] in ("µm", "um", "micron")
+
+
+def test_preview_runs_one_frame_with_the_warm_model(results):
+    r = _get(results, "preview")
+    assert r["ok"] and r["frames"] == [5] and r["n_spots_frame5"] > 0, r["error"]
+
+
+def test_crop_roi_and_t_range_are_honoured(results):
+    r = _get(results, "crop_trange")
+    assert set(r["per_frame"]) <= {"4", "5"} and r["n_spots"] > 0
+    assert r["inside"] and r["gt_hit_fraction"] >= 0.9
+
+
+def test_failing_model_path_gives_clean_error_and_next_run_works(results):
+    r = _get(results, "error_then_ok")
+    assert r["raised"] == "TrackMateError"
+    assert "CELLPOSE_MODEL_FILEPATH" in r["message"] and "\n" not in r["message"]
+    assert r["log_has_traceback"]
+    assert r["next_run_spots"] > 0
+
+
+def test_cancel_stops_promptly_and_the_jvm_stays_usable(results):
+    r = _get(results, "cancel")
+    assert r["outcome"] == "Cancelled", r
+    assert r["batches"] <= 2  # one-frame batches: stops at the next check
+    assert r["latency_s"] < max(10.0, 2 * r["per_batch_s"])
+    assert r["after_cancel_spots"] > 0
+
+
+def test_polygons_agree_with_trackmates_label_image_detector(results):
+    r = _get(results, "label_parity")
+    assert r["n_theirs"] > 0 and r["n_ours"] == r["n_theirs"] and r["unmatched"] == 0
+    assert r["max_centroid_px"] <= 0.5
+    assert r["max_area_rel"] <= 0.02
+
+
+def test_3d_image_gives_spheres_on_trackmate_7(results):
+    r = _get(results, "spheres_3d")
+    assert r["n_spots"] > 0 and r["no_rois"] and r["radii_positive"]
+    assert 0.0 <= r["z_range"][0] <= r["z_range"][1] <= 11.0
+    assert r["note_logged"] and r["xml_exists"]
