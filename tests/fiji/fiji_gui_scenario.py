@@ -1,0 +1,166 @@
+"""GUI check under a (virtual) X display, in one subprocess: TrackMate's own wizard lists the detector, its panel
+opens with every field (3D-only fields for a 3D image only), Preview runs the current frame, and a screenshot of
+each panel is saved.
+
+Usage: ``python fiji_gui_scenario.py OUT.json WORKDIR`` with ``FIJI_DIR`` and ``DISPLAY`` set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from trackmate_cellpose import DetectorSettings, sample_path, test_model_path
+from trackmate_cellpose.bridge import start_fiji
+from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
+from trackmate_cellpose.bridge._service import set_detect_function
+
+KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
+NAME = "Cellpose advanced (Python)"
+
+
+def J(name):
+    from jpype import JClass
+
+    return JClass(name)
+
+
+def on_edt(fn):
+    from jpype import JImplements, JOverride
+
+    box = {}
+
+    @JImplements("java.lang.Runnable")
+    class R:
+        @JOverride
+        def run(self):
+            try:
+                box["value"] = fn()
+            except Exception as e:  # noqa: BLE001
+                box["error"] = e
+
+    J("javax.swing.SwingUtilities").invokeAndWait(R())
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def walk(comp):
+    yield comp
+    if hasattr(comp, "getComponents"):
+        for c in comp.getComponents():
+            yield from walk(c)
+
+
+def find(root, class_name):
+    return [c for c in walk(root) if c.getClass().getName() == class_name
+            or J(class_name).class_.isInstance(c)]
+
+
+def field(obj, cls_name, name):
+    f = J(cls_name).class_.getDeclaredField(name)
+    f.setAccessible(True)
+    return f.get(obj)
+
+
+def wizard_frame(before):
+    for _ in range(100):
+        frames = [f for f in J("java.awt.Frame").getFrames() if f.isVisible() and f not in before
+                  and find(f, "fiji.plugin.trackmate.gui.wizard.WizardPanel")]
+        if frames:
+            return frames[0]
+        time.sleep(0.2)
+    raise RuntimeError("TrackMate's wizard window did not appear")
+
+
+def screenshot(comp, path: Path):
+    Robot, Rectangle, ImageIO, File = (J(c) for c in ("java.awt.Robot", "java.awt.Rectangle", "javax.imageio.ImageIO",
+                                                      "java.io.File"))
+    p = comp.getLocationOnScreen()
+    img = Robot().createScreenCapture(Rectangle(p.x, p.y, comp.getWidth(), comp.getHeight()))
+    ImageIO.write(img, "png", File(str(path)))
+    return str(path)
+
+
+def next_panel(frame):
+    wp = find(frame, "fiji.plugin.trackmate.gui.wizard.WizardPanel")[0]
+    btn = field(wp, "fiji.plugin.trackmate.gui.wizard.WizardPanel", "btnNext")
+    on_edt(lambda: btn.doClick())
+    time.sleep(1.5)  # the wizard animates transitions
+
+
+def open_config_panel(sample: str, work: Path, tag: str, res: dict):
+    imp = J("ij.IJ").openImage(str(sample_path(sample)))
+    on_edt(lambda: imp.show())
+    time.sleep(1.0)
+    before = set(J("java.awt.Frame").getFrames())
+    J("fiji.plugin.trackmate.TrackMatePlugIn")().run("")
+    frame = wizard_frame(before)
+    time.sleep(1.5)
+    next_panel(frame)  # start panel -> detector chooser
+    chooser = find(frame, "fiji.plugin.trackmate.gui.components.ModuleChooserPanel")[0]
+    combo = find(chooser, "javax.swing.JComboBox")[0]
+    items = [str(combo.getItemAt(i)) for i in range(combo.getItemCount())]
+    res[f"{tag}_chooser_items"] = items
+    on_edt(lambda: chooser.setSelectedModuleKey(KEY))
+    time.sleep(0.5)
+    res[f"{tag}_chooser_png"] = screenshot(frame, work / f"{tag}_chooser.png")
+    next_panel(frame)  # -> our configuration panel
+    panels = find(frame, "trackmatecellpose.glue.CellposePyConfigurationPanel")
+    if not panels:
+        raise RuntimeError("the Cellpose advanced (Python) configuration panel did not open")
+    panel = panels[0]
+    res[f"{tag}_shown_keys"] = [str(k) for k in panel.shownKeys()]
+    res[f"{tag}_settings"] = {str(k): str(v) for k, v in panel.getSettings().items()}
+    res[f"{tag}_panel_png"] = screenshot(frame, work / f"{tag}_panel.png")
+    return frame, panel, imp
+
+
+def main(argv):
+    out, work = Path(argv[0]), Path(argv[1])
+    work.mkdir(parents=True, exist_ok=True)
+    res: dict = {}
+    try:
+        start_fiji(os.environ["FIJI_DIR"], mode="interactive", jvm_options=jvm_options_for_tests(work / "home"))
+        calls = []
+
+        def recording_detect(image, settings, **kw):
+            calls.append({"frame_offset": kw["frame_offset"], "n_frames": int(image.shape[0])})
+            from trackmate_cellpose import detect
+
+            return detect(image, settings, **kw)
+
+        set_detect_function(recording_detect)
+        frame, panel, imp = open_config_panel("2dt", work, "2d", res)
+        # Preview: our settings (test model), current frame 4 (1-based) -> TrackMate's DetectionPreview.
+        s = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
+        from trackmate_cellpose.bridge._run import to_java_map
+
+        on_edt(lambda: panel.setSettings(to_java_map(s)))
+        on_edt(lambda: imp.setT(4))
+        prev = find(panel, "fiji.plugin.trackmate.util.DetectionPreviewPanel")[0]
+        btn = field(prev, "fiji.plugin.trackmate.util.DetectionPreviewPanel", "btnPreview")
+        on_edt(lambda: btn.doClick())
+        t0 = time.perf_counter()
+        while not calls and time.perf_counter() - t0 < 300:
+            time.sleep(0.2)
+        time.sleep(3.0)
+        res["preview_calls"] = list(calls)
+        res["preview_png"] = screenshot(frame, work / "2d_preview.png")
+        on_edt(lambda: frame.dispose())
+        frame3, _, _ = open_config_panel("3dt", work, "3d", res)
+        on_edt(lambda: frame3.dispose())
+        res["ok"] = True
+    except BaseException as e:  # noqa: BLE001
+        res["ok"] = False
+        res["error"] = "".join(traceback.format_exception(e))
+    out.write_text(json.dumps(res, indent=1, default=str))
+    os._exit(0)  # interactive mode: do not wait for the AWT threads
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,75 @@
+"""GUI check under Xvfb with real TrackMate: the detector chooser lists "Cellpose advanced (Python)", its panel opens
+with every field (3D-only fields only for 3D images), Preview runs the current frame. Screenshots are saved in the
+test's tmp folder (path printed on failure)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from trackmate_cellpose.settings import TRACKMATE_KEYS
+
+pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
+
+HERE = Path(__file__).resolve().parent
+KEYS_3D_ONLY = {"DO2DZ", "IOUTHRESHOLD", "SMOOTHING_SCALE"}
+
+
+@pytest.fixture(scope="module")
+def xvfb_display():
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb) - the GUI check needs a virtual display")
+    for n in range(91, 120):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1400x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        if Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+        time.sleep(0.1)
+    yield f":{n}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def gui(tmp_path_factory, fiji_dir, xvfb_display) -> dict:
+    work = tmp_path_factory.mktemp("gui")
+    out = work / "gui.json"
+    env = {**os.environ, "FIJI_DIR": str(fiji_dir), "DISPLAY": xvfb_display,
+           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, str(HERE / "fiji_gui_scenario.py"), str(out), str(work)],
+                          capture_output=True, text=True, timeout=1200, cwd=work, env=env)
+    if not out.is_file():
+        pytest.fail(f"GUI scenario produced no result (rc={proc.returncode}):\n{proc.stderr[-5000:]}")
+    res = json.loads(out.read_text())
+    assert res["ok"], res.get("error")
+    return res
+
+
+def test_detector_chooser_lists_the_detector(gui):
+    assert "Cellpose advanced (Python)" in gui["2d_chooser_items"]
+    assert Path(gui["2d_chooser_png"]).stat().st_size > 1000
+
+
+def test_panel_shows_every_setting_2d(gui):
+    assert set(gui["2d_shown_keys"]) == set(TRACKMATE_KEYS) - KEYS_3D_ONLY
+    assert set(gui["2d_settings"]) == set(TRACKMATE_KEYS)  # hidden 3D settings still travel
+    assert Path(gui["2d_panel_png"]).stat().st_size > 1000
+
+
+def test_panel_shows_3d_only_settings_for_3d_images(gui):
+    assert set(gui["3d_shown_keys"]) == set(TRACKMATE_KEYS)
+
+
+def test_preview_button_runs_the_current_frame(gui):
+    assert gui["preview_calls"] and gui["preview_calls"][0] == {"frame_offset": 3, "n_frames": 1}
