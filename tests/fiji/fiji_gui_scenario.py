@@ -108,6 +108,7 @@ def open_config_panel(sample: str, work: Path, tag: str, res: dict):
     res[f"{tag}_chooser_items"] = items
     on_edt(lambda: chooser.setSelectedModuleKey(KEY))
     time.sleep(0.5)
+    res[f"{tag}_chooser_selected"] = str(chooser.getSelectedModuleKey())
     res[f"{tag}_chooser_png"] = screenshot(frame, work / f"{tag}_chooser.png")
     next_panel(frame)  # -> our configuration panel
     panels = find(frame, "trackmatecellpose.glue.CellposePyConfigurationPanel")
@@ -128,11 +129,15 @@ def main(argv):
         start_fiji(os.environ["FIJI_DIR"], mode="interactive", jvm_options=jvm_options_for_tests(work / "home"))
         calls = []
 
+        returned = []
+
         def recording_detect(image, settings, **kw):
             calls.append({"frame_offset": kw["frame_offset"], "n_frames": int(image.shape[0])})
             from trackmate_cellpose import detect
 
-            return detect(image, settings, **kw)
+            result = detect(image, settings, **kw)
+            returned.append(result.n_detections)
+            return result
 
         set_detect_function(recording_detect)
         frame, panel, imp = open_config_panel("2dt", work, "2d", res)
@@ -146,10 +151,11 @@ def main(argv):
         btn = field(prev, "fiji.plugin.trackmate.util.DetectionPreviewPanel", "btnPreview")
         on_edt(lambda: btn.doClick())
         t0 = time.perf_counter()
-        while not calls and time.perf_counter() - t0 < 300:
+        while not returned and time.perf_counter() - t0 < 600:
             time.sleep(0.2)
-        time.sleep(3.0)
+        time.sleep(3.0)  # TrackMate draws the spots and the quality histogram
         res["preview_calls"] = list(calls)
+        res["preview_detections"] = list(returned)
         res["preview_png"] = screenshot(frame, work / "2d_preview.png")
         on_edt(lambda: frame.dispose())
         frame3, _, _ = open_config_panel("3dt", work, "3d", res)

@@ -57,7 +57,9 @@ def gui(tmp_path_factory, fiji_dir, xvfb_display) -> dict:
 
 
 def test_detector_chooser_lists_the_detector(gui):
-    assert "Cellpose advanced (Python)" in gui["2d_chooser_items"]
+    # TrackMate 7.13's chooser holds keys and renders names (see the screenshot).
+    assert "CELLPOSE_ADVANCED_PY_DETECTOR" in gui["2d_chooser_items"]
+    assert gui["2d_chooser_selected"] == "CELLPOSE_ADVANCED_PY_DETECTOR"
     assert Path(gui["2d_chooser_png"]).stat().st_size > 1000
 
 
@@ -73,3 +75,4 @@ def test_panel_shows_3d_only_settings_for_3d_images(gui):
 
 def test_preview_button_runs_the_current_frame(gui):
     assert gui["preview_calls"] and gui["preview_calls"][0] == {"frame_offset": 3, "n_frames": 1}
+    assert gui["preview_detections"] and gui["preview_detections"][0] > 0
