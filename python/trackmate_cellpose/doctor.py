@@ -1,0 +1,229 @@
+"""Environment diagnosis: Python, torch, cellpose (and the API the adapter uses), device, model weights, Java, Fiji.
+
+Starts no JVM: Java is asked for its version with ``java -version`` and a Fiji folder is inspected by reading its
+jars. Each problem comes with its fix. Imports torch/cellpose only inside the checks.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .settings import DetectorSettings
+
+__all__ = ["Check", "Report", "diagnose"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report. ``level`` is ``ok``, ``info``, ``warn`` (works, but worse) or ``error`` (broken)."""
+
+    name: str
+    level: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, name: str, level: str, detail: str, fix: str = "") -> None:
+        self.checks.append(Check(name, level, detail, fix))
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.level == "error" for c in self.checks)
+
+    def format(self) -> str:
+        tag = {"ok": "[ ok ]", "info": "[info]", "warn": "[warn]", "error": "[FAIL]"}
+        width = max((len(c.name) for c in self.checks), default=0)
+        lines = []
+        for c in self.checks:
+            lines.append(f"{tag[c.level]} {c.name:<{width}}  {c.detail}")
+            if c.fix:
+                lines.append(f"       {'':<{width}}  fix: {c.fix}")
+        n_err = sum(c.level == "error" for c in self.checks)
+        n_warn = sum(c.level == "warn" for c in self.checks)
+        lines.append(f"{n_err} problem(s), {n_warn} warning(s)")
+        return "\n".join(lines)
+
+
+def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path | None = None,
+             start_jvm: bool = False) -> Report:
+    """Check the environment for ``settings`` (default settings if omitted).
+
+    Parameters
+    ----------
+    settings : DetectorSettings, optional
+        Whose model weights to look for.
+    fiji_dir : str or Path, optional
+        A Fiji.app folder to inspect (``FIJI_DIR`` is used when not given).
+    start_jvm : bool
+        Also start a JVM with Fiji's jars in a subprocess and load TrackMate's classes (slow; off by default).
+    """
+    from . import __version__
+
+    settings = settings or DetectorSettings()
+    r = Report()
+    r.add("trackmate-cellpose", "ok", __version__)
+    py = sys.version_info
+    r.add("python", "ok" if py >= (3, 10) else "error", f"{platform.python_version()} ({sys.executable})",
+          "" if py >= (3, 10) else "use Python 3.10 or newer")
+    torch = _check_torch(r)
+    major = _check_cellpose(r)
+    if torch is not None:
+        _check_device(r, torch, settings)
+    _check_model(r, settings, major)
+    _check_java(r)
+    fiji = fiji_dir or os.environ.get("FIJI_DIR")
+    if fiji:
+        _check_fiji(r, Path(fiji), start_jvm=start_jvm)
+    else:
+        r.add("fiji", "info", "no Fiji folder given (standalone use needs none)",
+              "pass --fiji-dir /path/to/Fiji.app (or set FIJI_DIR) to check a Fiji installation")
+    return r
+
+
+def _check_torch(r: Report):
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001 - any import failure is the finding
+        r.add("torch", "error", f"cannot import torch: {e}",
+              "install PyTorch for your platform (https://pytorch.org/get-started/locally/)")
+        return None
+    r.add("torch", "ok", f"{torch.__version__} (CUDA build {torch.version.cuda or 'none'})")
+    return torch
+
+
+def _check_cellpose(r: Report) -> int | None:
+    try:
+        from importlib.metadata import version
+
+        v = version("cellpose")
+    except Exception:  # noqa: BLE001
+        r.add("cellpose", "error", "not installed", "pip install 'cellpose>=3.1'")
+        return None
+    major = int(v.split(".")[0])
+    api = {3: "cellpose 3 API: CellposeModel.eval(channels=[c1, c2], diameter, do_3D/stitch_threshold, anisotropy)",
+           4: "cellpose 4 API: CellposeModel.eval(channel_axis, z_axis; cpsam models, diameter optional)"}
+    if major not in api:
+        r.add("cellpose", "error", f"{v} is not supported", "pip install 'cellpose>=3.1,<5'")
+        return None
+    try:
+        import cellpose  # noqa: F401
+    except Exception as e:  # noqa: BLE001
+        r.add("cellpose", "error", f"{v} installed but fails to import: {e}", "reinstall cellpose in this environment")
+        return None
+    r.add("cellpose", "ok", f"{v}; adapter uses the {api[major]}")
+    return major
+
+
+def _check_device(r: Report, torch, settings: DetectorSettings) -> None:
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        r.add("device", "ok", f"CUDA: {names}")
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        r.add("device", "ok", "Apple MPS")
+    elif settings.use_gpu:
+        fix = ("install a CUDA build of torch matching your driver (https://pytorch.org/get-started/locally/)"
+               if torch.version.cuda is None else "check the NVIDIA driver (nvidia-smi)")
+        r.add("device", "warn", "CPU only: USE_GPU is on but no CUDA/MPS device is visible (runs, slower)", fix)
+    else:
+        r.add("device", "ok", "CPU (USE_GPU is off)")
+
+
+def _check_model(r: Report, settings: DetectorSettings, major: int | None) -> None:
+    if settings.is_custom_model:
+        p = Path(settings.model_path).expanduser()
+        if p.is_file():
+            r.add("model", "ok", f"custom model file {p} ({p.stat().st_size / 1e6:.1f} MB)")
+        else:
+            r.add("model", "error", f"custom model file not found: {p}",
+                  "set CELLPOSE_MODEL_FILEPATH (--model-path) to an existing cellpose model file")
+        return
+    if major is None:
+        r.add("model", "warn", f"built-in model {settings.model!r}: cannot check without cellpose")
+        return
+    from .segment.adapter import builtin_weights_path
+
+    p = builtin_weights_path(settings.model)
+    where = p.parent if p is not None else "?"
+    if p is not None and p.exists():
+        r.add("model", "ok", f"built-in model {settings.model!r}: weights at {p}")
+    else:
+        r.add("model", "warn", f"built-in model {settings.model!r}: weights not yet in {where}; cellpose downloads "
+                               "them on first use (needs internet)",
+              f"run once with internet access, or copy the weights file to {where} (CELLPOSE_LOCAL_MODELS_PATH "
+              "sets that folder), or use --model-path with a local file")
+
+
+def _check_java(r: Report) -> None:
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").exists() else shutil.which(
+        "java")
+    if not java:
+        r.add("java", "warn", "no Java found (only needed to use the detector inside Fiji / TrackMate)",
+              "install a JDK 17+ (21+ for TrackMate 8.1.1+) or set JAVA_HOME; Fiji bundles its own Java")
+        return
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+        text = (out.stderr or out.stdout).strip().splitlines()
+        m = re.search(r'version "([^"]+)"', text[0] if text else "")
+        ver = m.group(1) if m else (text[0] if text else "?")
+    except (OSError, subprocess.SubprocessError) as e:
+        r.add("java", "warn", f"{java} does not run: {e}", "reinstall the JDK or fix JAVA_HOME")
+        return
+    major = int(ver.split(".")[0]) if ver.split(".")[0].isdigit() else 0
+    if major == 1:
+        major = 8
+    level = "ok" if major >= 17 else "warn"
+    r.add("java", level, f"{ver} ({java})",
+          "" if level == "ok" else "use Java 17+ (21+ for TrackMate 8.1.1 and newer)")
+    javac = shutil.which("javac") or (str(Path(home) / "bin" / "javac") if home else None)
+    if not javac or not Path(javac).exists():
+        r.add("javac", "warn", "no javac: the TrackMate glue cannot be compiled here",
+              "install a JDK (not only a JRE), or use a prebuilt glue jar")
+
+
+def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
+    from .bridge import find_fiji
+
+    try:
+        inst = find_fiji(fiji)
+    except Exception as e:  # noqa: BLE001 - report, do not crash
+        r.add("fiji", "error", str(e).splitlines()[0], "pass the Fiji.app folder that contains jars/ and plugins/")
+        return
+    r.add("fiji", "ok", f"{inst.root}: TrackMate {inst.trackmate_version} (API line {inst.line}, Java "
+                        f"{inst.java_release} classes), {len(inst.jars)} jars")
+    if not start_jvm:
+        return
+    java = shutil.which("java")
+    if not java:
+        r.add("fiji jvm", "error", "cannot start a JVM: no java", "install a JDK 17+")
+        return
+    cp = os.pathsep.join(str(p) for p in inst.jars)
+    code = ("public class TmcpProbe { public static void main(String[] a) throws Exception { "
+            "Class.forName(\"fiji.plugin.trackmate.TrackMate\"); System.out.println(\"ok\"); } }")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "TmcpProbe.java"
+        src.write_text(code)
+        try:
+            out = subprocess.run([java, "-Djava.awt.headless=true", f"-Duser.home={tmp}", "-cp", cp, str(src)],
+                                 capture_output=True, text=True, timeout=180)
+        except (OSError, subprocess.SubprocessError) as e:
+            r.add("fiji jvm", "error", f"JVM start failed: {e}", "check the Java installation")
+            return
+    if out.returncode == 0 and "ok" in out.stdout:
+        r.add("fiji jvm", "ok", "a JVM with Fiji's jars loads TrackMate")
+    else:
+        r.add("fiji jvm", "error", f"TrackMate classes do not load: {(out.stderr or out.stdout).strip()[:200]}",
+              "update Fiji (Help > Update...) and check that Java matches TrackMate's class version")

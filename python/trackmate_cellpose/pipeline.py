@@ -1,0 +1,292 @@
+"""The standalone pipeline: TIFF in, TrackMate files out, no Fiji involved.
+
+``run_pipeline`` reads the image (axes and calibration from the file), runs the detector, links the detections with the
+overlap tracker and writes the requested outputs into OUTDIR, named after the input. Outputs are written to a hidden
+staging folder inside OUTDIR and moved into place only when every one succeeded, so a failed run leaves nothing that
+looks complete. Both ``trackmate-cellpose run`` and ``trackmate-cellpose demo`` use it.
+
+May import every module of the package except ``bridge``; cellpose/torch load only when detection starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .axes import Calibration
+from .errors import InvalidSettingsError
+from .objects import DetectionResult
+from .reader import ImageData, read_image
+from .settings import DetectorSettings, RuntimeOptions
+from .tracking import OverlapTrackerSettings, TrackingResult, track_overlap
+
+__all__ = ["run_pipeline", "PipelineResult", "FORMATS", "output_stem", "parse_formats"]
+
+#: Output formats, in the order they are written.
+FORMATS = ("xml", "labels", "csv", "ctc", "png")
+_TRACKERS = ("overlap", "none")
+
+
+@dataclass
+class PipelineResult:
+    """What a pipeline run produced.
+
+    Attributes
+    ----------
+    image : ImageData
+        The input as read (array, axes, calibration).
+    detection : DetectionResult
+    tracking : TrackingResult
+    files : list of Path
+        Files written (final locations).
+    timings : dict[str, float]
+        Seconds spent reading, detecting, tracking, exporting.
+    """
+
+    image: ImageData
+    detection: DetectionResult
+    tracking: TrackingResult
+    outdir: Path
+    files: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """Human-readable multi-line summary: objects per frame, tracks, files, timings."""
+        det, tr = self.detection, self.tracking
+        per_frame = [len(fr.detections) for fr in det.frames]
+        kind = ("3D" if det.is_3d else "2D") + ("+t" if len(per_frame) > 1 else "")
+        n_split = sum(1 for s in {lk.source for lk in tr.links}
+                      if sum(1 for lk in tr.links if lk.source == s) > 1)
+        lengths = [len(t) for t in tr.tracks]
+        lines = [
+            f"{self.image.path.name}: {kind}, {len(per_frame)} frame(s), {det.n_detections} object(s)",
+            f"  objects per frame: {' '.join(map(str, per_frame))}",
+            (f"  tracks: {len(tr.tracks)} (length min/median/max "
+             f"{min(lengths)}/{sorted(lengths)[len(lengths) // 2]}/{max(lengths)}, {n_split} split(s), "
+             f"{sum(1 for i in range(len(tr.spots)) if tr.track_of[i] < 0)} untracked object(s))"
+             if tr.tracks else f"  tracks: 0 ({'no tracker' if tr.settings is None else 'no links'})"),
+            "  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()),
+            f"  files ({self.outdir}):",
+        ]
+        lines += [f"    {p.relative_to(self.outdir)}" for p in self.files if p.parent == self.outdir]
+        ctc = [p for p in self.files if p.parent != self.outdir]
+        if ctc:
+            lines.append(f"    {ctc[0].parent.relative_to(self.outdir)}/ ({len(ctc)} files, Cell Tracking Challenge)")
+        return "\n".join(lines)
+
+
+def output_stem(path: str | Path) -> str:
+    """Name of the outputs of an input file: its name without ``.ome.tif``/``.tif``/``.tiff``."""
+    name = Path(path).name
+    for ext in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return Path(name).stem
+
+
+def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"xml,labels"`` or an iterable -> validated tuple (``"all"`` or None = every format)."""
+    if formats is None:
+        return FORMATS
+    items = [f.strip().lower() for f in (formats.split(",") if isinstance(formats, str) else formats) if f.strip()]
+    if items == ["all"]:
+        return FORMATS
+    bad = [f for f in items if f not in FORMATS]
+    if bad or not items:
+        raise InvalidSettingsError(f"formats must be a comma-separated subset of {','.join(FORMATS)}, got "
+                                   f"{','.join(items) or '(nothing)'}", key="formats", value=formats)
+    return tuple(f for f in FORMATS if f in items)
+
+
+def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorSettings | None = None, *,
+                 tracker: str = "overlap", tracker_settings: OverlapTrackerSettings | None = None,
+                 formats: str | Iterable[str] | None = None, axes: str | None = None,
+                 pixel_size: float | None = None, z_step: float | None = None, dt: float | None = None,
+                 runtime: RuntimeOptions | None = None, progress: bool = True,
+                 log: Callable[[str], None] | None = None) -> PipelineResult:
+    """Detect, track and export one image file.
+
+    Parameters
+    ----------
+    input_path : str or Path
+        TIFF / OME-TIFF / ImageJ hyperstack: 2D, 2D+t, 3D or 3D+t, optional channels.
+    outdir : str or Path
+        Output folder (created if needed). Outputs are named after the input (``<stem>.xml`` ...).
+    settings : DetectorSettings, optional
+        Detector settings (defaults if omitted).
+    tracker : {"overlap", "none"}
+    tracker_settings : OverlapTrackerSettings, optional
+    formats : str or iterable of str, optional
+        Subset of ``xml, labels, csv, ctc, png`` (all by default). ``xml`` includes the ``.meshes`` file in 3D.
+    axes, pixel_size, z_step, dt
+        Override the axes / calibration read from the file.
+    runtime : RuntimeOptions, optional
+    progress : bool
+        Show progress bars (tqdm, on stderr).
+    log : callable(str), optional
+        Receives notices.
+
+    Returns
+    -------
+    PipelineResult
+
+    Raises
+    ------
+    FileNotFoundError, InvalidImageError, InvalidSettingsError, NotADirectoryError, PermissionError
+        Bad input or unusable OUTDIR (checked before any computation).
+    """
+    from tqdm.auto import tqdm
+
+    fmts = parse_formats(formats)
+    if tracker not in _TRACKERS:
+        raise InvalidSettingsError(f"tracker must be one of {', '.join(_TRACKERS)}, got {tracker!r}",
+                                   key="tracker", value=tracker)
+    settings = settings or DetectorSettings()
+    tracker_settings = tracker_settings or OverlapTrackerSettings()
+    src = Path(input_path).expanduser()
+    if not src.exists():
+        raise FileNotFoundError(f"input image not found: {src}")
+    if settings.is_custom_model and not Path(settings.model_path).expanduser().is_file():
+        raise FileNotFoundError(f"CELLPOSE_MODEL_FILEPATH does not name a file: {settings.model_path}")
+    out = _prepare_outdir(Path(outdir).expanduser())
+    say = log or (lambda msg: None)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    image = read_image(src, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt)
+    timings["read"] = time.perf_counter() - t0
+    say(image.describe())
+
+    t0 = time.perf_counter()
+    n_frames = image.n_frames
+    with tqdm(total=n_frames, desc="detect", unit="frame", disable=not progress, leave=False) as bar:
+        def on_progress(fraction: float, message: str) -> None:
+            bar.update(max(0, round(fraction * n_frames) - bar.n))
+            if message:
+                bar.set_postfix_str(message[:40], refresh=False)
+
+        detection = _detect(image, settings, runtime, on_progress, say)
+    timings["detection"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if tracker == "none":
+        tracking = TrackingResult.untracked(detection)
+    else:
+        with tqdm(total=max(n_frames - 1, 0), desc="track", unit="frame", disable=not progress, leave=False) as bar:
+            tracking = track_overlap(detection, tracker_settings, log=say,
+                                     progress=lambda k, total: bar.update(k - bar.n))
+    timings["tracking"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stage = Path(tempfile.mkdtemp(prefix=f".{output_stem(src)}.partial-", dir=out))
+    try:
+        written = _export(stage, output_stem(src), image, detection, tracking, settings, fmts,
+                          progress=progress, tracker_name=tracker)
+        files = _commit(stage, out, written)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    timings["export"] = time.perf_counter() - t0
+    return PipelineResult(image=image, detection=detection, tracking=tracking, outdir=out, files=files,
+                          timings=timings)
+
+
+def _detect(image: ImageData, settings, runtime, on_progress, say) -> DetectionResult:
+    from .detect import detect
+
+    return detect(image.array, settings, axes="tczyx", calibration=image.calibration, runtime=runtime,
+                  progress=on_progress, log=say)
+
+
+def _prepare_outdir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"OUTDIR exists and is not a folder: {out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # a parent is a file
+        raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder") from e
+    except NotADirectoryError as e:
+        raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder") from e
+    except PermissionError as e:
+        raise PermissionError(f"cannot create OUTDIR {out}: permission denied") from e
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(f"OUTDIR is not writable: {out}")
+    try:  # the only reliable check (ACLs, read-only mounts): actually write
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise PermissionError(f"OUTDIR is not writable: {out} ({e.strerror})") from e
+    return out.resolve()
+
+
+def _commit(stage: Path, out: Path, written: list[Path]) -> list[Path]:
+    """Move staged outputs into OUTDIR (replacing older ones of the same name)."""
+    final = []
+    for p in written:
+        rel = p.relative_to(stage)
+        dst = out / rel
+        if len(rel.parts) > 1:
+            continue  # moved with its folder below
+        if dst.is_dir() and p.is_dir():
+            shutil.rmtree(dst)
+        os.replace(p, dst)
+        final.append(dst)
+    for p in written:
+        rel = p.relative_to(stage)
+        if len(rel.parts) > 1:
+            final.append(out / rel)
+    return [p for p in final if not p.is_dir()]
+
+
+def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult, tracking: TrackingResult,
+            settings: DetectorSettings, fmts: tuple[str, ...], *, progress: bool, tracker_name: str) -> list[Path]:
+    from tqdm.auto import tqdm
+
+    from . import export
+
+    cal: Calibration = image.calibration
+    frames = sorted(detection.frames, key=lambda f: f.frame)
+    written: list[Path] = []
+    p = stage / f"{stem}_settings.json"
+    p.write_text(settings.to_json() + "\n")
+    written.append(p)
+    steps = [f for f in fmts if f != "png"] + (["png"] if "png" in fmts else [])
+    for fmt in tqdm(steps, desc="export", unit="format", disable=not progress, leave=False):
+        if fmt == "xml":
+            xml = stage / f"{stem}.xml"
+            log_text = (f"Created by trackmate-cellpose (standalone pipeline) from {image.path}\n"
+                        f"{image.describe()}\nTracker: {tracker_name}"
+                        + (f" ({tracking.settings})" if tracking.settings else "") + "\n")
+            export.write_trackmate_xml(xml, tracking, cal,
+                                       image=export.ImageInfo.from_path(image.path, image.array.shape),
+                                       detector_settings=settings.to_trackmate_map(), log_text=log_text)
+            written.append(xml)
+            meshes = export.write_meshes(xml, tracking)
+            if meshes is not None:
+                written.append(meshes)
+        elif fmt == "labels":
+            written.append(export.write_label_tiff(stage / f"{stem}_labels.tif",
+                                                   export.spot_id_images(tracking, frames, calibration=cal), cal))
+            if tracking.settings is not None:
+                written.append(export.write_label_tiff(
+                    stage / f"{stem}_track_labels.tif",
+                    export.spot_id_images(tracking, frames, by_track=True, calibration=cal), cal))
+        elif fmt == "csv":
+            written += export.write_csv_tables(stage, stem, tracking, cal)
+        elif fmt == "ctc":
+            ctc_dir = stage / f"{stem}_ctc"
+            paths = export.write_ctc(ctc_dir, tracking, frames, cal)
+            written.append(ctc_dir)
+            written += paths
+        elif fmt == "png":
+            written.append(export.write_overlay_png(stage / f"{stem}_overlay.png", image.array, tracking, cal))
+            if image.n_frames > 1 and not detection.is_3d:
+                written.append(export.write_overlay_gif(stage / f"{stem}_overlay.gif", image.array, tracking, cal))
+            if detection.is_3d:
+                written.append(export.write_mesh_png(stage / f"{stem}_meshes.png", tracking, cal,
+                                                     image_shape_zyx=image.array.shape[2:]))
+    return written
