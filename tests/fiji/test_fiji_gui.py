@@ -76,3 +76,35 @@ def test_panel_shows_3d_only_settings_for_3d_images(gui):
 def test_preview_button_runs_the_current_frame(gui):
     assert gui["preview_calls"] and gui["preview_calls"][0] == {"frame_offset": 3, "n_frames": 1}
     assert gui["preview_detections"] and gui["preview_detections"][0] > 0
+
+
+def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path):
+    """``trackmate-cellpose fiji --fiji DIR`` shows Fiji (screenshot of the virtual screen saved)."""
+    env = {**os.environ, "DISPLAY": xvfb_display, "TRACKMATE_CELLPOSE_CACHE": str(tmp_path / "cache"),
+           "JAVA_TOOL_OPTIONS": f"-Duser.home={tmp_path / 'home'} -XX:-UsePerfData", "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "trackmate_cellpose.cli", "fiji", "--fiji", str(fiji_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    lines = []
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Fiji is up" in line:
+                break
+        assert any("Fiji is up" in ln for ln in lines), "".join(lines[-40:])
+        time.sleep(3)
+        shot = tmp_path / "fiji_gui.png"
+        if shutil.which("import"):
+            subprocess.run(["import", "-display", xvfb_display, "-window", "root", str(shot)], timeout=60)
+            assert shot.stat().st_size > 1000
+        assert proc.poll() is None, "the GUI command must keep running until Fiji is closed"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(20)

@@ -56,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frames-per-batch", type=int, default=4, help="frames per cellpose call (default: 4)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="torch device")
     p.add_argument("--log", action="store_true", help="print TrackMate's log after a --run")
+    p.add_argument("--script", metavar="FILE",
+                   help="run a Fiji script (Groovy, Jython, ...) headless in the started Fiji and exit, e.g. "
+                        "scripts/fiji_trackmate_cellpose.groovy")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="a #@ parameter of --script (repeatable), e.g. --arg imageFile=movie.tif")
     p.set_defaults(func=run)
 
 
@@ -63,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     from ..cli import UsageError
     from ..settings import DetectorSettings, RuntimeOptions
 
+    if args.script and args.run:
+        raise UsageError("use either --run or --script, not both")
+    if args.arg and not args.script:
+        raise UsageError("--arg needs --script FILE")
     if args.output and not args.run:
         raise UsageError("-o/--output needs --run IMAGE")
     if args.run and not args.output:
@@ -79,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"trackmate-cellpose: {msg}", file=sys.stderr)
 
     set_runtime_options(runtime)
+    if args.script:
+        return _run_script(args, log)
     if not args.run:
         def ready(session) -> None:
             log(f"Fiji is up with TrackMate {session.fiji.trackmate_version}: in TrackMate choose "
@@ -96,4 +107,37 @@ def run(args: argparse.Namespace) -> int:
         print(result.log, file=sys.stderr)
     print(f"{result.n_spots} spots in {len(result.spots_per_frame)} frames, {result.n_tracks} tracks "
           f"({result.seconds:.1f} s); wrote {result.output}")
+    return 0
+
+
+def _run_script(args: argparse.Namespace, log) -> int:
+    """Run a SciJava script (its #@ parameters from --arg NAME=VALUE) in a headless Fiji started here."""
+    from ..bridge import start_fiji
+    from ..cli import UsageError
+
+    script = Path(args.script)
+    if not script.is_file():
+        raise FileNotFoundError(f"script {str(script)!r} does not exist")
+    inputs = {}
+    for item in args.arg:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--arg must be NAME=VALUE, got {item!r}")
+        inputs[name] = value
+    session = start_fiji(args.fiji, endpoint=args.endpoint, mode="headless", java_home=args.java_home,
+                         max_heap=args.max_heap, log=log)
+    from jpype import JClass
+
+    params = JClass("java.util.HashMap")()
+    for k, v in inputs.items():
+        params.put(k, v)  # SciJava converts strings to the declared parameter types (File, Double, Boolean ...)
+    ext = script.suffix.lstrip(".")
+    if session.ij.script().getLanguageByExtension(ext) is None:
+        raise RuntimeError(f"this Fiji has no script language for .{ext} files (install it with Help > Update...)")
+    module = session.ij.script().run(JClass("java.io.File")(str(script.resolve())), True, params).get()
+    log(f"script {script.name} finished")
+    outputs = module.getOutputs() if module is not None else None
+    if outputs is not None:
+        for k in outputs.keySet():
+            print(f"{k} = {outputs.get(k)}")
     return 0

@@ -49,12 +49,12 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 		field( CellposePyKeys.KEY_CELL_DIAMETER, "Cell diameter", "Expected cell diameter in physical units; 0 = the model's own size.", "0", "1e9" );
 		field( CellposePyKeys.KEY_USE_GPU, "Use GPU", "Use CUDA or Apple MPS when available; otherwise the CPU." );
 		field( CellposePyKeys.KEY_SIMPLIFY_CONTOURS, "Simplify contours", "Simplify polygons (2D) or decimate meshes (3D) as TrackMate's label-image detector does." );
-		field( CellposePyKeys.KEY_CELL_PROB_THRESHOLD, "Cell probability threshold", "Raise for fewer/smaller objects, lower for more/larger ones.", "-6", "6" );
+		field( CellposePyKeys.KEY_CELL_PROB_THRESHOLD, "Cell prob. threshold", "Raise for fewer/smaller objects, lower for more/larger ones.", "-6", "6" );
 		field( CellposePyKeys.KEY_FLOW_THRESHOLD, "Flow threshold", "Maximum flow error of a mask; 0 disables the check (not used in 3D).", "0", "1e9" );
 		field( CellposePyKeys.KEY_RESAMPLE, "Resample", "Compute masks at the original image size (smoother, slower)." );
-		field( CellposePyKeys.KEY_DO2DZ, "2D+Z (segment planes, stitch by IoU)", "3D images: segment each plane in 2D and stitch planes instead of cellpose's 3D mode." );
+		field( CellposePyKeys.KEY_DO2DZ, "2D+Z (stitch planes)", "3D images: segment each plane in 2D and stitch planes instead of cellpose's 3D mode." );
 		field( CellposePyKeys.KEY_IOUTHRESHOLD, "Stitch IoU threshold", "2D+Z: minimum IoU between masks of consecutive planes to stitch them.", "0", "1" );
-		field( CellposePyKeys.KEY_CELL_MIN_SIZE, "Minimum size (pixels/voxels)", "Objects smaller than this are removed.", "0", "1e12" );
+		field( CellposePyKeys.KEY_CELL_MIN_SIZE, "Minimum size (px)", "Objects smaller than this are removed.", "0", "1e12" );
 		field( CellposePyKeys.KEY_SMOOTHING_SCALE, "Mesh smoothing scale", "3D: Gaussian smoothing scale (physical units) before meshing; <= 0 disables.", "-1e9", "1e9" );
 	}
 
@@ -107,7 +107,7 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 				editor = box;
 			}
 			else if ( CellposePyKeys.KEY_CELLPOSE_MODEL_FILEPATH.equals( key ) )
-				editor = new JTextField( 20 );
+				editor = new JTextField( 12 );
 			else if ( def instanceof Boolean )
 				editor = new JCheckBox();
 			else if ( def instanceof Integer )
