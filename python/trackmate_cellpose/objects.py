@@ -52,7 +52,8 @@ class Detection:
     quality : float
         Object size in pixels (2D) or voxels (3D), TrackMate's label-image convention.
     roi_xy : ndarray, shape (N, 2), or None
-        2D polygon vertices, **absolute** physical xy, counter-clockwise in image display (y down) order as traced.
+        2D polygon vertices, **absolute** physical xy, in tracing order: positive shoelace area in raw (x, y),
+        i.e. clockwise on screen (y down), as ImageJ's wand and TrackMate trace outlines.
     mesh : Mesh or None
         3D surface in absolute physical coordinates.
     features : dict[str, float]

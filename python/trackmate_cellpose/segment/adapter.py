@@ -256,6 +256,15 @@ class CellposeAdapter:
             masks = masks[None]
         if cellprob.ndim == 2:
             cellprob = cellprob[None]
+        if cellprob.shape != masks.shape and cellprob.ndim == masks.ndim:
+            # RESAMPLE=False: cellpose returns the probability map at the network's rescaled size
+            from scipy.ndimage import zoom
+
+            if mode == "2d":
+                factors = (1.0, *(m / c for m, c in zip(masks.shape[1:], cellprob.shape[1:])))
+            else:
+                factors = tuple(m / c for m, c in zip(masks.shape, cellprob.shape))
+            cellprob = zoom(cellprob, factors, order=1, grid_mode=True, mode="nearest")
         if masks.shape[0] != lead or cellprob.shape != masks.shape:
             raise SegmentationError(f"unexpected cellpose output shapes {masks.shape}/{cellprob.shape} for input "
                                     f"{x.shape}")
