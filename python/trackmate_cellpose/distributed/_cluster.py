@@ -1,0 +1,190 @@
+"""Where the work runs: a local dask cluster of single-threaded worker processes, or an existing scheduler.
+
+``client_for(runtime)`` returns a connected :class:`distributed.Client` and keeps it for later calls in this process,
+so that workers (and the cellpose models they hold warm) survive from one ``detect`` call to the next, as Fiji needs
+when TrackMate calls the detector repeatedly. ``shutdown()`` (also run at interpreter exit) closes what was started.
+``slurm_cluster`` is the dask-jobqueue recipe for one GPU per worker.
+
+Imports ``distributed`` (and ``dask_jobqueue`` for SLURM) inside functions only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import Any
+
+from ..errors import BackendUnavailableError, InvalidSettingsError
+from ..settings import RuntimeOptions
+
+__all__ = ["client_for", "local_cluster", "shutdown", "worker_stats", "preload_model", "slurm_cluster",
+           "PLUGIN_NAME"]
+
+PLUGIN_NAME = "trackmate-cellpose-warm-worker"
+_LOCK = threading.RLock()
+_CLIENTS: dict[tuple, Any] = {}  # ("local", n) or ("scheduler", address) -> Client
+_CLUSTERS: dict[tuple, Any] = {}
+
+
+def _require_distributed():
+    try:
+        import distributed
+    except ImportError as e:
+        raise BackendUnavailableError(
+            "running on workers or a scheduler needs dask.distributed: pip install 'trackmate-cellpose[distributed]'"
+        ) from e
+    return distributed
+
+
+def local_cluster(n_workers: int, *, torch_threads: int | None = None, **kwargs: Any):
+    """Start a loopback ``LocalCluster`` of ``n_workers`` single-threaded worker processes (nanny-supervised).
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes (>= 1).
+    torch_threads : int, optional
+        Torch threads per worker; by default the machine's cores divided by ``n_workers`` (at least 1).
+    kwargs
+        Passed to ``distributed.LocalCluster`` (e.g. ``memory_limit``).
+
+    Returns
+    -------
+    distributed.LocalCluster
+    """
+    _require_distributed()
+    from distributed import LocalCluster
+
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise InvalidSettingsError(f"workers must be an integer >= 1, got {n_workers!r}", key="workers",
+                                   value=n_workers)
+    from ._plugin import THREADS_ENV, available_cores
+
+    threads = torch_threads or max(1, available_cores() // n_workers)
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), THREADS_ENV: str(threads)}
+    options: dict[str, Any] = dict(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None, env=env)
+    options.update(kwargs)
+    return LocalCluster(**options)
+
+
+def _prepare(client) -> None:
+    from ._plugin import WarmWorkerPlugin
+
+    client.register_plugin(WarmWorkerPlugin(), name=PLUGIN_NAME)
+
+
+def client_for(runtime: RuntimeOptions):
+    """The shared client for ``runtime`` (``scheduler`` wins over ``workers``), created on first use.
+
+    A local cluster is replaced when a different worker count is asked for; a scheduler client is kept per address.
+    """
+    _require_distributed()
+    from distributed import Client
+
+    if runtime.scheduler:
+        key: tuple = ("scheduler", runtime.scheduler)
+    elif runtime.workers > 0:
+        key = ("local", runtime.workers)
+    else:
+        raise InvalidSettingsError("distributed run needs workers >= 1 or a scheduler address, got workers=0 and "
+                                   "scheduler=''", key="workers", value=0)
+    with _LOCK:
+        client = _CLIENTS.get(key)
+        if client is not None and client.status == "running":
+            return client
+        _close(key)
+        if key[0] == "local":
+            for other in [k for k in _CLIENTS if k[0] == "local"]:
+                _close(other)
+            cluster = local_cluster(runtime.workers)
+            _CLUSTERS[key] = cluster
+            client = Client(cluster, set_as_default=False)
+        else:
+            try:
+                client = Client(runtime.scheduler, set_as_default=False, timeout="30s")
+            except (OSError, TimeoutError) as e:
+                raise BackendUnavailableError(
+                    f"cannot reach the dask scheduler at {runtime.scheduler!r}: {e}") from e
+        _prepare(client)
+        _CLIENTS[key] = client
+        return client
+
+
+def _close(key: tuple) -> None:
+    client = _CLIENTS.pop(key, None)
+    cluster = _CLUSTERS.pop(key, None)
+    for thing in (client, cluster):
+        if thing is not None:
+            try:
+                thing.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+
+
+def shutdown() -> None:
+    """Close every client and local cluster this process started (workers exit, warm models are dropped)."""
+    with _LOCK:
+        for key in list(_CLIENTS) + list(_CLUSTERS):
+            _close(key)
+
+
+atexit.register(shutdown)
+
+
+def worker_stats(client) -> dict[str, dict[str, Any]]:
+    """Per worker address: pid, model loads, tasks, frames, chunks running, torch threads."""
+    from ._worker import worker_stats as _stats
+
+    return client.run(_stats)
+
+
+def preload_model(client, settings, *, device: str = "auto") -> dict[str, bool]:
+    """Load the model of ``settings`` on every worker now (else on each worker's first task); True where loaded."""
+    from ._worker import preload_model as _preload
+
+    return client.run(_preload, settings, device)
+
+
+def slurm_cluster(n_gpus: int, *, queue: str | None = None, account: str | None = None, cpus_per_gpu: int = 8,
+                  memory: str = "32GB", walltime: str = "04:00:00", prologue: list[str] | None = None,
+                  **kwargs: Any):
+    """dask-jobqueue recipe: one SLURM job per worker, one GPU and one task thread per worker.
+
+    Parameters
+    ----------
+    n_gpus : int
+        Jobs (= workers = GPUs) to request now; call ``cluster.adapt(...)`` afterwards for an elastic pool.
+    queue, account : str, optional
+        SLURM partition and account.
+    cpus_per_gpu : int
+        CPUs booked per job (cellpose's mask reconstruction and the spot geometry run on the CPU).
+    memory, walltime : str
+        Per job.
+    prologue : list of str, optional
+        Shell lines run before the worker starts (``module load cuda``, ``source venv/bin/activate``).
+    kwargs
+        Passed to ``dask_jobqueue.SLURMCluster``.
+
+    Returns
+    -------
+    dask_jobqueue.SLURMCluster
+        Pass ``RuntimeOptions(scheduler=cluster.scheduler_address)`` to ``detect``.
+    """
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError as e:
+        raise BackendUnavailableError("the SLURM recipe needs dask-jobqueue: pip install dask-jobqueue") from e
+    options: dict[str, Any] = dict(
+        queue=queue, account=account,
+        cores=1, processes=1,  # one worker process per job with ONE task thread: one model, one GPU
+        job_cpu=cpus_per_gpu, memory=memory, walltime=walltime,
+        job_extra_directives=["--gres=gpu:1"],
+        worker_extra_args=["--resources", "GPU=1"],
+        job_script_prologue=list(prologue or []),
+    )
+    options.update(kwargs)
+    cluster = SLURMCluster(**options)
+    if n_gpus:
+        cluster.scale(jobs=n_gpus)
+    return cluster

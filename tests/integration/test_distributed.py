@@ -1,0 +1,217 @@
+"""The dask.distributed path against the in-process path: identical results, a killed worker, a failing frame,
+cancel, several images, warm models. One loopback LocalCluster of 2 single-threaded worker processes for the module.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import tifffile
+
+from trackmate_cellpose import (Calibration, Cancelled, DetectorSettings, RuntimeOptions, SegmentationError,
+                                detect)
+from trackmate_cellpose.data import sample_path
+
+distributed = pytest.importorskip("distributed")
+
+from trackmate_cellpose.distributed import (detect_distributed, detect_many, local_cluster, plan_chunks,  # noqa: E402
+                                            shutdown, worker_stats)
+from trackmate_cellpose.distributed import _worker  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+CAL = Calibration(x=0.5, y=0.5, z=1.0, t=5.0, space_unit="um", time_unit="s")
+
+
+@pytest.fixture(scope="module")
+def settings(test_model):
+    return DetectorSettings(model="CUSTOM", model_path=str(test_model), diameter=10.0, use_gpu=False)
+
+
+@pytest.fixture(scope="module")
+def movie():
+    return tifffile.imread(sample_path("2dt"))
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    cl = local_cluster(2, torch_threads=1)
+    client = distributed.Client(cl, set_as_default=False)
+
+    def close():
+        shutdown()
+        client.close()
+        cl.close()
+    request.addfinalizer(close)
+    return cl, client
+
+
+def _runtime(cluster, fpb: int) -> RuntimeOptions:
+    return RuntimeOptions(frames_per_batch=fpb, scheduler=cluster[0].scheduler_address)
+
+
+def assert_identical(a, b) -> None:
+    """Exact equality of frames, label arrays, spot records (positions, ROI arrays, features) and notes."""
+    assert [f.frame for f in a.frames] == [f.frame for f in b.frames]
+    assert a.is_3d == b.is_3d and a.image_shape_tczyx == b.image_shape_tczyx and a.notes == b.notes
+    assert a.calibration == b.calibration
+    for fa, fb in zip(a.frames, b.frames):
+        assert fa.labels.dtype == fb.labels.dtype and np.array_equal(fa.labels, fb.labels)
+        assert len(fa.detections) == len(fb.detections)
+        for da, db in zip(fa.detections, fb.detections):
+            assert (da.frame, da.label, da.x, da.y, da.z, da.radius, da.quality) == \
+                   (db.frame, db.label, db.x, db.y, db.z, db.radius, db.quality)
+            assert da.features == db.features
+            if da.roi_xy is None:
+                assert db.roi_xy is None
+            else:
+                assert da.roi_xy.dtype == db.roi_xy.dtype and np.array_equal(da.roi_xy, db.roi_xy)
+            if da.mesh is not None:
+                assert np.array_equal(da.mesh.vertices, db.mesh.vertices)
+                assert np.array_equal(da.mesh.faces, db.mesh.faces)
+
+
+def _xml_bytes(result, settings, path) -> bytes | None:
+    try:
+        from trackmate_cellpose.export.xml import ImageInfo, write_trackmate_xml
+        from trackmate_cellpose.tracking import track_overlap
+    except ImportError:
+        return None
+    t, _, z, y, x = result.image_shape_tczyx
+    write_trackmate_xml(path, track_overlap(result), result.calibration,
+                        image=ImageInfo(filename="movie.tif", folder="/data", width=x, height=y, nslices=z, nframes=t),
+                        detector_settings=settings.to_trackmate_map())
+    return path.read_bytes()
+
+
+def _no_tasks_left(client) -> None:
+    def ours(dask_scheduler):
+        return [str(k) for k, ts in dask_scheduler.tasks.items() if str(k).startswith("tmcp-")
+                and ts.state in ("processing", "waiting", "queued", "no-worker")]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not client.run_on_scheduler(ours) and not any(client.run(_worker.running_chunks).values()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"tasks left: {client.run_on_scheduler(ours)}, running: {client.run(_worker.running_chunks)}")
+
+
+def test_plan_chunks_follow_engine_batches():
+    assert plan_chunks([0, 1, 2, 3, 4], is_3d=False, frames_per_batch=2) == [(0, 1), (2, 3), (4,)]
+    assert plan_chunks([5, 3, 9], is_3d=False, frames_per_batch=4) == [(5, 3, 9)]
+    assert plan_chunks([0, 1, 2], is_3d=True, frames_per_batch=4) == [(0,), (1,), (2,)]
+
+
+def test_two_workers_identical_to_in_process(cluster, settings, movie, tmp_path):
+    """detect() with a scheduler = detect() in-process, byte for byte; each worker loaded the model once."""
+    img = movie[:6]
+    local = detect(img, settings, axes="tyx", calibration=CAL, runtime=RuntimeOptions(frames_per_batch=2),
+                   origin_xyz=(3, 4, 0), frame_offset=10)
+    progress: list[float] = []
+    dist = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2), origin_xyz=(3, 4, 0),
+                  frame_offset=10, progress=lambda f, m: progress.append(f))
+    assert_identical(local, dist)
+    assert local.n_detections > 20
+    assert progress and progress[-1] == 1.0 and all(b >= a for a, b in zip(progress, progress[1:]))
+    xa, xb = _xml_bytes(local, settings, tmp_path / "a.xml"), _xml_bytes(dist, settings, tmp_path / "b.xml")
+    assert xa == xb
+
+    # a frame list with gaps and out of order: same chunks as the engine's batches, same numbers
+    frames = [5, 0, 2, 3]
+    local = detect(img, settings, axes="tyx", calibration=CAL, runtime=RuntimeOptions(frames_per_batch=2),
+                   frames=frames)
+    dist = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2), frames=frames)
+    assert_identical(local, dist)
+
+    stats = worker_stats(cluster[1])
+    assert len(stats) == 2 and all(s["torch_threads"] == 1 for s in stats.values())
+    assert sum(s["tasks"] for s in stats.values()) >= 5
+    assert all(s["model_loads"] == (1 if s["tasks"] else 0) for s in stats.values()), stats
+
+
+def test_killed_worker_gives_complete_identical_result(cluster, settings, movie, tmp_path):
+    """SIGKILL of the worker holding frame 2, after computing it: dask recomputes elsewhere, nothing lost or doubled."""
+    client = cluster[1]
+    img = movie[:6]
+    local = detect(img, settings, axes="tyx", calibration=CAL, runtime=RuntimeOptions(frames_per_batch=1))
+    marker = tmp_path / "killed"
+    before = set(client.scheduler_info()["workers"])
+    client.run(_worker._inject_fault, 2, "kill", str(marker))
+    try:
+        dist = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 1))
+    finally:
+        client.run(_worker._clear_faults)
+    assert marker.exists(), "the fault was not triggered"
+    assert_identical(local, dist)
+    assert [f.frame for f in dist.frames] == list(range(6))
+    client.wait_for_workers(2, timeout=60)
+    assert set(client.scheduler_info()["workers"]) != before  # the nanny replaced the killed worker
+
+
+def test_failing_frame_fails_the_run_naming_it(cluster, settings, movie, tmp_path):
+    client = cluster[1]
+    client.run(_worker._inject_fault, 3, "raise", str(tmp_path / "unused"))
+    try:
+        with pytest.raises(SegmentationError, match=r"frame 3\b") as err:
+            detect(movie[:6], settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2))
+    finally:
+        client.run(_worker._clear_faults)
+    assert err.value.frame == 3 and "injected fault" in str(err.value)
+    _no_tasks_left(client)
+
+
+def test_cancel_stops_cluster_tasks_promptly(cluster, settings, movie):
+    client = cluster[1]
+    flag = threading.Event()
+    asked: list[float] = []
+
+    def cancel() -> bool:
+        if flag.is_set() and not asked:
+            asked.append(time.monotonic())
+        return flag.is_set()
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction > 0:
+            flag.set()
+
+    tasks_before = sum(s["tasks"] for s in worker_stats(client).values())
+    with pytest.raises(Cancelled):
+        detect_distributed(movie, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 1),
+                           progress=progress, cancel=cancel)
+    took = time.monotonic() - asked[0]
+    assert took < 10, f"cancel took {took:.1f} s"
+    _no_tasks_left(client)
+    tasks_after = sum(s["tasks"] for s in worker_stats(client).values())
+    assert tasks_after - tasks_before < movie.shape[0]  # not everything ran
+
+
+def test_detect_many_files_identical(cluster, settings, movie, tmp_path):
+    paths = []
+    for i, (a, b) in enumerate([(0, 4), (4, 7)]):
+        p = tmp_path / f"movie{i}.tif"
+        tifffile.imwrite(p, movie[a:b], imagej=True, resolution=(2.0, 2.0),
+                         metadata={"axes": "TYX", "unit": "um", "finterval": 5.0})
+        paths.append(p)
+    rt = _runtime(cluster, 2)
+    results = detect_many(paths, settings, runtime=rt)
+    from trackmate_cellpose.reader import read_image
+
+    for p, res in zip(paths, results):
+        img = read_image(p)
+        local = detect(img.array, settings, axes="tczyx", calibration=img.calibration,
+                       runtime=RuntimeOptions(frames_per_batch=2))
+        assert_identical(local, res)
+    assert [len(r.frames) for r in results] == [4, 3]
+
+
+@pytest.mark.skipif(os.environ.get("TMCP_TEST_3D_DISTRIBUTED") != "1",
+                    reason="3D+t on workers takes minutes on 2 CPU cores; set TMCP_TEST_3D_DISTRIBUTED=1")
+def test_3dt_time_points_identical(cluster, settings):
+    img = tifffile.imread(sample_path("3dt"))[:2, :, :48, :48]
+    local = detect(img, settings, axes="tzyx", calibration=CAL)
+    dist = detect(img, settings, axes="tzyx", calibration=CAL, runtime=_runtime(cluster, 4))
+    assert_identical(local, dist)
