@@ -1,6 +1,8 @@
 """B4 of scripts/bench.py, run in a fresh subprocess so that its peak RSS is its own.
 
-Usage: ``python scripts/bench_memory.py {ours,bare} FRAMES SIZE`` prints one JSON line.
+Usage: ``python scripts/bench_memory.py {ours,bare} FRAMES SIZE [ENGINE_SRC]`` prints one JSON line; ENGINE_SRC (a
+copy of ``_engine.py``, e.g. from ``git show REV:python/trackmate_cellpose/_engine.py``) replaces the engine's code,
+to measure before/after an engine change.
 
 The movie is the bundled 2D+t sample (128 x 128, 12 frames) tiled to SIZE x SIZE and cycled to FRAMES frames, so
 it has realistic objects at the sample's density. ``ours`` runs :func:`trackmate_cellpose.detect` on the whole
@@ -27,7 +29,13 @@ def _rss_mb() -> float:
 
 def main() -> int:
     mode, frames, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    engine_src = sys.argv[4] if len(sys.argv) > 4 else ""
     import tifffile
+
+    if engine_src:  # measure another version of the engine (before/after comparisons): e.g. `git show REV:...`
+        import trackmate_cellpose._engine as engine
+
+        exec(compile(open(engine_src).read(), engine.__file__, "exec"), engine.__dict__)
 
     from trackmate_cellpose import Calibration, DetectorSettings, detect
     from trackmate_cellpose.data import sample_path, test_model_path

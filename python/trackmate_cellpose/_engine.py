@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from .objects import DetectionResult, FrameResult
 from .segment.labels import clean_labels
 from .settings import DetectorSettings, RuntimeOptions
 
-__all__ = ["run_detection", "select_channels", "segment_frames"]
+__all__ = ["run_detection", "select_channels", "segment_frames", "iter_segmented"]
 
 
 def select_channels(arr_tczyx: np.ndarray, settings: DetectorSettings) -> np.ndarray:
@@ -34,8 +34,10 @@ def select_channels(arr_tczyx: np.ndarray, settings: DetectorSettings) -> np.nda
         raise InvalidSettingsError(
             f"OPTIONAL_CHANNEL_2 must be 0 or between 1 and {n_c} for this image, got {settings.channel_2}",
             key="OPTIONAL_CHANNEL_2", value=settings.channel_2)
-    idx = [settings.target_channel - 1] + ([settings.channel_2 - 1] if settings.channel_2 else [])
-    return arr_tczyx[:, idx]
+    if not settings.channel_2:  # a view, not a copy of the whole movie (the frames are copied batch by batch)
+        c = settings.target_channel - 1
+        return arr_tczyx[:, c:c + 1]
+    return arr_tczyx[:, [settings.target_channel - 1, settings.channel_2 - 1]]
 
 
 def _checked_frames(frames: Sequence[int] | None, n_t: int) -> list[int]:
@@ -78,6 +80,17 @@ def segment_frames(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
     ``labels`` are cleaned (CELL_MIN_SIZE applied on the original grid after stitching; one id per connected object
     in 3D; renumbered 1..n); ``cellprob`` is cellpose's cell-probability map at the original size.
     """
+    return list(iter_segmented(data_tczyx, settings, calibration, frames=frames, runtime=runtime, adapter=adapter,
+                               progress=progress, cancel=cancel))
+
+
+def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibration: Calibration, *,
+                   frames: Sequence[int], runtime: RuntimeOptions, adapter: Any,
+                   progress: Callable[[float, str], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """:func:`segment_frames` as a generator: yields each batch's frames as soon as cellpose is done with them, so a
+    caller can turn them into spots and drop the cell-probability maps before the next batch (peak memory grows
+    with the batch, not the movie)."""
     n_t, n_c, n_z, n_y, n_x = data_tczyx.shape
     is_3d = n_z > 1
     mode = "2d" if not is_3d else ("2dz" if settings.do_2dz else "3d")
@@ -87,7 +100,6 @@ def segment_frames(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
         settings = settings.replace(iou_threshold=1e-6)  # "any overlap": cellpose reads 0 as "do not stitch"
     rescale = adapter.diam_mean / diameter_px if diameter_px > 0 else 1.0
     total = len(frames)
-    out: list[tuple[int, np.ndarray, np.ndarray]] = []
 
     def check_cancel(where: str) -> None:
         if cancel is not None and cancel():
@@ -138,19 +150,22 @@ def segment_frames(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
                     labels_list[i], prob_list[i] = masks[j], cellprob[j]
             else:
                 labels_list[live[0]], prob_list[live[0]] = masks, cellprob
+        done = []
         for i, t in enumerate(batch):
             shape = (n_z, n_y, n_x) if is_3d else (n_y, n_x)
             raw = labels_list[i]
             if raw is None:
-                out.append((t, np.zeros(shape, np.int32), np.full(shape, -10.0, np.float32)))
+                done.append((t, np.zeros(shape, np.int32), np.full(shape, -10.0, np.float32)))
                 continue
             lab = raw.reshape(shape)
             lab = clean_labels(
                 lab, min_size=settings.min_size, split=is_3d)
-            out.append((t, lab, prob_list[i].reshape(shape)))
+            done.append((t, lab, prob_list[i].reshape(shape)))
+        # drop this batch's network input and raw outputs before handing frames out (only ``done`` stays alive)
+        blocks = labels_list = prob_list = x = masks = cellprob = None  # noqa: F841
         if progress is not None:
             progress(min(1.0, (start + len(batch)) / total), msg)
-    return out
+        yield from done
 
 
 def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, calibration: Calibration | None,
@@ -190,7 +205,8 @@ def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, c
             notice(f"2D+Z mode: planes stitched at IOUTHRESHOLD {settings.iou_threshold}; CELL_MIN_SIZE applies to "
                    "stitched objects")
     adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, log=notice)
-    segmented = segment_frames(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
+    # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs
+    segmented = iter_segmented(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
                                progress=progress, cancel=cancel)
     results = []
     for t, labels, cellprob in segmented:

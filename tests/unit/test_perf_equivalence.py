@@ -1,0 +1,130 @@
+"""The performance changes of issue #5 keep results identical (no cellpose: a deterministic stand-in adapter).
+
+* ``run_detection`` streams batches (spots are built, and cell-probability maps dropped, batch by batch) instead of
+  segmenting the whole movie first: same labels, same spots, same progress as segment-everything-then-build.
+* ``select_channels`` returns a view for one channel instead of a copy of the movie: same values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions
+from trackmate_cellpose import _engine
+from trackmate_cellpose.geometry import labels_to_detections
+from trackmate_cellpose.synthetic import synthetic_movie_2d, synthetic_movie_3d
+
+
+class FakeAdapter:
+    """Thresholds the first channel and labels connected components; cellprob = scaled intensity."""
+
+    diam_mean = 30.0
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[int, ...]]] = []
+
+    def eval(self, x, *, mode, settings, diameter_px, anisotropy=1.0, tile_batch_size=8, on_batch=None):
+        self.calls.append((mode, x.shape))
+        for _ in range(2):
+            if on_batch is not None:
+                on_batch()
+        img = x[..., 0]
+        prob = (img - 300.0) / 100.0
+        if mode == "2d":
+            masks = np.stack([ndi.label(p > 0)[0] for p in prob])
+        else:
+            masks = ndi.label(prob > 0)[0]
+        return masks.astype(np.int32), prob.astype(np.float32)
+
+
+def _settings(**kw) -> DetectorSettings:
+    return DetectorSettings(model="CUSTOM", model_path="/nonexistent/model.pth", diameter=10.0, use_gpu=False, **kw)
+
+
+def _reference(image, axes, settings, cal, runtime, frame_offset=0):
+    """The pre-streaming engine: segment every frame first, then build every frame's spots."""
+    arr, cal = _engine.to_tczyx(image, axes, cal)
+    data = arr[:, [settings.target_channel - 1]]  # the former copy
+    progress: list[tuple[float, str]] = []
+    seg = _engine.segment_frames(data, settings, cal, frames=list(range(arr.shape[0])), runtime=runtime,
+                                 adapter=FakeAdapter(), progress=lambda f, m: progress.append((f, m)))
+    is_3d = arr.shape[2] > 1
+    dets = [labels_to_detections(lab, frame=frame_offset + t, calibration=cal, simplify=settings.simplify_contours,
+                                 smoothing_scale=settings.smoothing_scale if is_3d else 0.0, cellprob=cp)
+            for t, lab, cp in seg]
+    return [lab for _, lab, _ in seg], dets, progress
+
+
+def _same_detection(a, b) -> None:
+    assert (a.frame, a.label, a.x, a.y, a.z, a.radius, a.quality) == (b.frame, b.label, b.x, b.y, b.z, b.radius,
+                                                                       b.quality)
+    assert a.features == b.features
+    if a.roi_xy is None:
+        assert b.roi_xy is None
+    else:
+        np.testing.assert_array_equal(a.roi_xy, b.roi_xy)
+    if a.mesh is None:
+        assert b.mesh is None
+    else:
+        np.testing.assert_array_equal(a.mesh.vertices, b.mesh.vertices)
+        np.testing.assert_array_equal(a.mesh.faces, b.mesh.faces)
+
+
+@pytest.mark.parametrize("kind", ["2d", "3d"])
+def test_streamed_detection_equals_segment_then_build(monkeypatch, kind):
+    if kind == "2d":
+        movie, _ = synthetic_movie_2d(n_frames=7, shape_yx=(64, 64), n_objects=4, seed=3)
+        movie[2] = 0  # a blank frame inside a batch
+        axes = "tyx"
+    else:
+        movie, _ = synthetic_movie_3d(n_frames=2, shape_zyx=(8, 48, 48), n_objects=3, seed=4)
+        axes = "tzyx"
+    settings = _settings(min_size=5.0)
+    cal = Calibration(x=0.5, y=0.5, z=1.0, space_unit="um")
+    runtime = RuntimeOptions(frames_per_batch=3)
+    ref_labels, ref_dets, ref_progress = _reference(movie, axes, settings, cal, runtime, frame_offset=5)
+    monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
+                        classmethod(lambda cls, *a, **k: FakeAdapter()))
+    progress: list[tuple[float, str]] = []
+    res = _engine.run_detection(movie, settings, axes=axes, calibration=cal, runtime=runtime, frames=None,
+                                origin_xyz=(0, 0, 0), frame_offset=5, progress=lambda f, m: progress.append((f, m)),
+                                cancel=None, log=None)
+    assert progress == ref_progress
+    assert [fr.frame for fr in res.frames] == [5 + t for t in range(len(movie))]
+    for fr, lab, dets in zip(res.frames, ref_labels, ref_dets):
+        np.testing.assert_array_equal(fr.labels, lab)
+        assert fr.labels.dtype == lab.dtype
+        assert len(fr.detections) == len(dets)
+        for a, b in zip(fr.detections, dets):
+            _same_detection(a, b)
+    assert res.n_detections > 0
+
+
+def test_streamed_detection_stops_between_batches_on_cancel(monkeypatch):
+    movie, _ = synthetic_movie_2d(n_frames=6, shape_yx=(48, 48), n_objects=3, seed=5)
+    fake = FakeAdapter()
+    monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
+                        classmethod(lambda cls, *a, **k: fake))
+    seen = []
+
+    def cancel() -> bool:
+        return len(fake.calls) >= 1 and len(seen) >= 2
+
+    with pytest.raises(_engine.Cancelled):
+        _engine.run_detection(movie, _settings(), axes="tyx", calibration=None,
+                              runtime=RuntimeOptions(frames_per_batch=2), frames=None, origin_xyz=(0, 0, 0),
+                              frame_offset=0, progress=lambda f, m: seen.append(f), cancel=cancel, log=None)
+    assert len(fake.calls) == 1  # the second batch never reached the network
+
+
+@pytest.mark.parametrize("channels", [(1, 0), (2, 0), (3, 1)])
+def test_select_channels_view_has_same_values(channels):
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 1000, size=(3, 3, 2, 8, 9), dtype=np.uint16)
+    s = _settings(target_channel=channels[0], channel_2=channels[1])
+    idx = [channels[0] - 1] + ([channels[1] - 1] if channels[1] else [])
+    out = _engine.select_channels(arr, s)
+    np.testing.assert_array_equal(out, arr[:, idx])
+    assert out.shape == (3, len(idx), 2, 8, 9)
