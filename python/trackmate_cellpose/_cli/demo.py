@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .run import add_common_run_options, tracker_from_args
+from .run import add_common_run_options, quiet_backends, tracker_from_args
 
 __all__ = ["register", "demo_settings", "DEMO_DIAMETER_UM"]
 
@@ -52,6 +52,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples must be a subset of {','.join(SAMPLES)}, got {args.samples!r}")
     formats = parse_formats(args.formats)
     settings = demo_settings(use_gpu=args.use_gpu)
+    quiet_backends(args)
     log = None if args.quiet else (lambda msg: print(f"trackmate-cellpose: {msg}", file=sys.stderr))
     t0 = time.perf_counter()
     for name in names:

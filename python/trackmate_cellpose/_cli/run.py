@@ -81,6 +81,18 @@ def add_common_run_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summary")
 
 
+def quiet_backends(args: argparse.Namespace) -> None:
+    """Keep cellpose's own log lines and torch's warnings off the terminal unless ``--debug``."""
+    if getattr(args, "debug", False):
+        return
+    import logging
+    import warnings
+
+    logging.getLogger("cellpose").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"cellpose(\..*)?$")
+    warnings.filterwarnings("ignore", message=r"Sparse invariant checks", category=UserWarning)
+
+
 def tracker_from_args(args: argparse.Namespace):
     from ..tracking import OverlapTrackerSettings
 
@@ -115,6 +127,7 @@ def main(args: argparse.Namespace) -> int:
         formats = parse_formats(args.formats)
     except ValueError as e:
         raise UsageError(str(e)) from e
+    quiet_backends(args)
     log = None if args.quiet else (lambda msg: print(f"trackmate-cellpose: {msg}", file=sys.stderr))
     result = run_pipeline(args.input, args.outdir, settings, tracker=args.tracker,
                           tracker_settings=tracker_from_args(args), formats=formats, axes=args.axes,
