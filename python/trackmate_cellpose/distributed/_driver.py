@@ -168,6 +168,7 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
     open_jobs: dict[int, Job] = {}
     queue: list[tuple[Job, int]] = []
     finished_jobs = 0
+    frames_done = 0
     next_id = 0
     reported = 0.0
     seen_notes: set[str] = set()
@@ -218,10 +219,10 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
                 job.fractions[ci] = max(job.fractions.get(ci, 0.0), fr[gid])
         total = finished_jobs + sum(j.fraction() for j in open_jobs.values())
         value = min(1.0, max(reported, total / max(1, n_jobs)))
-        if value > reported or value == 1.0:
+        if value > reported:
             reported = value
-            progress(value, f"{finished_jobs}/{n_jobs} images" if n_jobs > 1 else
-                     f"{sum(len(o.frames) for j in open_jobs.values() for o in j.outputs.values())} frames done")
+            progress(value, f"{finished_jobs}/{n_jobs} images, {frames_done} frames segmented" if n_jobs > 1
+                     else f"{frames_done} frames segmented")
 
     try:
         refill()
@@ -231,12 +232,13 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
             wake.wait(_POLL_S)
             wake.clear()
             for fut in [f for f in pending if f.done()]:
-                job, ci, gid = pending.pop(fut)
+                job, ci, _ = pending.pop(fut)
                 if fut.status != "finished":
                     _raise_for(fut, job, job.chunks[ci])
                 out: ChunkOutput = fut.result()
                 fut.release()
                 job.outputs[ci] = out
+                frames_done += len(out.frames)
                 chunk_seconds.append(out.seconds)
                 if out.loaded_model:
                     loads.append(out.worker_pid)
