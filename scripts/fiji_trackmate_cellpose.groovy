@@ -62,7 +62,6 @@ if (!trackmate.checkInput() || !trackmate.process())
 	throw new RuntimeException("TrackMate failed: " + trackmate.getErrorMessage())
 
 def writer = new TmXmlWriter(outFile, model.getLogger())
-writer.appendLog(model.getLogger().toString())
 writer.appendModel(model)
 writer.appendSettings(settings)
 writer.writeToFile()

@@ -179,7 +179,7 @@ def sc_cancel(work: Path, ctx: dict) -> dict:
             "after_cancel_spots": after.n_spots}
 
 
-def sc_label_parity(work: Path, ctx: dict) -> dict:
+def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:
     """Our polygons (geometry via the whole glue) vs TrackMate's LabelImageDetector on the same label image."""
     from trackmate_cellpose.axes import to_tczyx
     from trackmate_cellpose.geometry import labels_to_detections
@@ -211,15 +211,16 @@ def sc_label_parity(work: Path, ctx: dict) -> dict:
 
     lab_map = _jc("java.util.HashMap")()
     lab_map.put("TARGET_CHANNEL", _jc("java.lang.Integer")(1))
-    lab_map.put("SIMPLIFY_CONTOURS", _jc("java.lang.Boolean")(True))
+    lab_map.put("SIMPLIFY_CONTOURS", _jc("java.lang.Boolean")(simplify))
     theirs = run_with("LABEL_IMAGE_DETECTOR", lab_map)
     set_detect_function(fake_detect)
     try:
-        ours = run_with(KEY, to_java_map(SETTINGS))
+        ours = run_with(KEY, to_java_map(SETTINGS.replace(simplify_contours=simplify)))
     finally:
         set_detect_function(None)
     cal = 0.5
     max_d, max_area, n_theirs, n_ours, unmatched = 0.0, 0.0, 0, 0, 0
+    pairs = []
     for f in range(3):
         a = [(float(s.getFeature("POSITION_X")), float(s.getFeature("POSITION_Y")), float(s.getRoi().area()))
              for s in _spots(theirs, f, False)]
@@ -238,8 +239,18 @@ def sc_label_parity(work: Path, ctx: dict) -> dict:
                 continue
             max_d = max(max_d, d[j] / cal)
             max_area = max(max_area, abs(b[j][2] - area) / area)
+            pairs.append({"frame": f, "x": x, "y": y, "area_theirs": area, "area_ours": b[j][2], "d_px": d[j] / cal})
+    pairs.sort(key=lambda p: -abs(p["area_ours"] - p["area_theirs"]) / p["area_theirs"])
     return {"n_theirs": n_theirs, "n_ours": n_ours, "unmatched": unmatched, "max_centroid_px": max_d,
-            "max_area_rel": max_area}
+            "max_area_rel": max_area, "worst": pairs[:6]}
+
+
+def sc_label_parity(work: Path, ctx: dict) -> dict:
+    return _label_parity(work, ctx, simplify=False)
+
+
+def sc_label_parity_simplified(work: Path, ctx: dict) -> dict:
+    return _label_parity(work, ctx, simplify=True)
 
 
 def sc_spheres_3d(work: Path, ctx: dict) -> dict:

@@ -46,7 +46,8 @@ def gui(tmp_path_factory, fiji_dir, xvfb_display) -> dict:
     work = tmp_path_factory.mktemp("gui")
     out = work / "gui.json"
     env = {**os.environ, "FIJI_DIR": str(fiji_dir), "DISPLAY": xvfb_display,
-           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache"), "PYTHONDONTWRITEBYTECODE": "1",
+           "HOME": str(work / "pyhome")}
     proc = subprocess.run([sys.executable, str(HERE / "fiji_gui_scenario.py"), str(out), str(work)],
                           capture_output=True, text=True, timeout=1200, cwd=work, env=env)
     if not out.is_file():
@@ -81,7 +82,8 @@ def test_preview_button_runs_the_current_frame(gui):
 def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path):
     """``trackmate-cellpose fiji --fiji DIR`` shows Fiji (screenshot of the virtual screen saved)."""
     env = {**os.environ, "DISPLAY": xvfb_display, "TRACKMATE_CELLPOSE_CACHE": str(tmp_path / "cache"),
-           "JAVA_TOOL_OPTIONS": f"-Duser.home={tmp_path / 'home'} -XX:-UsePerfData", "PYTHONDONTWRITEBYTECODE": "1"}
+           "JAVA_TOOL_OPTIONS": f"-Duser.home={tmp_path / 'home'} -XX:-UsePerfData", "PYTHONDONTWRITEBYTECODE": "1",
+           "HOME": str(tmp_path / "pyhome")}
     proc = subprocess.Popen([sys.executable, "-m", "trackmate_cellpose.cli", "fiji", "--fiji", str(fiji_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
     lines = []

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_ok", "cancel", "label_parity",
-             "spheres_3d"]
+             "label_parity_simplified", "spheres_3d"]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,8 @@ def results(tmp_path_factory, fiji_dir) -> dict:
     work = tmp_path_factory.mktemp("fiji")
     out = work / "results.json"
     env = {**os.environ, "FIJI_DIR": str(fiji_dir), "XDG_CACHE_HOME": str(work / "cache"),
-           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache" / "trackmate-cellpose"), "PYTHONDONTWRITEBYTECODE": "1"}
+           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache" / "trackmate-cellpose"), "PYTHONDONTWRITEBYTECODE": "1",
+           "HOME": str(work / "pyhome")}  # cellpose/torch caches stay out of the real home
     proc = subprocess.run([sys.executable, str(HERE / "fiji_scenarios.py"), str(out), str(work), *SCENARIOS],
                           capture_output=True, text=True, timeout=1800, cwd=work, env=env)
     if not out.is_file():
@@ -99,10 +100,25 @@ def test_cancel_stops_promptly_and_the_jvm_stays_usable(results):
 
 
 def test_polygons_agree_with_trackmates_label_image_detector(results):
+    """SIMPLIFY_CONTOURS=false: both trace the label outlines along pixel edges."""
     r = _get(results, "label_parity")
     assert r["n_theirs"] > 0 and r["n_ours"] == r["n_theirs"] and r["unmatched"] == 0
     assert r["max_centroid_px"] <= 0.5
-    assert r["max_area_rel"] <= 0.02
+    assert r["max_area_rel"] <= 0.02, r["worst"]
+
+
+def test_simplified_polygons_agree_in_position_with_label_image_detector(results):
+    r = _get(results, "label_parity_simplified")
+    assert r["n_theirs"] > 0 and r["n_ours"] == r["n_theirs"] and r["unmatched"] == 0
+    assert r["max_centroid_px"] <= 0.5, r["worst"]
+
+
+@pytest.mark.xfail(strict=False, reason="geometry: with SIMPLIFY_CONTOURS=true TrackMate 7.13.2's polygons of small "
+                   "objects (~80 px) are 3-10 % smaller than ours (its interpolated polygon is truncated to integer "
+                   "pixels); unsimplified outlines agree exactly")
+def test_simplified_polygon_areas_within_2_percent_of_label_image_detector(results):
+    r = _get(results, "label_parity_simplified")
+    assert r["max_area_rel"] <= 0.02, r["worst"]
 
 
 def test_3d_image_gives_spheres_on_trackmate_7(results):

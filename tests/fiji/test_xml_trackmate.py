@@ -1,0 +1,187 @@
+"""TrackMate's own TmXmlReader (real Fiji, FIJI_DIR) loads the XML our standalone pipeline writes: spots, ROIs, tracks,
+feature declarations and settings (detector with every setting, tracker).
+
+The JVM runs in ONE subprocess (this file executed as a script); the pytest functions assert on the facts it records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
+
+HERE = Path(__file__).resolve()
+
+
+# ---------------------------------------------------------------------------------------------- subprocess side
+def _write_inputs(work: Path) -> dict:
+    import tifffile
+
+    from trackmate_cellpose.export import ImageInfo, write_trackmate_xml
+    from trackmate_cellpose.export._fixtures import balls_result, discs_result
+    from trackmate_cellpose.settings import DetectorSettings
+    from trackmate_cellpose.tracking import OverlapTrackerSettings, track_overlap
+
+    settings = DetectorSettings(model="CUSTOM", model_path="/models/my_model.pth", diameter=8.5, use_gpu=False,
+                                target_channel=2, channel_2=1, do_2dz=True, min_size=20.0)
+    frames = [[(20, 20 + t, 6), (40, 45 - t, 8)] for t in range(3)] + [[(20, 23, 5), (20, 32, 5), (40, 42, 8)]]
+    frames[1].append((55, 10, 4))
+    out = {}
+    for name, res, kind in (("movie2d", discs_result(frames), "2d"),
+                            ("movie3d", balls_result([[(5, 20, 20, 6)], [(5, 21, 20, 6)]]), "3d")):
+        img = work / f"{name}.tif"
+        t, c, z, y, x = res.image_shape_tczyx
+        tifffile.imwrite(img, np.zeros((t, z, c, y, x), np.uint16), imagej=True, resolution=(2.0, 2.0),
+                         metadata={"axes": "TZCYX", "spacing": 1.0, "unit": "micron", "finterval": 2.0})
+        tr = track_overlap(res, OverlapTrackerSettings(min_iou=0.2))
+        xml = work / f"{name}.xml"
+        write_trackmate_xml(xml, tr, res.calibration, image=ImageInfo.from_path(img, res.image_shape_tczyx),
+                            detector_settings=settings.to_trackmate_map())
+        out[kind] = {
+            "xml": str(xml),
+            "spots": {i: {"frame": d.frame, "x": d.x, "y": d.y, "z": d.z,
+                          "roi": None if d.roi_xy is None else [list(map(float, a)) for a in d.roi_relative()]}
+                      for i, d in enumerate(tr.spots)},
+            "edges": sorted([lk.source, lk.target] for lk in tr.links), "n_tracks": len(tr.tracks),
+            "settings": {k: [str(v).lower() if isinstance(v, bool) else str(v), type(v).__name__]
+                         for k, v in settings.to_trackmate_map().items()},
+        }
+    return out
+
+
+def _read_with_trackmate(xml: str) -> dict:
+    from jpype import JClass
+
+    reader = JClass("fiji.plugin.trackmate.io.TmXmlReader")(JClass("java.io.File")(xml))
+    model = reader.getModel()
+    ok_model = bool(reader.isReadingOk())
+    spots = {}
+    for s in model.getSpots().iterable(False):
+        roi = s.getRoi()
+        spots[int(s.ID())] = {
+            "frame": int(s.getFeature("FRAME")), "x": float(s.getFeature("POSITION_X")),
+            "y": float(s.getFeature("POSITION_Y")), "z": float(s.getFeature("POSITION_Z")),
+            "visible": float(s.getFeature("VISIBILITY")),
+            "roi": None if roi is None else [list(map(float, roi.x)), list(map(float, roi.y))]}
+    tm = model.getTrackModel()
+    edges = []
+    for e in tm.edgeSet():
+        a, b = tm.getEdgeSource(e), tm.getEdgeTarget(e)
+        pair = sorted([a, b], key=lambda s: float(s.getFeature("FRAME")))
+        edges.append([int(pair[0].ID()), int(pair[1].ID())])
+    fm = model.getFeatureModel()
+    imp = reader.readImage()
+    settings = reader.readSettings(imp)
+    det = {}
+    tracker = {}
+    if settings is not None and settings.detectorSettings is not None:
+        det = {str(k): [str(v).lower() if str(v) in ("true", "false") else str(v),
+                        str(v.getClass().getSimpleName())] for k, v in settings.detectorSettings.items()}
+    if settings is not None and settings.trackerSettings is not None:
+        tracker = {str(k): str(v) for k, v in settings.trackerSettings.items()}
+    return {
+        "ok_model": ok_model, "ok_all": bool(reader.isReadingOk()), "error": str(reader.getErrorMessage() or ""),
+        "spots": spots, "edges": sorted(edges), "n_tracks_visible": int(tm.nTracks(True)),
+        "space_units": str(model.getSpaceUnits()), "time_units": str(model.getTimeUnits()),
+        "spot_features": sorted(str(f) for f in fm.getSpotFeatures()),
+        "track_features": sorted(str(f) for f in fm.getTrackFeatures()),
+        "image_opened": imp is not None,
+        "detector_key": None if settings is None or settings.detectorFactory is None
+        else str(settings.detectorFactory.getKey()),
+        "detector_settings": det,
+        "tracker_key": None if settings is None or settings.trackerFactory is None
+        else str(settings.trackerFactory.getKey()),
+        "tracker_settings": tracker,
+        "dx": None if settings is None else float(settings.dx), "dt": None if settings is None else float(settings.dt),
+    }
+
+
+def _main(argv: list[str]) -> int:
+    out, work = Path(argv[0]), Path(argv[1])
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    try:
+        from trackmate_cellpose.bridge import start_fiji
+        from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
+
+        inputs = _write_inputs(work)
+        results["written"] = inputs
+        start_fiji(os.environ["FIJI_DIR"], jvm_options=jvm_options_for_tests(work / "home"))
+        for kind, info in inputs.items():
+            results[kind] = _read_with_trackmate(info["xml"])
+    except BaseException as e:  # noqa: BLE001 - record for the test to show
+        results["error"] = "".join(traceback.format_exception(e))
+    out.write_text(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- pytest side
+@pytest.fixture(scope="module")
+def facts(tmp_path_factory, fiji_dir) -> dict:
+    work = tmp_path_factory.mktemp("xmlfiji")
+    out = work / "facts.json"
+    env = {**os.environ, "FIJI_DIR": str(fiji_dir), "XDG_CACHE_HOME": str(work / "cache"),
+           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache" / "trackmate-cellpose"), "HOME": str(work / "home"),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, str(HERE), str(out), str(work)], capture_output=True, text=True,
+                          timeout=900, cwd=work, env=env)
+    if not out.is_file():
+        pytest.fail(f"no facts written (rc={proc.returncode}):\n{proc.stderr[-4000:]}")
+    data = json.loads(out.read_text())
+    assert "error" not in data, data["error"] + proc.stderr[-3000:]
+    return data
+
+
+@pytest.mark.parametrize("kind", ["2d", "3d"])
+def test_trackmate_reads_spots_tracks_and_units(facts, kind):
+    got, want = facts[kind], facts["written"][kind]
+    assert got["ok_model"], got["error"]
+    assert got["space_units"] == "um" and got["time_units"] == "s"
+    assert sorted(got["spots"]) == sorted(want["spots"])
+    for sid, w in want["spots"].items():
+        g = got["spots"][sid]
+        assert (g["frame"], g["x"], g["y"], g["z"]) == (w["frame"], w["x"], w["y"], w["z"])
+        assert g["visible"] == 1.0
+    assert got["edges"] == want["edges"]
+    assert got["n_tracks_visible"] == want["n_tracks"]
+    for f in ("QUALITY", "POSITION_X", "FRAME", "RADIUS", "VISIBILITY"):
+        assert f in got["spot_features"]
+    assert "TRACK_DURATION" in got["track_features"]
+
+
+def test_trackmate_reads_roi_polygons_exactly(facts):
+    got, want = facts["2d"], facts["written"]["2d"]
+    for sid, w in want["spots"].items():
+        assert got["spots"][sid]["roi"] == w["roi"]  # Double.parseDouble of our repr: bit-exact
+    assert all(s["roi"] is None for s in facts["3d"]["spots"].values())
+
+
+def test_trackmate_reads_settings_with_our_detector(facts):
+    got, want = facts["2d"], facts["written"]["2d"]
+    assert got["image_opened"]
+    assert got["dx"] == 0.5 and got["dt"] == 2.0
+    assert got["tracker_key"] == "OVERLAP_TRACKER"
+    assert got["tracker_settings"] == {"MIN_IOU": "0.2", "SCALE_FACTOR": "1.0", "IOU_CALCULATION": "PRECISE"}
+    assert got["detector_key"] == "CELLPOSE_ADVANCED_PY_DETECTOR", got["error"]
+    java_type = {"str": "String", "int": "Integer", "float": "Double", "bool": "Boolean"}
+    for key, (value, pytype) in want["settings"].items():
+        assert key in got["detector_settings"], key
+        gv, gtype = got["detector_settings"][key]
+        assert gtype == java_type[pytype], (key, gtype)
+        if pytype == "float":
+            assert float(gv) == float(value), key
+        else:
+            assert gv == value, key
+    assert got["ok_all"], got["error"]
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
