@@ -53,6 +53,11 @@ def gui(tmp_path_factory, fiji_dir, xvfb_display) -> dict:
     if not out.is_file():
         pytest.fail(f"GUI scenario produced no result (rc={proc.returncode}):\n{proc.stderr[-5000:]}")
     res = json.loads(out.read_text())
+    keep = os.environ.get("TMCP_TEST_ARTIFACTS")  # optional: keep the screenshots
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for png in work.glob("*.png"):
+            shutil.copy(png, Path(keep) / png.name)
     assert res["ok"], res.get("error")
     return res
 

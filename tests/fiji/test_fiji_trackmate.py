@@ -32,6 +32,10 @@ def results(tmp_path_factory, fiji_dir) -> dict:
         pytest.fail(f"the Fiji scenarios produced no results (rc={proc.returncode}):\n{proc.stderr[-5000:]}")
     data = json.loads(out.read_text())
     data["_stderr"] = proc.stderr[-3000:]
+    keep = os.environ.get("TMCP_TEST_ARTIFACTS")  # optional: keep results (timings, distances) for reports
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / "fiji_results.json").write_text(out.read_text())
     return data
 
 
