@@ -9,6 +9,7 @@ cross into Java: they become a one-line summary plus the traceback (:meth:`Detec
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -133,7 +134,9 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
         if sink.isCanceled():
             raise Cancelled("detection canceled")
         stop = min(n, start + batch)
+        t0 = time.perf_counter()
         image = np.stack([request_to_numpy(request, i) for i in range(start, stop)])  # (T, C, Z, Y, X)
+        t1 = time.perf_counter()
 
         def progress(fraction: float, message: str, _s=start, _e=stop) -> None:
             sink.progress((_s + fraction * (_e - _s)) / n, str(message))
@@ -141,10 +144,14 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
         result = detect_fn(image, settings, axes="tczyx", calibration=cal, runtime=runtime,
                            origin_xyz=origin, frame_offset=first + start, progress=progress,
                            cancel=lambda: bool(sink.isCanceled()), log=lambda m: sink.log(str(m)))
+        t2 = time.perf_counter()
         for fr in result.frames:
             _send_frame(sink, fr, bool(result.is_3d))
+        t3 = time.perf_counter()
         for note in getattr(result, "notes", []) or []:
             sink.log(str(note))
+        sink.log(f"  frames {first + start}-{first + stop - 1}: {result.n_detections} objects; image transfer "
+                 f"{t1 - t0:.3f} s, cellpose + geometry {t2 - t1:.2f} s, spots {t3 - t2:.3f} s")
         sink.progress(stop / n, f"Cellpose: {stop}/{n} frames")
 
 
