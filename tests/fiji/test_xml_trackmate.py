@@ -178,6 +178,8 @@ def test_trackmate_reads_settings_with_our_detector(facts):
         assert gtype == java_type[pytype], (key, gtype)
         if pytype == "float":
             assert float(gv) == float(value), key
+        elif pytype == "bool":
+            assert gv.lower() == value, key
         else:
             assert gv == value, key
     assert got["ok_all"], got["error"]
