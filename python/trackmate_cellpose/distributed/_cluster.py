@@ -62,8 +62,10 @@ def local_cluster(n_workers: int, *, torch_threads: int | None = None, **kwargs:
 
     threads = torch_threads or max(1, available_cores() // n_workers)
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), THREADS_ENV: str(threads)}
+    # no dashboard; the scheduler's small HTTP server (health routes) on a free loopback port, not 8787
     options: dict[str, Any] = dict(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None, env=env)
+                                   host="127.0.0.1", dashboard_address=None, env=env,
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     options.update(kwargs)
     return LocalCluster(**options)
 
