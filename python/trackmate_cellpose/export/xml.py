@@ -144,7 +144,7 @@ def write_trackmate_xml(path: str | Path, tracking: TrackingResult, calibration:
     """
     root = ET.Element("TrackMate", version=TRACKMATE_XML_VERSION)
     ET.SubElement(root, "Log").text = log_text
-    _model(root, tracking, calibration)
+    _model(root, tracking, calibration, n_frames=image.nframes)
     _settings(root, tracking, calibration, image, detector_settings or {})
     ET.SubElement(root, "GUIState", state="ConfigureViews")
     tree = ET.ElementTree(root)
@@ -175,7 +175,7 @@ def _declare(parent: ET.Element, tag: str, keys: list[str], kind: str) -> None:
                       isint="true" if isint else "false")
 
 
-def _model(root: ET.Element, tracking: TrackingResult, cal: Calibration) -> None:
+def _model(root: ET.Element, tracking: TrackingResult, cal: Calibration, *, n_frames: int) -> None:
     model = ET.SubElement(root, "Model", spatialunits=cal.space_unit, timeunits=cal.time_unit)
     spots = spot_features(tracking, cal)
     spot_keys = list(spots[0]) if spots else list(_SPOT_DECL)[:8]
@@ -187,7 +187,8 @@ def _model(root: ET.Element, tracking: TrackingResult, cal: Calibration) -> None
     _declare(decl, "TrackFeatures", list(_TRACK_DECL), "track")
 
     all_spots = ET.SubElement(model, "AllSpots", nspots=str(len(spots)))
-    by_frame: dict[int, list[int]] = {}
+    # every frame gets its element, empty ones included, as TrackMate writes them (its reader keys frames by them)
+    by_frame: dict[int, list[int]] = {t: [] for t in range(n_frames)}
     for i, d in enumerate(tracking.spots):
         by_frame.setdefault(int(d.frame), []).append(i)
     for frame in sorted(by_frame):
