@@ -164,9 +164,11 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
 
     t0 = time.perf_counter()
     n_frames = image.n_frames
-    with tqdm(total=n_frames, desc="detect", unit="frame", disable=not progress, leave=False) as bar:
+    fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} frames [{elapsed}<{remaining}]{postfix}"
+    with tqdm(total=n_frames, desc="detect", disable=not progress, leave=False, bar_format=fmt) as bar:
         def on_progress(fraction: float, message: str) -> None:
-            bar.update(max(0, round(fraction * n_frames) - bar.n))
+            # fractional frames: the engine reports progress inside a frame (3D planes, network batches)
+            bar.update(max(0.0, min(1.0, fraction) * n_frames - bar.n))
             if message:
                 bar.set_postfix_str(message[:40], refresh=False)
 

@@ -2,7 +2,8 @@
 
 Each object of frame t+1 is linked to the object of frame t with the largest IoU **strictly above** ``MIN_IOU``
 (edge cost ``1 - IoU``); an object gets at most one predecessor, so splits are possible and merges are not. Frames are
-taken in order; an empty frame breaks the tracks crossing it but does not stop linking after it.
+taken in order; an empty frame breaks the tracks crossing it but does not stop linking after it (as TrackMate v9;
+TrackMate 7.13.2 instead links the frame before an empty one to the frame after it, checked against the real jar).
 
 Shapes (as TrackMate): 2D polygons (``PRECISE``) or their bounding boxes (``FAST``), a 32-gon / square of ``RADIUS`` when
 a detection has no polygon, all scaled about the spot centre by ``SCALE_FACTOR``. For 3D objects the default compares
