@@ -104,3 +104,21 @@ def test_track_features_durations_and_speed():
 def test_bad_tracker_settings(kw):
     with pytest.raises(InvalidSettingsError):
         OverlapTrackerSettings(**kw)
+
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.floats(10, 50), st.floats(10, 50), st.floats(3, 9)), max_size=5),
+                min_size=2, max_size=4),
+       st.floats(0.0, 0.9), st.sampled_from(["PRECISE", "FAST"]))
+def test_link_invariants(frames, min_iou, mode):
+    res = discs_result(frames)
+    tr = track_overlap(res, OverlapTrackerSettings(min_iou=min_iou, iou_calculation=mode))
+    targets = [lk.target for lk in tr.links]
+    assert len(targets) == len(set(targets))  # no merges
+    for lk in tr.links:
+        assert tr.spots[lk.target].frame - tr.spots[lk.source].frame == 1
+        assert min_iou < lk.iou <= 1.0 + 1e-9 and 0.0 <= lk.cost < 1.0 - min_iou + 1e-9
+    assert sorted(i for t in tr.tracks for i in t) == sorted(set(targets) | {lk.source for lk in tr.links})

@@ -12,6 +12,7 @@ Imports numpy, the standard library and the package's leaf modules only.
 from __future__ import annotations
 
 import math
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,7 @@ class ImageInfo:
     def from_path(cls, path: str | Path, shape_tczyx: tuple[int, ...]) -> "ImageInfo":
         p = Path(path).resolve()
         t, _, z, y, x = shape_tczyx
-        return cls(filename=p.name, folder=str(p.parent) + "/", width=x, height=y, nslices=z, nframes=t)
+        return cls(filename=p.name, folder=str(p.parent) + os.sep, width=x, height=y, nslices=z, nframes=t)
 
 
 def feature_declaration(key: str, kind: str = "spot") -> tuple[str, str, str, bool]:
