@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -60,15 +61,15 @@ class PipelineResult:
         det, tr = self.detection, self.tracking
         per_frame = [len(fr.detections) for fr in det.frames]
         kind = ("3D" if det.is_3d else "2D") + ("+t" if len(per_frame) > 1 else "")
-        n_split = sum(1 for s in {lk.source for lk in tr.links}
-                      if sum(1 for lk in tr.links if lk.source == s) > 1)
+        out_degree = Counter(lk.source for lk in tr.links)
+        n_split = sum(1 for n in out_degree.values() if n > 1)
         lengths = [len(t) for t in tr.tracks]
         lines = [
             f"{self.image.path.name}: {kind}, {len(per_frame)} frame(s), {det.n_detections} object(s)",
             f"  objects per frame: {' '.join(map(str, per_frame))}",
             (f"  tracks: {len(tr.tracks)} (length min/median/max "
              f"{min(lengths)}/{sorted(lengths)[len(lengths) // 2]}/{max(lengths)}, {n_split} split(s), "
-             f"{sum(1 for i in range(len(tr.spots)) if tr.track_of[i] < 0)} untracked object(s))"
+             f"{int((tr.track_of < 0).sum())} untracked object(s))"
              if tr.tracks else f"  tracks: 0 ({'no tracker' if tr.settings is None else 'no links'})"),
             "  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()),
             f"  files ({self.outdir}):",
