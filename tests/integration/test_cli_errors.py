@@ -142,3 +142,11 @@ def test_doctor_runs_without_jvm(capsys):
     assert rc in (0, 1)
     for word in ("python", "torch", "cellpose", "device", "model", "java"):
         assert word in out
+
+
+def test_doctor_reports_a_missing_model_with_its_fix(capsys, tmp_path):
+    rc = main(["doctor", "--model-path", str(tmp_path / "nope.pth"), "--fiji-dir", str(tmp_path / "nofiji")])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "[FAIL] model" in out and "fix: set CELLPOSE_MODEL_FILEPATH" in out
+    assert "[FAIL] fiji" in out
