@@ -78,11 +78,18 @@ def wizard_frame(before):
 
 
 def screenshot(comp, path: Path):
-    Robot, Rectangle, ImageIO, File = (J(c) for c in ("java.awt.Robot", "java.awt.Rectangle", "javax.imageio.ImageIO",
-                                                      "java.io.File"))
-    p = comp.getLocationOnScreen()
-    img = Robot().createScreenCapture(Rectangle(p.x, p.y, comp.getWidth(), comp.getHeight()))
-    ImageIO.write(img, "png", File(str(path)))
+    """Paint the window into an image on the EDT (independent of other windows overlapping it on screen)."""
+    BufferedImage, ImageIO, File = (J(c) for c in ("java.awt.image.BufferedImage", "javax.imageio.ImageIO",
+                                                   "java.io.File"))
+
+    def paint():
+        img = BufferedImage(comp.getWidth(), comp.getHeight(), BufferedImage.TYPE_INT_RGB)
+        g = img.createGraphics()
+        comp.paint(g)
+        g.dispose()
+        return img
+
+    ImageIO.write(on_edt(paint), "png", File(str(path)))
     return str(path)
 
 
@@ -155,6 +162,7 @@ def main(argv):
             time.sleep(0.2)
         time.sleep(3.0)  # TrackMate draws the spots and the quality histogram
         res["preview_calls"] = list(calls)
+        res["preview_panel_showing"] = bool(btn.isShowing()) and on_edt(lambda: btn.getVisibleRect().getHeight() > 0)
         res["preview_detections"] = list(returned)
         res["preview_png"] = screenshot(frame, work / "2d_preview.png")
         on_edt(lambda: frame.dispose())

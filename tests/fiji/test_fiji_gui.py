@@ -82,6 +82,7 @@ def test_panel_shows_3d_only_settings_for_3d_images(gui):
 def test_preview_button_runs_the_current_frame(gui):
     assert gui["preview_calls"] and gui["preview_calls"][0] == {"frame_offset": 3, "n_frames": 1}
     assert gui["preview_detections"] and gui["preview_detections"][0] > 0
+    assert gui["preview_panel_showing"]
 
 
 def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path):

@@ -157,7 +157,8 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 					.detectionSettingsSupplier( () -> getSettings() )
 					.axisLabel( "Quality histogram" )
 					.get();
-			add( preview.getPanel(), BorderLayout.SOUTH );
+			// CENTER, not SOUTH: after a preview the panel grows (quality histogram) and must get the free space.
+			add( preview.getPanel(), BorderLayout.CENTER );
 		}
 		setSettings( defaults );
 	}
