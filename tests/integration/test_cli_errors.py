@@ -150,3 +150,14 @@ def test_doctor_reports_a_missing_model_with_its_fix(capsys, tmp_path):
     assert rc == 1
     assert "[FAIL] model" in out and "fix: set CELLPOSE_MODEL_FILEPATH" in out
     assert "[FAIL] fiji" in out
+
+
+def test_movie_without_any_object_is_a_normal_result(tmp_path, capsys, monkeypatch):
+    _stub_detect(monkeypatch, frames=[[], [], [], []])
+    inp = _tif(tmp_path / "empty.tif", np.zeros((4, 64, 64), np.uint16))
+    rc = main(["run", str(inp), "-o", str(tmp_path / "out")])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "0 object(s)" in cap.out and "tracks: 0" in cap.out
+    assert (tmp_path / "out" / "empty_ctc" / "res_track.txt").read_text() == ""
+    assert (tmp_path / "out" / "empty.xml").read_text().count("<SpotsInFrame") == 4
