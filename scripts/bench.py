@@ -31,6 +31,14 @@ from bench_common import fmt_s, interleaved, loadavg, machine_info, paired_ratio
 SCRIPTS = Path(__file__).resolve().parent
 CAL_XY_UM = 0.5  # bundled samples: xy 0.5 um, z 1.0 um
 DIAMETER_UM = 10.0  # -> 20 px
+#: B2 sizes: 2D+t frames (T, Y, X) and the 3D+t crop of the bundled 3dt sample (T, Z, Y, X); small because the
+#: project's CPU machines are shared (see BENCHMARKS.md). Module-level so a smoke test can shrink them.
+B2_2D_SHAPE = (20, 128, 128)
+B2_3D_CROP = (2, 12, 64, 64)
+#: B4: frames of 512 x 512 (full / quick) and the diameter used there (30 um = 60 px: rescale 0.5 keeps the CPU
+#: run short; the per-frame arrays kept at the original size do not depend on it)
+B4_FRAMES = (100, 10)
+B4_DIAMETER_UM = 30.0
 
 
 def _log(msg: str) -> None:
@@ -105,7 +113,7 @@ def bench_b1(quick: bool, reps: int) -> dict[str, Any]:
 
     settings, cal = _settings(), _cal()
     frames = {"128x128 (bundled 2dt sample, frame 0)": tifffile.imread(sample_path("2dt"))[0]}
-    if not quick:
+    if os.environ.get("TMCP_BENCH_B1_256"):
         frames["256x256 (synthetic)"] = synthetic_frame((256, 256), n_objects=(25, 25), radius=(7.0, 12.0), seed=5)[0]
     home = Path(tempfile.mkdtemp(prefix="tmcp_bench_home_"))
     out: dict[str, Any] = {"settings": settings.to_trackmate_map(), "frames": {}}
@@ -148,11 +156,10 @@ def bench_b2(quick: bool, reps: int, fiji: str | None) -> dict[str, Any]:
     from trackmate_cellpose.synthetic import synthetic_movie_2d
 
     settings, cal = _settings(), _cal()
-    n2 = 20 if quick else 24
-    movie2, _ = synthetic_movie_2d(n_frames=n2, shape_yx=(128, 128), n_objects=10, seed=11)
-    movie3 = tifffile.imread(sample_path("3dt"))
-    if quick:
-        movie3 = movie3[:2]
+    t2, y2, x2 = B2_2D_SHAPE
+    movie2, _ = synthetic_movie_2d(n_frames=t2, shape_yx=(y2, x2), n_objects=10, seed=11)
+    t3, z3, y3, x3 = B2_3D_CROP
+    movie3 = np.ascontiguousarray(tifffile.imread(sample_path("3dt"))[:t3, :z3, :y3, :x3])
     # a second, independent copy of the same weights for the bare calls
     bare = models.CellposeModel(gpu=False, pretrained_model=settings.model_path)
     kw2, kw3 = _bare_kwargs(settings, is_3d=False), _bare_kwargs(settings, is_3d=True, anisotropy=cal.anisotropy)
@@ -160,9 +167,9 @@ def bench_b2(quick: bool, reps: int, fiji: str | None) -> dict[str, Any]:
         "2d": "one CellposeModel.eval call on the whole (T, Y, X, 1) stack (all frames batched; min_size=15 inside "
               "cellpose), masks only",
         "3d": "one CellposeModel.eval(do_3D=True) call per time point on (Z, Y, X, 1), masks only"}}
-    rt8 = RuntimeOptions(frames_per_batch=8)
+    extra2 = {"ours_batch8": RuntimeOptions(frames_per_batch=8)} if os.environ.get("TMCP_BENCH_BATCH8") else {}
     cases = {
-        "2d": (movie2, "tyx", lambda: bare.eval(movie2[..., None], **kw2)[0], {"ours_batch8": rt8}),
+        "2d": (movie2, "tyx", lambda: bare.eval(movie2[..., None], **kw2)[0], extra2),
         "3d": (movie3, "tzyx", lambda: [bare.eval(v[..., None], **kw3)[0] for v in movie3], {}),
     }
     for key, (movie, axes, bare_fn, extra) in cases.items():
@@ -247,12 +254,12 @@ def bench_b3(quick: bool, reps: int, fiji: str | None) -> dict[str, Any]:
 
 # ---- B4 -----------------------------------------------------------------------------------------------------------
 def bench_b4(quick: bool, reps: int, fiji: str | None) -> dict[str, Any]:
-    frames = 10 if quick else 100
+    frames = B4_FRAMES[1] if quick else B4_FRAMES[0]
     out: dict[str, Any] = {}
     for mode in ("ours", "bare"):
         _log(f"B4 peak RSS, {mode}: {frames} frames of 512x512")
-        p = subprocess.run([sys.executable, str(SCRIPTS / "bench_memory.py"), mode, str(frames), "512"],
-                           capture_output=True, text=True)
+        p = subprocess.run([sys.executable, str(SCRIPTS / "bench_memory.py"), mode, str(frames), "512",
+                            f"{B4_DIAMETER_UM:g}"], capture_output=True, text=True)
         lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
         out[f"rss_{mode}"] = json.loads(lines[-1]) if lines else {"skipped": p.stderr.strip()[-300:]}
         _log(f"  {out[f'rss_{mode}']}")
@@ -335,7 +342,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         t0 = time.perf_counter()
         load0 = loadavg()
-        results[key] = runners[key]()
+        try:
+            results[key] = runners[key]()
+        except Exception as e:  # noqa: BLE001 - record the failure, keep the other parts
+            import traceback
+
+            traceback.print_exc()
+            results[key] = {"error": f"{type(e).__name__}: {e}"}
         results[key]["load"] = {"start": load0, "end": loadavg()}
         results[key]["bench_seconds"] = time.perf_counter() - t0
         _log(f"{key} done in {results[key]['bench_seconds']:.0f} s")

@@ -129,7 +129,7 @@ def bench_geometry(*, quick: bool, reps: int, log: Callable[[str], None], java: 
     ids3 = np.unique(lab3)[1:]
     n3 = len(ids3)
     cal = (1.0, 0.5, 0.5)  # z step 1 um, xy 0.5 um: anisotropy 2
-    sample3 = ids3[:: max(1, n3 // (8 if quick else 24))]
+    sample3 = ids3[:: max(1, n3 // (8 if quick else 12))]
     log(f"B3 3D: {lab3.shape}, {n3} labels, calibration zyx {cal}; baseline on {len(sample3)} labels (extrapolated)")
     res3 = interleaved({
         "ours_raw": lambda: labels_to_meshes(lab3, calibration_zyx=cal),

@@ -1,6 +1,7 @@
 """B4 of scripts/bench.py, run in a fresh subprocess so that its peak RSS is its own.
 
-Usage: ``python scripts/bench_memory.py {ours,bare} FRAMES SIZE [ENGINE_SRC]`` prints one JSON line; ENGINE_SRC (a
+Usage: ``python scripts/bench_memory.py {ours,bare} FRAMES SIZE DIAMETER_UM [ENGINE_SRC]`` prints one JSON line
+(pixel size 0.5 um, so DIAMETER_UM 10 = 20 px, cellpose's rescale 1.5; 30 = 60 px, rescale 0.5); ENGINE_SRC (a
 copy of ``_engine.py``, e.g. from ``git show REV:python/trackmate_cellpose/_engine.py``) replaces the engine's code,
 to measure before/after an engine change.
 
@@ -28,8 +29,8 @@ def _rss_mb() -> float:
 
 
 def main() -> int:
-    mode, frames, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    engine_src = sys.argv[4] if len(sys.argv) > 4 else ""
+    mode, frames, size, diameter_um = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    engine_src = sys.argv[5] if len(sys.argv) > 5 else ""
     import tifffile
 
     if engine_src:  # measure another version of the engine (before/after comparisons): e.g. `git show REV:...`
@@ -40,7 +41,8 @@ def main() -> int:
     from trackmate_cellpose import Calibration, DetectorSettings, detect
     from trackmate_cellpose.data import sample_path, test_model_path
 
-    settings = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
+    settings = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=diameter_um,
+                                use_gpu=False)
     cal = Calibration(x=0.5, y=0.5, z=1.0)
     sample = tifffile.imread(sample_path("2dt"))
     reps = -(-size // sample.shape[1])
@@ -68,7 +70,7 @@ def main() -> int:
         from cellpose import models
 
         model = models.CellposeModel(gpu=False, pretrained_model=str(test_model_path()))
-        kw = dict(channel_axis=-1, z_axis=0, channels=[0, 0], diameter=20.0, flow_threshold=0.4,
+        kw = dict(channel_axis=-1, z_axis=0, channels=[0, 0], diameter=diameter_um / 0.5, flow_threshold=0.4,
                   cellprob_threshold=0.0, min_size=15, batch_size=8, normalize={"normalize": True, "norm3D": False})
         model.eval(sample[:1, ..., None], **kw)
         rss_warm = _rss_mb()
@@ -84,7 +86,8 @@ def main() -> int:
     stop.set()
     th.join()
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"mode": mode, "frames": frames, "size": size, "movie_mb": movie.nbytes / 2 ** 20,
+    print(json.dumps({"mode": mode, "frames": frames, "size": size, "diameter_um": diameter_um,
+                      "movie_mb": movie.nbytes / 2 ** 20,
                       "rss_before_model_mb": rss_before_model, "rss_warm_mb": rss_warm,
                       "peak_rss_mb": max(peak[0], maxrss), "peak_sampled_mb": peak[0], "seconds": secs,
                       "n_objects": n}))
