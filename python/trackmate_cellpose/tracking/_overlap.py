@@ -207,7 +207,7 @@ def _shape_iou(sources: list[Detection], targets: list[Detection], settings: Ove
         union = shapely.area(a[ai]) + shapely.area(b[bi]) - inter
         with np.errstate(invalid="ignore", divide="ignore"):
             iou[ai, bi] = np.where(union > 0, inter / union, 0.0)
-    return iou
+    return np.clip(iou, 0.0, 1.0)  # rounding in the clipper can give 1 + 1e-16 for identical shapes
 
 
 # ---- 3D voxels -----------------------------------------------------------------------------------------------
