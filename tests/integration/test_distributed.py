@@ -136,7 +136,7 @@ def test_two_workers_identical_to_in_process(cluster, settings, movie, tmp_path)
 def test_killed_worker_gives_complete_identical_result(cluster, settings, movie, tmp_path):
     """SIGKILL of the worker holding frame 2, after computing it: dask recomputes elsewhere, nothing lost or doubled."""
     client = cluster[1]
-    img = movie[:6]
+    img = movie[:5]
     local = detect(img, settings, axes="tyx", calibration=CAL, runtime=RuntimeOptions(frames_per_batch=1))
     marker = tmp_path / "killed"
     before = set(client.scheduler_info()["workers"])
@@ -147,7 +147,7 @@ def test_killed_worker_gives_complete_identical_result(cluster, settings, movie,
         client.run(_worker._clear_faults)
     assert marker.exists(), "the fault was not triggered"
     assert_identical(local, dist)
-    assert [f.frame for f in dist.frames] == list(range(6))
+    assert [f.frame for f in dist.frames] == list(range(5))
     client.wait_for_workers(2, timeout=60)
     assert set(client.scheduler_info()["workers"]) != before  # the nanny replaced the killed worker
 
@@ -157,14 +157,16 @@ def test_failing_frame_fails_the_run_naming_it(cluster, settings, movie, tmp_pat
     client.run(_worker._inject_fault, 3, "raise", str(tmp_path / "unused"))
     try:
         with pytest.raises(SegmentationError, match=r"frame 3\b") as err:
-            detect(movie[:6], settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2))
+            detect(movie[:4], settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2))
     finally:
         client.run(_worker._clear_faults)
     assert err.value.frame == 3 and "injected fault" in str(err.value)
     _no_tasks_left(client)
 
 
-def test_cancel_stops_cluster_tasks_promptly(cluster, settings, movie):
+@pytest.mark.parametrize("how", ["cancel", "ctrl-c"])
+def test_cancel_stops_cluster_tasks_promptly(cluster, settings, movie, how):
+    """TrackMate's cancel (the callable) or Ctrl-C (KeyboardInterrupt in the waiting loop) mid-run."""
     client = cluster[1]
     flag = threading.Event()
     asked: list[float] = []
@@ -172,6 +174,8 @@ def test_cancel_stops_cluster_tasks_promptly(cluster, settings, movie):
     def cancel() -> bool:
         if flag.is_set() and not asked:
             asked.append(time.monotonic())
+            if how == "ctrl-c":
+                raise KeyboardInterrupt
         return flag.is_set()
 
     def progress(fraction: float, message: str) -> None:
@@ -179,7 +183,7 @@ def test_cancel_stops_cluster_tasks_promptly(cluster, settings, movie):
             flag.set()
 
     tasks_before = sum(s["tasks"] for s in worker_stats(client).values())
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled if how == "cancel" else KeyboardInterrupt):
         detect_distributed(movie, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 1),
                            progress=progress, cancel=cancel)
     took = time.monotonic() - asked[0]

@@ -59,9 +59,8 @@ def detect_distributed(image: Any, settings: DetectorSettings | None = None, *, 
     job = prepare_job(0, image, settings, axes=axes, calibration=calibration, runtime=runtime, frames=frames,
                       origin_xyz=origin_xyz, frame_offset=frame_offset)
     cl = _client(runtime, client)
-    for done in run_jobs(cl, [job], n_jobs=1, progress=progress, cancel=cancel, log=log, stats=stats):
-        return done.result()
-    raise AssertionError("unreachable: run_jobs yields every job")  # pragma: no cover
+    (done,) = list(run_jobs(cl, [job], n_jobs=1, progress=progress, cancel=cancel, log=log, stats=stats))
+    return done.result()
 
 
 def iter_detect_many(images: Sequence[Any], settings: DetectorSettings | None = None, *,

@@ -173,9 +173,9 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
     reported = 0.0
     seen_notes: set[str] = set()
     exhausted = False
-    chunk_seconds: list[float] = []
-    loads: list[int] = []
     t_start = time.perf_counter()
+    stats = stats if stats is not None else {}
+    stats.update(run_id=run_id, wall_s=0.0, chunks=0, chunk_seconds=[], model_loads_in_run=0)
 
     def refill() -> None:
         nonlocal exhausted, next_id
@@ -239,9 +239,9 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
                 fut.release()
                 job.outputs[ci] = out
                 frames_done += len(out.frames)
-                chunk_seconds.append(out.seconds)
-                if out.loaded_model:
-                    loads.append(out.worker_pid)
+                stats["chunks"] += 1
+                stats["chunk_seconds"].append(out.seconds)
+                stats["model_loads_in_run"] += int(out.loaded_model)
                 for note in out.notes:
                     if note not in seen_notes:
                         seen_notes.add(note)
@@ -254,18 +254,17 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
                 for gid in [g for g, (j, _) in by_id.items() if j is job]:
                     del by_id[gid]
                 report()
+                stats["wall_s"] = time.perf_counter() - t_start
                 yield job
             refill()
-        if stats is not None:
-            stats.update(run_id=run_id, wall_s=time.perf_counter() - t_start, chunks=len(chunk_seconds),
-                         chunk_seconds=chunk_seconds, model_loads_in_run=len(loads))
     except BaseException:
         _stop(client, event, list(pending), run_id)
         raise
     finally:
         try:
             client.unsubscribe_topic(topic)
-        except Exception:  # noqa: BLE001
+            event.clear()  # forgets the event on the scheduler
+        except Exception:  # noqa: BLE001 - cleanup is best effort (the scheduler may be gone)
             pass
 
 
