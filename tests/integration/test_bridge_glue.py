@@ -143,3 +143,19 @@ def test_glue_compiles_against_the_api_mirror(tmp_path, javac, line):
                 "CellposePyService", "DetectionRequest", "DetectionSink", "ImgPlusDetectionRequest", "SpotSink"):
         assert f"trackmatecellpose/glue/{cls}.class" in names, cls
     assert not any(n.startswith(("fiji/", "net/", "org/", "ij/")) for n in names), "the mirror must not be shipped"
+
+
+def test_too_old_java_for_trackmate_fails_early_with_advice(tmp_path, monkeypatch):
+    import scyjava
+
+    from trackmate_cellpose.bridge._jvm import _check_java_version
+
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    _fake_trackmate_jar(jars / "TrackMate-8.1.6.jar", "tm8", 65)
+    fiji = find_fiji(tmp_path)
+    monkeypatch.setattr(scyjava, "jvm_version", lambda: (17, 0, 15))
+    with pytest.raises(BackendUnavailableError, match="needs Java 21 or later.*JAVA_HOME"):
+        _check_java_version(fiji)
+    monkeypatch.setattr(scyjava, "jvm_version", lambda: (21, 0, 1))
+    _check_java_version(fiji)

@@ -100,6 +100,20 @@ def _drop_imglyb_hooks() -> None:
                                 if not str(getattr(c, "__module__", "")).startswith("imglyb")]
 
 
+def _check_java_version(fiji: FijiInstallation) -> None:
+    """Fail early, with advice, when the JVM that JPype will start is older than TrackMate's bytecode."""
+    import scyjava
+
+    try:
+        found = scyjava.jvm_version()
+    except Exception:  # noqa: BLE001 - unknown: let pyimagej decide (it may fetch a JDK)
+        return
+    if found and found[0] < fiji.java_release:
+        raise BackendUnavailableError(
+            f"TrackMate {fiji.trackmate_version} needs Java {fiji.java_release} or later, but the Java found is "
+            f"{'.'.join(map(str, found))}; install a newer JDK and set JAVA_HOME (or pass --java-home)")
+
+
 def start_fiji(fiji_dir: str | Path | None = None, *, endpoint: str | None = None, mode: str = "headless",
                java_home: str | Path | None = None, jvm_options: Sequence[str] = (), max_heap: str | None = None,
                on_ready: Callable[[FijiSession], None] | None = None, log: Callable[[str], None] | None = None
@@ -158,6 +172,8 @@ def start_fiji(fiji_dir: str | Path | None = None, *, endpoint: str | None = Non
         t_glue = time.perf_counter() - t0
         if log:
             log(f"TrackMate {fiji.trackmate_version} ({fiji.line}); glue {glue}")
+
+        _check_java_version(fiji)
 
         import imagej  # noqa: F401 - imports imglyb, which registers JVM hooks and endpoints
 

@@ -28,7 +28,4 @@ public final class CellposePyServices
 		return "The Python side of the Cellpose advanced (Python) detector is not running in this Fiji. "
 				+ "Start Fiji from Python with 'trackmate-cellpose fiji' (or trackmate_cellpose.bridge.start_fiji()).";
 	}
-
-	/** Version of this glue, checked by the Python side against its own. */
-	public static final String GLUE_VERSION = "1";
 }
