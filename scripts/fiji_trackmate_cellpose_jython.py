@@ -14,7 +14,6 @@ that process. Works with TrackMate 7.x and 8.x/v9. Values need the exact Java ty
 Double settings (10.0, not 10), ints for Integer ones.
 """
 
-from java.io import File
 from java.lang import Boolean, Double, Integer
 
 from ij import IJ

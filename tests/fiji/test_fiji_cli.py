@@ -3,7 +3,6 @@ that selects the detector by key. One process (one JVM) per command."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
