@@ -286,7 +286,9 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
             written.append(ctc_dir)
             written += paths
         elif fmt == "png":
-            written.append(export.write_overlay_png(stage / f"{stem}_overlay.png", image.array, tracking, cal))
+            ids = export.spot_id_images(tracking, frames, calibration=cal) if detection.is_3d else None
+            written.append(export.write_overlay_png(stage / f"{stem}_overlay.png", image.array, tracking, cal,
+                                                    spot_ids_tzyx=ids))
             if image.n_frames > 1 and not detection.is_3d:
                 written.append(export.write_overlay_gif(stage / f"{stem}_overlay.gif", image.array, tracking, cal))
             if detection.is_3d:

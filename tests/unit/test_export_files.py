@@ -11,6 +11,7 @@ import tifffile
 
 from trackmate_cellpose.export import (ctc_segments, spot_id_images, write_csv_tables, write_ctc, write_label_tiff,
                                        write_mesh_png, write_meshes, write_overlay_gif, write_overlay_png)
+from trackmate_cellpose.export.pictures import track_color
 from trackmate_cellpose.export._fixtures import balls_result, discs_result
 from trackmate_cellpose.reader import read_image
 from trackmate_cellpose.tracking import OverlapTrackerSettings, track_overlap
@@ -118,3 +119,9 @@ def test_pictures(tmp_path):
     p = write_mesh_png(tmp_path / "m.png", tr3, res3.calibration, image_shape_zyx=(12, 40, 40))
     with Image.open(p) as im:
         assert im.size[0] >= 400
+    img3 = np.zeros((2, 1, 12, 40, 40), np.uint16)
+    p = write_overlay_png(tmp_path / "o3.png", img3, tr3, res3.calibration,
+                          spot_ids_tzyx=spot_id_images(tr3, res3.frames))
+    with Image.open(p) as im:  # the object outlines are painted in track 0's colour
+        rgb = np.asarray(im.convert("RGB")).reshape(-1, 3)
+        assert (np.abs(rgb.astype(int) - track_color(0)).sum(axis=1) == 0).sum() > 50

@@ -44,21 +44,40 @@ def _to_rgb(plane: np.ndarray) -> np.ndarray:
     return np.repeat((255 * g).astype(np.uint8)[..., None], 3, axis=2)
 
 
+def _outline_rgb(rgb: np.ndarray, ids_zyx: np.ndarray, tracking: TrackingResult) -> np.ndarray:
+    """Paint the outlines of the objects' XY projections (3D spots have no polygon) in their track colours."""
+    from skimage.segmentation import find_boundaries
+
+    proj = ids_zyx.max(axis=0)
+    edge = find_boundaries(proj, mode="inner") & (proj > 0)
+    if edge.any():
+        ids = proj[edge] - 1
+        tids = np.asarray(tracking.track_of)[ids] if len(tracking.track_of) else np.full(ids.shape, -1)
+        palette = {int(t): track_color(int(t)) for t in np.unique(tids)}
+        rgb = rgb.copy()
+        rgb[edge] = np.array([palette[int(t)] for t in tids], np.uint8)
+    return rgb
+
+
 def _render_frame(image_tczyx: np.ndarray, t: int, tracking: TrackingResult, calibration: Calibration,
-                  channel: int, scale: int):
+                  channel: int, scale: int, spot_ids_tzyx: np.ndarray | None = None):
     from PIL import Image, ImageDraw
 
     stack = image_tczyx[t, channel]
     plane = stack.max(axis=0)  # 2D: the plane; 3D: max projection
-    im = Image.fromarray(_to_rgb(plane)).resize((plane.shape[1] * scale, plane.shape[0] * scale),
-                                                Image.Resampling.NEAREST)
+    rgb = _to_rgb(plane)
+    if spot_ids_tzyx is not None:
+        rgb = _outline_rgb(rgb, spot_ids_tzyx[t], tracking)
+    im = Image.fromarray(rgb).resize((plane.shape[1] * scale, plane.shape[0] * scale), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(im)
     for i, d in enumerate(tracking.spots):
         if d.frame != t:
             continue
         tid = int(tracking.track_of[i]) if len(tracking.track_of) else -1
         col = track_color(tid)
-        if d.roi_xy is not None and len(d.roi_xy) > 2:
+        if spot_ids_tzyx is not None and d.roi_xy is None:
+            pass  # outline already painted from the label projection
+        elif d.roi_xy is not None and len(d.roi_xy) > 2:
             # physical -> pixel edges: TrackMate pixel centres sit at integer * calibration
             px = (d.roi_xy[:, 0] / calibration.x + 0.5) * scale
             py = (d.roi_xy[:, 1] / calibration.y + 0.5) * scale
@@ -79,7 +98,8 @@ def _scale_for(shape_yx) -> int:
 
 
 def write_overlay_png(path: str | Path, image_tczyx: np.ndarray, tracking: TrackingResult,
-                      calibration: Calibration, *, channel: int = 0, frames: list[int] | None = None) -> Path:
+                      calibration: Calibration, *, channel: int = 0, frames: list[int] | None = None,
+                      spot_ids_tzyx: np.ndarray | None = None) -> Path:
     """Montage (one row) of a few frames with the ROIs (or radius circles) coloured by track.
 
     Parameters
@@ -90,12 +110,15 @@ def write_overlay_png(path: str | Path, image_tczyx: np.ndarray, tracking: Track
         0-based channel shown.
     frames : list of int, optional
         Frame indices; by default up to four spread over the movie.
+    spot_ids_tzyx : ndarray, shape (T, Z, Y, X), optional
+        Spot ID + 1 per voxel (:func:`~trackmate_cellpose.export.spot_id_images`): 3D objects are then outlined by
+        their XY projection instead of a circle of their radius.
     """
     from PIL import Image
 
     frames = frames if frames is not None else pick_frames(image_tczyx.shape[0])
     scale = _scale_for(image_tczyx.shape[-2:])
-    tiles = [_render_frame(image_tczyx, t, tracking, calibration, channel, scale) for t in frames]
+    tiles = [_render_frame(image_tczyx, t, tracking, calibration, channel, scale, spot_ids_tzyx) for t in frames]
     w, h = tiles[0].size
     gap = 4
     sheet = Image.new("RGB", (len(tiles) * w + (len(tiles) - 1) * gap, h), (40, 40, 40))
