@@ -41,6 +41,7 @@ _SPOT_DECL = {
     "AREA": ("Area", "Area", "AREA", False),
     "PERIMETER": ("Perimeter", "Perim.", "LENGTH", False),
     "VOLUME": ("Volume", "Vol.", "NONE", False),  # 7.13.2 has no VOLUME dimension
+    "SURFACE_AREA": ("Surface area", "Surf. area", "AREA", False),
     "MEAN_CELLPROB": ("Mean cell probability", "Cellprob", "NONE", False),
     "N_VOXELS": ("Number of voxels", "N vox.", "NONE", False),
     "N_PIXELS": ("Number of pixels", "N px", "NONE", False),
