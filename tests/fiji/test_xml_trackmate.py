@@ -87,7 +87,15 @@ def _read_with_trackmate(xml: str) -> dict:
                         str(v.getClass().getSimpleName())] for k, v in settings.detectorSettings.items()}
     if settings is not None and settings.trackerSettings is not None:
         tracker = {str(k): str(v) for k, v in settings.trackerSettings.items()}
+    # TrackMate writes back what it loaded: its own file is the structural oracle for ours
+    rewritten = xml.replace(".xml", ".trackmate.xml")
+    writer = JClass("fiji.plugin.trackmate.io.TmXmlWriter")(JClass("java.io.File")(rewritten))
+    writer.appendModel(model)
+    if settings is not None:
+        writer.appendSettings(settings)
+    writer.writeToFile()
     return {
+        "rewritten": rewritten,
         "ok_model": ok_model, "ok_all": bool(reader.isReadingOk()), "error": str(reader.getErrorMessage() or ""),
         "spots": spots, "edges": sorted(edges), "n_tracks_visible": int(tm.nTracks(True)),
         "space_units": str(model.getSpaceUnits()), "time_units": str(model.getTimeUnits()),
@@ -162,6 +170,38 @@ def test_trackmate_reads_roi_polygons_exactly(facts):
     for sid, w in want["spots"].items():
         assert got["spots"][sid]["roi"] == w["roi"]  # Double.parseDouble of our repr: bit-exact
     assert all(s["roi"] is None for s in facts["3d"]["spots"].values())
+
+
+@pytest.mark.parametrize("kind", ["2d", "3d"])
+def test_structure_matches_trackmates_own_writer(facts, kind):
+    import xml.etree.ElementTree as ET
+
+    ours = ET.parse(facts["written"][kind]["xml"]).getroot()
+    theirs = ET.parse(facts[kind]["rewritten"]).getroot()
+
+    def tags(el, path):
+        return [c.tag for c in el.find(path)] if el.find(path) is not None else None
+
+    for path in ("Model", "Model/FeatureDeclarations", "Settings"):
+        assert set(tags(theirs, path)) <= set(tags(ours, path)), path
+    for a, b in zip(ours.iter("SpotsInFrame"), theirs.iter("SpotsInFrame")):
+        assert a.get("frame") == b.get("frame")
+    o_spots = {s.get("ID"): s for s in ours.iter("Spot")}
+    t_spots = {s.get("ID"): s for s in theirs.iter("Spot")}
+    assert o_spots.keys() == t_spots.keys()
+    for sid, t in t_spots.items():
+        o = o_spots[sid]
+        assert set(t.attrib) <= set(o.attrib), set(t.attrib) - set(o.attrib)
+        for k in t.attrib:
+            if k not in ("name",):
+                assert float(t.get(k)) == float(o.get(k)), (sid, k)
+        if t.text and t.text.strip():
+            assert [float(v) for v in t.text.split()] == [float(v) for v in o.text.split()]
+    t_edges = sorted((e.get("SPOT_SOURCE_ID"), e.get("SPOT_TARGET_ID")) for e in theirs.iter("Edge"))
+    o_edges = sorted((e.get("SPOT_SOURCE_ID"), e.get("SPOT_TARGET_ID")) for e in ours.iter("Edge"))
+    assert t_edges == o_edges
+    for tag in ("ImageData", "BasicSettings", "InitialSpotFilter"):
+        assert ours.find(f"Settings/{tag}").attrib.keys() >= theirs.find(f"Settings/{tag}").attrib.keys(), tag
 
 
 def test_trackmate_reads_settings_with_our_detector(facts):
