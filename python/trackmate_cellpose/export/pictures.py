@@ -130,11 +130,13 @@ def write_overlay_png(path: str | Path, image_tczyx: np.ndarray, tracking: Track
 
 
 def write_overlay_gif(path: str | Path, image_tczyx: np.ndarray, tracking: TrackingResult,
-                      calibration: Calibration, *, channel: int = 0, ms_per_frame: int = 250) -> Path:
-    """Animated GIF of every frame with its ROIs coloured by track."""
+                      calibration: Calibration, *, channel: int = 0, ms_per_frame: int = 250,
+                      max_frames: int = 200) -> Path:
+    """Animated GIF of the frames with their ROIs coloured by track (at most ``max_frames``, evenly spread)."""
     scale = _scale_for(image_tczyx.shape[-2:])
-    tiles = [_render_frame(image_tczyx, t, tracking, calibration, channel, scale)
-             for t in range(image_tczyx.shape[0])]
+    n = image_tczyx.shape[0]
+    frames = range(n) if n <= max_frames else np.unique(np.linspace(0, n - 1, max_frames).round().astype(int))
+    tiles = [_render_frame(image_tczyx, int(t), tracking, calibration, channel, scale) for t in frames]
     p = Path(path)
     tiles[0].save(p, save_all=True, append_images=tiles[1:], duration=ms_per_frame, loop=0)
     return p
