@@ -98,7 +98,8 @@ def sc_headless_2dt(work: Path, ctx: dict) -> dict:
             "read_detector_key": str(rsettings.detectorFactory.getKey()) if rsettings is not None
             and rsettings.detectorFactory is not None else None,
             "settings_roundtrip": written == read, "written": written, "read": read,
-            "space_units": str(rmodel.getSpaceUnits()), "seconds": wall, "trackmate_seconds": run.timings["trackmate"]}
+            "space_units": str(rmodel.getSpaceUnits()), "seconds": wall, "trackmate_seconds": run.timings["trackmate"],
+            "batch_timings": [ln.strip() for ln in run.log.splitlines() if "image transfer" in ln]}
 
 
 def sc_preview(work: Path, ctx: dict) -> dict:

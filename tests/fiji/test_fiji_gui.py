@@ -42,11 +42,11 @@ def xvfb_display():
 
 
 @pytest.fixture(scope="module")
-def gui(tmp_path_factory, fiji_dir, xvfb_display) -> dict:
+def gui(tmp_path_factory, fiji_dir, xvfb_display, glue_cache) -> dict:
     work = tmp_path_factory.mktemp("gui")
     out = work / "gui.json"
     env = {**os.environ, "FIJI_DIR": str(fiji_dir), "DISPLAY": xvfb_display,
-           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache"), "PYTHONDONTWRITEBYTECODE": "1",
+           "TRACKMATE_CELLPOSE_CACHE": str(glue_cache), "PYTHONDONTWRITEBYTECODE": "1",
            "HOME": str(work / "pyhome")}
     proc = subprocess.run([sys.executable, str(HERE / "fiji_gui_scenario.py"), str(out), str(work)],
                           capture_output=True, text=True, timeout=1200, cwd=work, env=env)
@@ -85,9 +85,9 @@ def test_preview_button_runs_the_current_frame(gui):
     assert gui["preview_panel_showing"]
 
 
-def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path):
+def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path, glue_cache):
     """``trackmate-cellpose fiji --fiji DIR`` shows Fiji (screenshot of the virtual screen saved)."""
-    env = {**os.environ, "DISPLAY": xvfb_display, "TRACKMATE_CELLPOSE_CACHE": str(tmp_path / "cache"),
+    env = {**os.environ, "DISPLAY": xvfb_display, "TRACKMATE_CELLPOSE_CACHE": str(glue_cache),
            "JAVA_TOOL_OPTIONS": f"-Duser.home={tmp_path / 'home'} -XX:-UsePerfData", "PYTHONDONTWRITEBYTECODE": "1",
            "HOME": str(tmp_path / "pyhome")}
     proc = subprocess.Popen([sys.executable, "-m", "trackmate_cellpose.cli", "fiji", "--fiji", str(fiji_dir)],

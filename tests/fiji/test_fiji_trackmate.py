@@ -20,11 +20,11 @@ SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_o
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, fiji_dir) -> dict:
+def results(tmp_path_factory, fiji_dir, glue_cache) -> dict:
     work = tmp_path_factory.mktemp("fiji")
     out = work / "results.json"
     env = {**os.environ, "FIJI_DIR": str(fiji_dir), "XDG_CACHE_HOME": str(work / "cache"),
-           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache" / "trackmate-cellpose"), "PYTHONDONTWRITEBYTECODE": "1",
+           "TRACKMATE_CELLPOSE_CACHE": str(glue_cache), "PYTHONDONTWRITEBYTECODE": "1",
            "HOME": str(work / "pyhome")}  # cellpose/torch caches stay out of the real home
     proc = subprocess.run([sys.executable, str(HERE / "fiji_scenarios.py"), str(out), str(work), *SCENARIOS],
                           capture_output=True, text=True, timeout=1800, cwd=work, env=env)
