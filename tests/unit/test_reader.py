@@ -98,3 +98,21 @@ def test_bad_inputs(tmp_path, case):
         assert "NaN" in msg
     if case == "bad_axes":
         assert "found axes" in msg and "Accepted" in msg
+
+
+def test_rgb_samples_become_channels(tmp_path):
+    p = tmp_path / "rgb.tif"
+    data = np.zeros((16, 20, 3), np.uint8)
+    data[..., 1] = 7
+    tifffile.imwrite(p, data, photometric="rgb")
+    img = read_image(p)
+    assert img.array.shape == (1, 3, 1, 16, 20)
+    assert img.array[0, 1].max() == 7 and img.array[0, 0].max() == 0
+
+
+def test_axes_override_length_checked(tmp_path):
+    p = tmp_path / "img.tif"
+    _imagej(p, np.zeros((3, 8, 8), np.uint16), "TYX")
+    with pytest.raises(InvalidImageError, match="names 2 axes"):
+        read_image(p, axes="yx")
+    assert read_image(p, axes="zyx").array.shape == (1, 1, 3, 8, 8)
