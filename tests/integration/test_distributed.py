@@ -200,16 +200,18 @@ def test_detect_many_files_identical(cluster, settings, movie, tmp_path):
         tifffile.imwrite(p, movie[a:b], imagej=True, resolution=(2.0, 2.0),
                          metadata={"axes": "TYX", "unit": "um", "finterval": 5.0})
         paths.append(p)
-    rt = _runtime(cluster, 2)
-    results = detect_many(paths, settings, runtime=rt)
+    progress: list[float] = []
+    results = detect_many(paths, settings, runtime=_runtime(cluster, 2), progress=lambda f, m: progress.append(f))
+    in_process = detect_many(paths, settings, runtime=RuntimeOptions(frames_per_batch=2))  # no dask involved
     from trackmate_cellpose.reader import read_image
 
-    for p, res in zip(paths, results):
-        img = read_image(p)
-        local = detect(img.array, settings, axes="tczyx", calibration=img.calibration,
-                       runtime=RuntimeOptions(frames_per_batch=2))
-        assert_identical(local, res)
-    assert [len(r.frames) for r in results] == [4, 3]
+    local = detect(read_image(paths[1]).array, settings, axes="tczyx", calibration=read_image(paths[1]).calibration,
+                   runtime=RuntimeOptions(frames_per_batch=2))
+    assert_identical(local, in_process[1])
+    for a, b in zip(in_process, results):
+        assert_identical(a, b)
+    assert [len(r.frames) for r in results] == [4, 3] and results[0].calibration.t == 5.0
+    assert progress[-1] == 1.0 and all(b >= a for a, b in zip(progress, progress[1:]))
 
 
 @pytest.mark.skipif(os.environ.get("TMCP_TEST_3D_DISTRIBUTED") != "1",

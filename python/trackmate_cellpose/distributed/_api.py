@@ -81,7 +81,8 @@ def iter_detect_many(images: Sequence[Any], settings: DetectorSettings | None = 
         numpy arrays (need ``axes``) or xarray DataArrays.
     settings : DetectorSettings, optional
     runtime : RuntimeOptions, optional
-        As for :func:`detect_distributed`; in-process (``workers=0`` and no scheduler) runs a 1-worker local cluster.
+        As for :func:`detect_distributed`; ``workers=0`` and no scheduler: one image after the other, in-process
+        (no dask needed).
     axes : str, optional
         Axis letters for numpy arrays, or an override for files.
     calibration : Calibration, optional
@@ -99,10 +100,11 @@ def iter_detect_many(images: Sequence[Any], settings: DetectorSettings | None = 
     """
     runtime = runtime or RuntimeOptions()
     settings = settings or DetectorSettings()
-    if client is None and not runtime.scheduler and runtime.workers < 1:
-        runtime = RuntimeOptions(device=runtime.device, frames_per_batch=runtime.frames_per_batch,
-                                 tile_batch_size=runtime.tile_batch_size, workers=1)
     items = list(images)
+    if client is None and not runtime.scheduler and runtime.workers < 1:
+        yield from _iter_in_process(items, settings, runtime=runtime, axes=axes, calibration=calibration, read=read,
+                                    progress=progress, cancel=cancel, log=log)
+        return
 
     def jobs():
         for i, item in enumerate(items):
@@ -123,6 +125,19 @@ def detect_many(images: Sequence[Any], settings: DetectorSettings | None = None,
     for i, res in iter_detect_many(items, settings, **kwargs):
         out[i] = res
     return out  # type: ignore[return-value]
+
+
+def _iter_in_process(items: list, settings: DetectorSettings, *, runtime: RuntimeOptions, axes, calibration, read,
+                     progress, cancel, log) -> Iterator[tuple[int, DetectionResult]]:
+    from .._engine import run_detection
+
+    n = len(items)
+    for i, item in enumerate(items):
+        name, image, ax, cal = _load(item, axes=axes, calibration=calibration, read=read)
+        name = name or f"image {i}"
+        sub = None if progress is None else (lambda f, m, i=i, name=name: progress((i + f) / n, f"{name}: {m}"))
+        yield i, run_detection(image, settings, axes=ax, calibration=cal, runtime=runtime, frames=None,
+                               origin_xyz=(0, 0, 0), frame_offset=0, progress=sub, cancel=cancel, log=log)
 
 
 def _load(item: Any, *, axes: str | None, calibration: Calibration | None,
