@@ -18,11 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 def pytest_collection_modifyitems(config, items):
     fiji = os.environ.get("FIJI_DIR")
     skip_fiji = pytest.mark.skip(reason="set FIJI_DIR to a Fiji.app with TrackMate to run")
-    try:
-        import torch
-        has_cuda = torch.cuda.is_available()
-    except Exception:  # noqa: BLE001
-        has_cuda = False
+    has_cuda = False
+    if any("gpu" in item.keywords for item in items):  # importing torch costs seconds: only when needed
+        try:
+            import torch
+            has_cuda = torch.cuda.is_available()
+        except Exception:  # noqa: BLE001
+            has_cuda = False
     skip_gpu = pytest.mark.skip(reason="no CUDA GPU")
     for item in items:
         if "fiji" in item.keywords and not (fiji and Path(fiji).is_dir()):

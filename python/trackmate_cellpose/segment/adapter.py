@@ -10,6 +10,7 @@ cellpose and torch are imported inside functions only.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,19 @@ __all__ = ["CellposeAdapter", "ModelSpec", "build_eval_kwargs", "cellpose_major_
            "clear_model_cache"]
 
 _CACHE: dict[tuple, Any] = {}
+
+# Messages cellpose logs for every frame batch that are expected here (the engine passes batches of 2D frames as a
+# stack on purpose, and sets normalisation per mode): not worth a user's attention.
+_EXPECTED_CELLPOSE_NOTICES = (
+    "3D stack used, but stitch_threshold=0 and do_3D=False",
+    "normalize_params['norm3D'] is True but do_3D is False",
+)
+
+
+class _DropExpectedNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not any(msg.startswith(m) for m in _EXPECTED_CELLPOSE_NOTICES)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -203,6 +217,10 @@ class CellposeAdapter:
     def _load(self):
         import torch
         from cellpose import models
+
+        logger = logging.getLogger("cellpose.models")
+        if not any(isinstance(f, _DropExpectedNotices) for f in logger.filters):
+            logger.addFilter(_DropExpectedNotices())
 
         gpu = self.device != "cpu"
         dev = torch.device(self.device)
