@@ -5,6 +5,7 @@ cancel, several images, warm models. One loopback LocalCluster of 2 single-threa
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -125,22 +126,42 @@ def test_two_workers_identical_to_in_process(cluster, settings, movie, tmp_path)
     dist = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2), frames=frames)
     assert_identical(local, dist)
 
+    empty = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2), frames=[])
+    assert empty.frames == [] and empty.image_shape_tczyx == local.image_shape_tczyx
+
     stats = worker_stats(cluster[1])
     assert len(stats) == 2 and all(s["torch_threads"] == 1 for s in stats.values())
     assert sum(s["tasks"] for s in stats.values()) >= 5
     assert all(s["model_loads"] == 1 for s in stats.values()), stats  # preloaded once, reused by every task
 
 
-def test_killed_worker_gives_complete_identical_result(cluster, settings, movie, tmp_path):
-    """SIGKILL of the worker holding frame 2, after computing it: dask recomputes elsewhere, nothing lost or doubled."""
+@pytest.mark.parametrize("how", ["inside-task", "from-outside"])
+def test_killed_worker_gives_complete_identical_result(cluster, settings, movie, tmp_path, how):
+    """SIGKILL of a worker mid-run: dask recomputes its chunks elsewhere, nothing lost or doubled.
+
+    ``inside-task``: the worker holding frame 2 kills itself after computing it (deterministic). ``from-outside``: the
+    test kills a worker that is processing one of the run's tasks as soon as the first progress arrives.
+    """
     client = cluster[1]
     img = movie[:5]
     local = detect(img, settings, axes="tyx", calibration=CAL, runtime=RuntimeOptions(frames_per_batch=1))
     marker = tmp_path / "killed"
     before = set(client.scheduler_info()["workers"])
-    client.run(_worker._inject_fault, 2, "kill", str(marker))
+    pids = client.run(os.getpid)
+
+    def kill_busy_worker(fraction: float, message: str) -> None:
+        if marker.exists():
+            return
+        busy = [w for w, keys in client.processing().items() if any(str(k).startswith("tmcp-") for k in keys)]
+        if busy:
+            marker.write_text(busy[0])
+            os.kill(pids[busy[0]], signal.SIGKILL)
+
+    if how == "inside-task":
+        client.run(_worker._inject_fault, 2, "kill", str(marker))
     try:
-        dist = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 1))
+        dist = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 1),
+                      progress=kill_busy_worker if how == "from-outside" else None)
     finally:
         client.run(_worker._clear_faults)
     assert marker.exists(), "the fault was not triggered"

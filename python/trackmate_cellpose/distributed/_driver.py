@@ -226,7 +226,7 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
 
     try:
         refill()
-        while pending or queue or not exhausted:
+        while pending or queue or not exhausted or any(j.done for j in open_jobs.values()):
             if cancel is not None and cancel():
                 raise Cancelled("cancelled while the cluster was segmenting")
             wake.wait(_POLL_S)
