@@ -104,7 +104,7 @@ def _cli_round_trip(frame: np.ndarray, settings, cal, home: Path) -> tuple[np.nd
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def bench_b1(quick: bool, reps: int) -> dict[str, Any]:
+def bench_b1(quick: bool, reps: int, big_frame: bool = False) -> dict[str, Any]:
     import tifffile
 
     from trackmate_cellpose import detect
@@ -113,7 +113,7 @@ def bench_b1(quick: bool, reps: int) -> dict[str, Any]:
 
     settings, cal = _settings(), _cal()
     frames = {"128x128 (bundled 2dt sample, frame 0)": tifffile.imread(sample_path("2dt"))[0]}
-    if os.environ.get("TMCP_BENCH_B1_256"):
+    if big_frame:
         frames["256x256 (synthetic)"] = synthetic_frame((256, 256), n_objects=(25, 25), radius=(7.0, 12.0), seed=5)[0]
     home = Path(tempfile.mkdtemp(prefix="tmcp_bench_home_"))
     out: dict[str, Any] = {"settings": settings.to_trackmate_map(), "frames": {}}
@@ -147,7 +147,8 @@ def bench_b1(quick: bool, reps: int) -> dict[str, Any]:
 
 
 # ---- B2 -----------------------------------------------------------------------------------------------------------
-def bench_b2(quick: bool, reps: int, fiji: str | None) -> dict[str, Any]:
+def bench_b2(quick: bool, reps: int, fiji: str | None, *, batch8: bool = False, only_2d: bool = False
+             ) -> dict[str, Any]:
     import tifffile
     from cellpose import models
 
@@ -167,11 +168,13 @@ def bench_b2(quick: bool, reps: int, fiji: str | None) -> dict[str, Any]:
         "2d": "one CellposeModel.eval call on the whole (T, Y, X, 1) stack (all frames batched; min_size=15 inside "
               "cellpose), masks only",
         "3d": "one CellposeModel.eval(do_3D=True) call per time point on (Z, Y, X, 1), masks only"}}
-    extra2 = {"ours_batch8": RuntimeOptions(frames_per_batch=8)} if os.environ.get("TMCP_BENCH_BATCH8") else {}
+    extra2 = {"ours_batch8": RuntimeOptions(frames_per_batch=8)} if batch8 else {}
     cases = {
         "2d": (movie2, "tyx", lambda: bare.eval(movie2[..., None], **kw2)[0], extra2),
         "3d": (movie3, "tzyx", lambda: [bare.eval(v[..., None], **kw3)[0] for v in movie3], {}),
     }
+    if only_2d:
+        del cases["3d"]
     for key, (movie, axes, bare_fn, extra) in cases.items():
         _log(f"B2 {key}: {movie.shape}")
         ours_res = detect(movie, settings, axes=axes, calibration=cal)  # warm-up (model load), outputs kept
@@ -322,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="", help="write all results to this JSON file")
     ap.add_argument("--only", default="B1,B2,B3,B4", help="comma-separated subset of B1,B2,B3,B4, run in that order")
     ap.add_argument("--reps", type=int, default=0, help="repetitions (default 2 with --quick, else 5)")
+    ap.add_argument("--b1-256", action="store_true", help="B1: also a 256 x 256 frame")
+    ap.add_argument("--b2-batch8", action="store_true", help="B2: also ours with RuntimeOptions(frames_per_batch=8)")
+    ap.add_argument("--b2-only-2d", action="store_true", help="B2: the 2D+t movie only")
+    ap.add_argument("--no-fiji", action="store_true", help="B2: skip the TrackMate part even with FIJI_DIR")
     args = ap.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
     only = list(dict.fromkeys(s.strip().upper() for s in args.only.split(",") if s.strip()))  # run in this order
@@ -335,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine_info(), "quick": args.quick, "reps": reps, "fiji_dir": fiji,
                                "gpu": "not measured in this session"}
     _log(f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, load {loadavg()}")
-    runners = {"B1": lambda: bench_b1(args.quick, reps), "B2": lambda: bench_b2(args.quick, reps, fiji),
+    runners = {"B1": lambda: bench_b1(args.quick, reps, args.b1_256),
+               "B2": lambda: bench_b2(args.quick, reps, None if args.no_fiji else fiji, batch8=args.b2_batch8,
+                                      only_2d=args.b2_only_2d),
                "B3": lambda: bench_b3(args.quick, reps, fiji), "B4": lambda: bench_b4(args.quick, reps, fiji)}
     for key in only:
         t0 = time.perf_counter()

@@ -180,6 +180,11 @@ def bench_geometry(*, quick: bool, reps: int, log: Callable[[str], None], java: 
                 out["trackmate"]["2d"]["speedup_ours_vs_trackmate"] = t2["median"] / out["2d"]["ours_simplified_s"][
                     "median"]
                 out["trackmate"]["2d"]["objects_per_s"] = n2 / t2["median"]
+                if tm["2d"].get("cpu_seconds"):
+                    c2 = summary(tm["2d"]["cpu_seconds"])
+                    out["trackmate"]["2d"]["speedup_ours_vs_trackmate_cpu"] = (
+                        c2["median"] / out["2d"]["ours_simplified_cpu_s"]["median"])
+                    out["trackmate"]["2d"]["objects_per_cpu_s"] = n2 / c2["median"]
             if "3d" in tm and "seconds" in tm["3d"]:
                 t3 = summary(tm["3d"]["seconds"])
                 out["trackmate"]["3d"]["objects_per_s"] = n3 / t3["median"]
