@@ -1,4 +1,4 @@
-"""``trackmate-cellpose run INPUT -o OUTDIR [options]``: the standalone pipeline on one image file."""
+"""``trackmate-cellpose run INPUT [INPUT ...] -o OUTDIR [options]``: the standalone pipeline on image files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..settings import DetectorSettings, settings_table
 
-__all__ = ["register", "add_detector_options", "settings_from_args", "add_common_run_options"]
+__all__ = ["register", "add_detector_options", "settings_from_args", "add_common_run_options", "add_runtime_options",
+           "runtime_from_args"]
 
 # field -> (option names, argparse kwargs beyond help)
 _OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
@@ -81,6 +82,27 @@ def add_common_run_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summary")
 
 
+def add_runtime_options(p: argparse.ArgumentParser) -> None:
+    """Runtime knobs (never saved with the settings): device, batching, dask.distributed scale-out."""
+    r = p.add_argument_group("runtime (how to run; never written into TrackMate files)")
+    r.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                   help="auto follows --gpu/--cpu (USE_GPU) [auto]")
+    r.add_argument("--frames-per-batch", type=int, default=4, metavar="N",
+                   help="2D frames per cellpose call; progress and cancel are checked between calls [4]")
+    r.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="run frames on a local dask cluster of N worker processes (needs dask[distributed]) [0 = "
+                        "in-process]")
+    r.add_argument("--scheduler", default="", metavar="ADDRESS",
+                   help="run frames on an existing dask cluster, e.g. tcp://10.0.0.5:8786 (wins over --workers)")
+
+
+def runtime_from_args(args: argparse.Namespace):
+    from ..settings import RuntimeOptions
+
+    return RuntimeOptions(device=args.device, frames_per_batch=args.frames_per_batch, workers=args.workers,
+                          scheduler=args.scheduler)
+
+
 def quiet_backends(args: argparse.Namespace) -> None:
     """Keep cellpose's own log lines and torch's warnings off the terminal unless ``--debug``."""
     if getattr(args, "debug", False):
@@ -105,7 +127,8 @@ def register(subparsers) -> None:
         "run", help="detect, track and export one image (TrackMate XML, labels, CSV, CTC, pictures)",
         description="Run cellpose on a TIFF / OME-TIFF / ImageJ hyperstack (2D, 2D+t, 3D or 3D+t, optional "
                     "channels), track with TrackMate's overlap tracker and write files TrackMate opens.")
-    p.add_argument("input", type=Path, metavar="INPUT", help="image file (.tif, .ome.tif)")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                   help="image file(s) (.tif, .ome.tif); each gives its own set of outputs in OUTDIR")
     p.add_argument("-o", "--outdir", type=Path, required=True, metavar="OUTDIR",
                    help="output folder (created); outputs are named after INPUT")
     a = p.add_argument_group("image axes and calibration (override the file's)")
@@ -115,6 +138,7 @@ def register(subparsers) -> None:
     a.add_argument("--dt", type=float, metavar="S", help="frame interval")
     add_detector_options(p)
     add_common_run_options(p)
+    add_runtime_options(p)
     p.set_defaults(func=main)
 
 
@@ -127,12 +151,19 @@ def main(args: argparse.Namespace) -> int:
         formats = parse_formats(args.formats)
     except ValueError as e:
         raise UsageError(str(e)) from e
+    stems = [path.name.split(".")[0] for path in args.inputs]
+    dupes = sorted({st for st in stems if stems.count(st) > 1})
+    if dupes:
+        raise UsageError(f"inputs must have distinct names (outputs are named after them), got {', '.join(dupes)} "
+                         "more than once; run them into separate OUTDIRs")
+    runtime = runtime_from_args(args)
     quiet_backends(args)
     log = None if args.quiet else (lambda msg: print(f"trackmate-cellpose: {msg}", file=sys.stderr))
-    result = run_pipeline(args.input, args.outdir, settings, tracker=args.tracker,
-                          tracker_settings=tracker_from_args(args), formats=formats, axes=args.axes,
-                          pixel_size=args.pixel_size, z_step=args.z_step, dt=args.dt, progress=not args.quiet,
-                          log=log)
-    if not args.quiet:
-        print(result.summary())
+    for path in args.inputs:
+        result = run_pipeline(path, args.outdir, settings, tracker=args.tracker,
+                              tracker_settings=tracker_from_args(args), formats=formats, axes=args.axes,
+                              pixel_size=args.pixel_size, z_step=args.z_step, dt=args.dt, runtime=runtime,
+                              progress=not args.quiet, log=log)
+        if not args.quiet:
+            print(result.summary())
     return 0
