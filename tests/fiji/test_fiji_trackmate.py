@@ -117,9 +117,6 @@ def test_simplified_polygons_agree_in_position_with_label_image_detector(results
     assert r["max_centroid_px"] <= 0.5, r["worst"]
 
 
-@pytest.mark.xfail(strict=False, reason="geometry: with SIMPLIFY_CONTOURS=true TrackMate 7.13.2's polygons of small "
-                   "objects (~80 px) are 3-10 % smaller than ours (its interpolated polygon is truncated to integer "
-                   "pixels); unsimplified outlines agree exactly")
 def test_simplified_polygon_areas_within_2_percent_of_label_image_detector(results):
     r = _get(results, "label_parity_simplified")
     assert r["max_area_rel"] <= 0.02, r["worst"]

@@ -19,7 +19,7 @@ def test_trackmate_square_example():
     cal = Calibration(x=2.0, y=2.0, z=3.0, space_unit="um")
     lab = np.zeros((20, 20), np.uint16)
     lab[13 - 4:18 - 4, 8 - 3:13 - 3] = 1  # absolute pixels x 8..12, y 13..17: edges at 15..25 um and 25..35 um
-    (d,) = labels_to_detections(lab, frame=7, calibration=cal, origin_xyz=(3, 4, 0))
+    (d,) = labels_to_detections(lab, frame=7, calibration=cal, origin_xyz=(3, 4, 0), simplify=False)
     assert isinstance(d, Detection) and d.frame == 7 and d.label == 1
     assert (d.x, d.y, d.z) == pytest.approx((20.0, 30.0, 0.0))
     assert d.radius == pytest.approx(5.6419, abs=1e-4)

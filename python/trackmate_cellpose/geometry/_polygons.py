@@ -12,7 +12,8 @@ Conventions (shared with TrackMate):
 * Polygons are closed implicitly: the first vertex is not repeated.
 
 All objects are traced together in a few vectorised passes over the image (connected components, boundary edges,
-one graph walk, one batched Douglas-Peucker); nothing loops over labels or pixels in Python.
+one graph walk); nothing loops over labels or pixels in Python. Simplification (``_tm_simplify``) reproduces
+TrackMate's own, outline by outline.
 """
 
 from __future__ import annotations
@@ -25,14 +26,11 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import depth_first_order
 from skimage.measure import label as label_components
 
+from ._tm_simplify import simplify_like_trackmate
 from ._validate import check_labels
 
 __all__ = ["PolygonRecord", "labels_to_polygons", "polygon_area_centroid"]
 
-#: TrackMate's ``SMOOTH_INTERVAL``: the outline is resampled at this spacing (pixels) before simplification.
-RESAMPLE_INTERVAL_PX = 2.0
-#: TrackMate's ``DOUGLAS_PEUCKER_MAX_DISTANCE`` (pixels).
-DOUGLAS_PEUCKER_EPSILON_PX = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,11 +94,10 @@ def labels_to_polygons(labels_yx: np.ndarray, *, simplify: bool = True) -> list[
         Label image; 0 is background. Any integer dtype; negative values are refused.
     simplify : bool
         When False, the polygon is the exact pixel-edge outline with only its corners as vertices; its area equals
-        the pixel count of the component plus the pixels of its holes. When True, as TrackMate's label-image
-        detector does in spirit: resample the outline every 2.0 px (each edge is cut into equal parts no longer than
-        2.0 px, so corners are kept), then closed Douglas-Peucker with epsilon 0.5 px, the first vertex kept (the
-        result equals ``skimage.measure.approximate_polygon`` on the closed resampled outline). Unlike TrackMate,
-        coordinates are not truncated to integers.
+        the pixel count of the component plus the pixels of its holes. When True, exactly what TrackMate's
+        label-image detector makes of the same outline (ImageJ's 2 px interpolation, TrackMate's Douglas-Peucker
+        at 0.5 px, vertices rounded to pixel corners; see ``_tm_simplify``), except that an object too small to
+        survive simplification keeps its exact outline instead of being dropped.
 
     Returns
     -------
@@ -135,14 +132,16 @@ def _polygons(labels: np.ndarray, *, simplify: bool,
         means[1:] /= n_pixels[1:]
     bboxes = ndimage.find_objects(comp)
     comp_ids, xy, offsets = _trace_outer_boundaries(comp)
-    if simplify:
-        xy, offsets = _simplify_batch(xy, offsets)
     counts = np.diff(offsets)
     valid = (counts >= 3) & (np.abs(_batch_areas(xy, offsets)) > 1e-12)
     out = []
     order = np.lexsort((comp_ids, owner_label[comp_ids]))
     for i in order[valid[order]]:
         poly = xy[offsets[i]:offsets[i + 1]]
+        if simplify:
+            simple = simplify_like_trackmate(poly)
+            if len(simple) >= 3 and polygon_area_centroid(simple)[0] > 1e-12:
+                poly = simple  # else: too small to simplify; keep the exact outline (TrackMate would drop it)
         c = int(comp_ids[i])
         rec = PolygonRecord(label=int(owner_label[c]), xy=poly.copy(), n_pixels=int(n_pixels[c]), bbox=bboxes[c - 1])
         out.append((rec, None if means is None else float(means[c])))
@@ -242,70 +241,3 @@ def _batch_areas(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 _DR = np.array([0, 1, 0, -1])
 _DC = np.array([1, 0, -1, 0])
-
-
-def _simplify_batch(xy: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Resample every edge at <= 2 px spacing (keeping the corners), then closed Douglas-Peucker at 0.5 px."""
-    n = np.diff(offsets)
-    poly = np.repeat(np.arange(len(n)), n)
-    nxt = np.arange(len(xy)) + 1
-    nxt[offsets[1:] - 1] = offsets[:-1]
-    seg = xy[nxt] - xy
-    k = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / RESAMPLE_INTERVAL_PX), 1).astype(np.int64)
-    idx = np.repeat(np.arange(len(xy)), k)
-    step = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-    pts = xy[idx] + seg[idx] * (step / k[idx])[:, None]
-    counts = np.bincount(poly, weights=k, minlength=len(n)).astype(np.int64)
-    return _douglas_peucker_closed(pts, np.r_[0, np.cumsum(counts)], DOUGLAS_PEUCKER_EPSILON_PX)
-
-
-def _douglas_peucker_closed(pts: np.ndarray, offsets: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
-    """Douglas-Peucker on many closed polygons at once.
-
-    Gives, polygon by polygon, exactly ``skimage.measure.approximate_polygon(closed, tolerance)[:-1]`` where
-    ``closed`` repeats the first vertex at the end (same distance arithmetic, same first-maximum tie-break); it
-    only processes every pending segment of every polygon in one vectorised step instead of one at a time, which
-    is what makes thousands of outlines cheap.
-    """
-    n = np.diff(offsets)
-    # Close each polygon by repeating its first vertex.
-    closed_n = n + 1
-    c_off = np.r_[0, np.cumsum(closed_n)]
-    src = np.arange(c_off[-1]) - np.repeat(c_off[:-1] - offsets[:-1], closed_n)
-    src[c_off[1:] - 1] = offsets[:-1]
-    C = pts[src]
-    keep = np.zeros(len(C), dtype=bool)
-    keep[c_off[:-1]] = True
-    keep[c_off[1:] - 1] = True
-    seg_s, seg_e = c_off[:-1], c_off[1:] - 1
-    while len(seg_s):
-        inner = seg_e - seg_s - 1
-        has = inner > 0
-        seg_s, seg_e, inner = seg_s[has], seg_e[has], inner[has]
-        if not len(seg_s):
-            break
-        first = np.cumsum(inner) - inner
-        sid = np.repeat(np.arange(len(seg_s)), inner)
-        pidx = seg_s[sid] + 1 + (np.arange(inner.sum()) - first[sid])
-        r0, c0 = C[seg_s, 0], C[seg_s, 1]
-        dr, dc = C[seg_e, 0] - r0, C[seg_e, 1] - c0
-        angle = -np.arctan2(dr, dc)
-        cos, sin = np.cos(angle), np.sin(angle)
-        sdist = c0 * sin + r0 * cos
-        pr, pc = C[pidx, 0], C[pidx, 1]
-        R0, C0, DR, DC = r0[sid], c0[sid], dr[sid], dc[sid]
-        dr0, dc0 = pr - R0, pc - C0
-        dr1, dc1 = pr - C[seg_e[sid], 0], pc - C[seg_e[sid], 1]
-        perp = ((dr0 * DR + dc0 * DC) > 0) & ((-dr1 * DR - dc1 * DC) > 0)
-        dist = np.where(perp, np.abs(pr * cos[sid] + pc * sin[sid] - sdist[sid]),
-                        np.minimum(np.sqrt(dc0 ** 2 + dr0 ** 2), np.sqrt(dc1 ** 2 + dr1 ** 2)))
-        dmax = np.maximum.reduceat(dist, first)
-        at_max = np.where(dist == dmax[sid], np.arange(len(dist)), len(dist))
-        arg = np.minimum.reduceat(at_max, first)
-        split = dmax > tolerance
-        mid = pidx[arg[split]]
-        keep[mid] = True
-        seg_s, seg_e = np.r_[seg_s[split], mid], np.r_[mid, seg_e[split]]
-    keep[c_off[1:] - 1] = False  # drop the repeated closing vertex
-    kept_counts = np.add.reduceat(keep.astype(np.int64), c_off[:-1])
-    return C[keep], np.r_[0, np.cumsum(kept_counts)]
