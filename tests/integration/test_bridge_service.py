@@ -145,6 +145,10 @@ if mode == "fake":
     set_runtime_options(RuntimeOptions(frames_per_batch=1))
     s = H.run(settings, 0, 6, shape, 2)
     out["cancel"] = {"frames_done": int(s.framesDone), "failure": _s(s.failure)}
+    seen.clear()
+    set_runtime_options(RuntimeOptions(frames_per_batch=2, workers=2))
+    s = H.run(settings, 3, 5, shape, 1 << 30)
+    out["distributed"] = {"seen": list(seen), "failure": _s(s.failure), "frames_done": int(s.framesDone)}
 print("RESULT" + json.dumps(out, default=lambda o: None if o is None else str(o)))
 """
 
@@ -225,3 +229,10 @@ def test_invalid_settings_message_names_the_key(fake_results):
 def test_cancel_stops_between_batches(fake_results):
     assert fake_results["cancel"]["failure"] is None
     assert fake_results["cancel"]["frames_done"] == 2
+
+
+def test_distributed_runtime_hands_the_whole_interval_to_one_call(fake_results):
+    # with dask workers, one detect() call gets every frame so that the cluster can spread them
+    d = fake_results["distributed"]
+    assert d["failure"] is None and d["frames_done"] == 5
+    assert [x["shape"][0] for x in d["seen"]] == [5] and d["seen"][0]["frame_offset"] == 3

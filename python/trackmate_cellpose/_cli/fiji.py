@@ -17,6 +17,8 @@ from pathlib import Path
 __all__ = ["register"]
 
 
+from .run import add_runtime_options, runtime_from_args
+
 def _roi(text: str) -> tuple[int, int, int, int]:
     try:
         x, y, w, h = (int(v) for v in text.split(","))
@@ -53,20 +55,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--roi", type=_roi, metavar="X,Y,W,H", help="crop rectangle in pixels")
     p.add_argument("--t-range", type=_t_range, metavar="FIRST:LAST", help="frames to process (0-based, inclusive)")
     p.add_argument("--initial-quality", type=float, default=0.0, help="TrackMate's initial QUALITY threshold")
-    p.add_argument("--frames-per-batch", type=int, default=4, help="frames per cellpose call (default: 4)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="torch device")
     p.add_argument("--log", action="store_true", help="print TrackMate's log after a --run")
     p.add_argument("--script", metavar="FILE",
                    help="run a Fiji script (Groovy, Jython, ...) headless in the started Fiji and exit, e.g. "
                         "scripts/fiji_trackmate_cellpose.groovy")
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                    help="a #@ parameter of --script (repeatable), e.g. --arg imageFile=movie.tif")
+    add_runtime_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import UsageError
-    from ..settings import DetectorSettings, RuntimeOptions
+    from ..settings import DetectorSettings
 
     if args.script and args.run:
         raise UsageError("use either --run or --script, not both")
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     settings = DetectorSettings()
     if args.settings:
         settings = DetectorSettings.from_json(Path(args.settings).read_text(encoding="utf-8"))
-    runtime = RuntimeOptions(device=args.device, frames_per_batch=args.frames_per_batch)
+    runtime = runtime_from_args(args)
 
     from ..bridge import run_trackmate, start_fiji
     from ..bridge._service import set_runtime_options

@@ -86,7 +86,7 @@ def add_runtime_options(p: argparse.ArgumentParser) -> None:
     """Runtime knobs (never saved with the settings): device, batching, dask.distributed scale-out."""
     r = p.add_argument_group("runtime (how to run; never written into TrackMate files)")
     r.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
-                   help="auto follows --gpu/--cpu (USE_GPU) [auto]")
+                   help="auto follows the USE_GPU setting [auto]")
     r.add_argument("--frames-per-batch", type=int, default=4, metavar="N",
                    help="2D frames per cellpose call; progress and cancel are checked between calls [4]")
     r.add_argument("--workers", type=int, default=0, metavar="N",

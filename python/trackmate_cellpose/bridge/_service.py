@@ -128,6 +128,8 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
     first = int(request.firstFrame())
     origin = tuple(int(v) for v in request.originXYZ())
     batch = max(1, runtime.frames_per_batch)
+    if runtime.workers > 0 or runtime.scheduler:
+        batch = n  # one call, so that dask spreads the whole interval over its workers
     sink.log(f"Cellpose advanced (Python): {n} frame(s) from frame {first}, origin {origin} px, "
              f"pixel size {cal.x:g} {cal.space_unit}.")
     for start in range(0, n, batch):
