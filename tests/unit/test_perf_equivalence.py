@@ -128,3 +128,26 @@ def test_select_channels_view_has_same_values(channels):
     out = _engine.select_channels(arr, s)
     np.testing.assert_array_equal(out, arr[:, idx])
     assert out.shape == (3, len(idx), 2, 8, 9)
+
+
+def test_adapter_cellprob_is_a_compact_copy_not_a_view_of_the_network_output():
+    from trackmate_cellpose.segment.adapter import CellposeAdapter
+
+    rng = np.random.default_rng(1)
+    net_out = rng.standard_normal((3, 16, 20, 3)).astype(np.float32)  # (N, Y, X, [dY, dX, cellprob]) as cellpose 3
+
+    class FakeModel:
+        diam_mean = 30.0
+
+        def eval(self, x, **kw):
+            return (np.ones(x.shape[:3], np.uint16), [None, net_out[..., :2], net_out[..., 2]], None)
+
+    ad = CellposeAdapter.__new__(CellposeAdapter)  # no model loading: only eval's post-processing is under test
+    ad.spec, ad.device, ad.major, ad.model = None, "cpu", 3, FakeModel()
+    ad._lock = __import__("threading").Lock()
+    ad._ticker = type("T", (), {"on_batch": None})()
+    x = np.zeros((3, 16, 20, 1), np.float32)
+    masks, cellprob = ad.eval(x, mode="2d", settings=_settings(), diameter_px=20.0)
+    np.testing.assert_array_equal(cellprob, net_out[..., 2])
+    assert cellprob.flags["C_CONTIGUOUS"] and not np.shares_memory(cellprob, net_out)
+    assert masks.shape == (3, 16, 20)

@@ -268,7 +268,9 @@ class CellposeAdapter:
             finally:
                 self._ticker.on_batch = None
         masks = np.asarray(masks)
-        cellprob = np.asarray(flows[2], dtype=np.float32)
+        # cellpose 3 returns the cell probability as a strided view into its whole (N, Y, X, 3) network output: a
+        # compact copy lets that output (3x the size) be freed as soon as this call returns
+        cellprob = np.ascontiguousarray(flows[2], dtype=np.float32)
         lead = x.shape[0]
         if masks.ndim == 2:  # cellpose squeezes a single plane/frame
             masks = masks[None]
