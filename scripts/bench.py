@@ -197,7 +197,9 @@ def bench_b2(quick: bool, reps: int, fiji: str | None, *, batch8: bool = False, 
         }
         for name in extra:
             out[key][f"{name}_s"] = summary([t.wall for t in res[name]])
+            out[key][f"{name}_cpu_s"] = summary([t.cpu for t in res[name]])
             out[key][f"ratio_{name}_over_bare"] = paired_ratio(res[name], res["bare"])
+            out[key][f"ratio_{name}_over_bare_cpu"] = paired_ratio(res[name], res["bare"], "cpu")
     if not fiji:
         out["trackmate"] = {"skipped": "FIJI_DIR not set"}
         return out
