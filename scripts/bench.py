@@ -238,23 +238,22 @@ def _subprocess_json(argv: list[str], args: dict, tmp: Path, timeout: float) -> 
 def bench_b3(quick: bool, reps: int, fiji: str | None) -> dict[str, Any]:
     from bench_geometry import bench_geometry
 
-    java = None
-    if fiji:
-        def java(task: str, *, labels: dict, reps: int, calibration: dict) -> dict:
-            tmp = Path(tempfile.mkdtemp(prefix="tmcp_bench_"))
-            try:
-                paths = {}
-                for k, lab in labels.items():
-                    paths[k] = str(tmp / f"{k}.npy")
-                    np.save(paths[k], lab)
-                res = _subprocess_json([str(SCRIPTS / "bench_java.py"), task],
-                                       {"labels": paths, "reps": reps, "calibration": calibration}, tmp, 1800)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-            if "skipped" in res:
-                raise RuntimeError(res["skipped"])
-            return res
-    return bench_geometry(quick=quick, reps=reps, log=_log, java=java)
+    def java(task: str, *, labels: dict, reps: int, calibration: dict) -> dict:
+        tmp = Path(tempfile.mkdtemp(prefix="tmcp_bench_"))
+        try:
+            paths = {}
+            for k, lab in labels.items():
+                paths[k] = str(tmp / f"{k}.npy")
+                np.save(paths[k], lab)
+            res = _subprocess_json([str(SCRIPTS / "bench_java.py"), task],
+                                   {"labels": paths, "reps": reps, "calibration": calibration}, tmp, 1800)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if "skipped" in res:
+            raise RuntimeError(res["skipped"])
+        return res
+
+    return bench_geometry(quick=quick, reps=reps, log=_log, java=java if fiji else None)
 
 
 # ---- B4 -----------------------------------------------------------------------------------------------------------

@@ -115,8 +115,8 @@ def copy_cost(args: dict) -> dict:
             per_frame.append(t3 - t2)
             back.append(t5 - t4)
             slow.append(t7 - t6)
-    return {"np_array_of_java_array_s": slow, "frames": t, "shape_yx": [y, x], "bytes": nbytes, "whole_s": whole, "per_frame_s": per_frame,
-            "labels_back_s": back, "labels_back_bytes": t * lab.nbytes}
+    return {"np_array_of_java_array_s": slow, "frames": t, "shape_yx": [y, x], "bytes": nbytes, "whole_s": whole,
+            "per_frame_s": per_frame, "labels_back_s": back, "labels_back_bytes": t * lab.nbytes}
 
 
 def main() -> int:

@@ -76,7 +76,8 @@ def render(res: dict) -> str:
                 f"| 3D, detect's defaults (smoothing 1 um + decimation) | {d3['n_labels']} | "
                 f"{_s(d3['ours_smoothed_decimated_s'])} | – | – | – | "
                 f"{d3['ours_smoothed_decimated_objects_per_cpu_s']:.0f} | – |", "",
-                f"Baseline timed on {d2['baseline_labels_timed']} (2D) and {d3['baseline_labels_timed']} (3D) labels and "
+                f"Baseline timed on {d2['baseline_labels_timed']} (2D) and {d3['baseline_labels_timed']} (3D) labels "
+                f"and "
                 f"extrapolated (its cost per label is one full-image pass, the same for every label). Our raw meshes "
                 f"enclose the baseline's volumes within {d3['max_rel_volume_diff_vs_baseline']:.1e} (relative). "
                 f"Load during B3: {b3.get('load')}.", ""]
@@ -111,7 +112,8 @@ def render(res: dict) -> str:
         cc = b4.get("copy_cost", {})
         if "whole_gb_per_s" in cc:
             s = cc["summary_s"]
-            out += ["", f"- ImgLib2 `ArrayImg` (uint16, {cc['frames']} × {cc['shape_yx'][0]}²) → numpy: whole movie "
+            out += ["", f"- ImgLib2 `ArrayImg` (uint16, {cc['frames']} × {cc['shape_yx'][0]}²) → numpy: whole "
+                        "movie "
                         f"{_s(s['whole'], digits=4)} = **{cc['whole_gb_per_s']:.2f} GB/s**, "
                         f"{cc['whole_frames_per_s']:.0f} frames/s; frame by frame {_s(s['per_frame'], digits=4)} = "
                         f"{cc['per_frame_gb_per_s']:.2f} GB/s, {cc['per_frame_frames_per_s']:.0f} frames/s; int32 "
