@@ -237,7 +237,7 @@ class RuntimeOptions:
     """
 
     device: str = "auto"
-    frames_per_batch: int = 4
+    frames_per_batch: int = 8
     tile_batch_size: int = 8
     workers: int = 0
     scheduler: str = ""

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..settings import DetectorSettings, settings_table
+from ..settings import DetectorSettings, RuntimeOptions, settings_table
 
 __all__ = ["register", "add_detector_options", "settings_from_args", "add_common_run_options", "add_runtime_options",
            "runtime_from_args"]
@@ -87,8 +87,9 @@ def add_runtime_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("runtime (how to run; never written into TrackMate files)")
     r.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="auto follows the USE_GPU setting [auto]")
-    r.add_argument("--frames-per-batch", type=int, default=4, metavar="N",
-                   help="2D frames per cellpose call; progress and cancel are checked between calls [4]")
+    r.add_argument("--frames-per-batch", type=int, default=RuntimeOptions.frames_per_batch, metavar="N",
+                   help="2D frames per cellpose call; progress and cancel are checked between calls "
+                        f"[{RuntimeOptions.frames_per_batch}]")
     r.add_argument("--workers", type=int, default=0, metavar="N",
                    help="run frames on a local dask cluster of N worker processes (needs dask[distributed]) [0 = "
                         "in-process]")
@@ -96,9 +97,7 @@ def add_runtime_options(p: argparse.ArgumentParser) -> None:
                    help="run frames on an existing dask cluster, e.g. tcp://10.0.0.5:8786 (wins over --workers)")
 
 
-def runtime_from_args(args: argparse.Namespace):
-    from ..settings import RuntimeOptions
-
+def runtime_from_args(args: argparse.Namespace) -> RuntimeOptions:
     return RuntimeOptions(device=args.device, frames_per_batch=args.frames_per_batch, workers=args.workers,
                           scheduler=args.scheduler)
 
