@@ -20,7 +20,7 @@ from .objects import DetectionResult, FrameResult
 from .segment.labels import clean_labels
 from .settings import DetectorSettings, RuntimeOptions
 
-__all__ = ["run_detection", "select_channels", "segment_frames", "iter_segmented"]
+__all__ = ["run_detection", "prepare_input", "select_channels", "segment_frames", "iter_segmented"]
 
 
 def select_channels(arr_tczyx: np.ndarray, settings: DetectorSettings) -> np.ndarray:
@@ -168,6 +168,19 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
         yield from done
 
 
+def prepare_input(image: Any, settings: DetectorSettings, *, axes: str | None, calibration: Calibration | None,
+                  frames: Sequence[int] | None) -> tuple[np.ndarray, Calibration, list[int], np.ndarray]:
+    """Validate the input and bring it to the engine's layout (shared with the distributed driver).
+
+    Returns the TCZYX array, its calibration, the frames to process and the channel-selected TCZYX data.
+    """
+    if not isinstance(settings, DetectorSettings):
+        raise InvalidSettingsError(f"settings must be a DetectorSettings, got {type(settings).__name__}")
+    arr, cal = to_tczyx(image, axes, calibration)
+    frame_list = _checked_frames(frames, arr.shape[0])
+    return arr, cal, frame_list, select_channels(arr, settings)
+
+
 def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, calibration: Calibration | None,
                   runtime: RuntimeOptions, frames: Sequence[int] | None, origin_xyz: tuple[int, int, int],
                   frame_offset: int, progress: Callable[[float, str], None] | None,
@@ -176,12 +189,8 @@ def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, c
     from .geometry import labels_to_detections
     from .segment.adapter import CellposeAdapter
 
-    if not isinstance(settings, DetectorSettings):
-        raise InvalidSettingsError(f"settings must be a DetectorSettings, got {type(settings).__name__}")
-    arr, cal = to_tczyx(image, axes, calibration)
-    n_t, _, n_z, _, _ = arr.shape
-    frame_list = _checked_frames(frames, n_t)
-    data = select_channels(arr, settings)
+    arr, cal, frame_list, data = prepare_input(image, settings, axes=axes, calibration=calibration, frames=frames)
+    n_z = arr.shape[2]
     is_3d = n_z > 1
     notes: list[str] = []
 

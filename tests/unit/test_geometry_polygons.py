@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 from skimage.draw import disk
-from skimage.measure import approximate_polygon, points_in_poly
+from skimage.measure import points_in_poly
 
 from trackmate_cellpose.errors import InvalidImageError
 from trackmate_cellpose.geometry import labels_to_polygons, polygon_area_centroid
@@ -28,17 +28,6 @@ def area(xy):
 
 def centroid(xy):
     return polygon_area_centroid(xy)[1]
-
-
-def resample_then_dp(xy, step=2.0, eps=0.5):
-    """Independent, loop-based statement of the documented simplification, using skimage's own Douglas-Peucker."""
-    pts = []
-    for i in range(len(xy)):
-        a, b = xy[i], xy[(i + 1) % len(xy)]
-        n = max(1, math.ceil(np.hypot(*(b - a)) / step))
-        pts += [a + (b - a) * k / n for k in range(n)]
-    pts = np.array(pts + [pts[0]])
-    return approximate_polygon(pts, eps)[:-1]
 
 
 def dist_points_to_polygon(points, poly):

@@ -94,18 +94,13 @@ def prepare_job(index: int, image: Any, settings: DetectorSettings, *, name: str
                 frames: Sequence[int] | None = None, origin_xyz: tuple[int, int, int] = (0, 0, 0),
                 frame_offset: int = 0) -> Job:
     """Validate like the in-process engine does (same errors, before any cluster time is spent) and plan chunks."""
-    from .._engine import _checked_frames, select_channels
-    from ..axes import to_tczyx
+    from .._engine import prepare_input
     from ..segment.adapter import resolve_model
 
-    if not isinstance(settings, DetectorSettings):
-        raise InvalidSettingsError(f"settings must be a DetectorSettings, got {type(settings).__name__}")
+    arr, cal, frame_list, data = prepare_input(image, settings, axes=axes, calibration=calibration, frames=frames)
     if settings.is_custom_model:
         resolve_model(settings)  # a missing model file fails here, not on every worker
-    arr, cal = to_tczyx(image, axes, calibration)
-    n_t, _, n_z, _, _ = arr.shape
-    frame_list = _checked_frames(frames, n_t)
-    data = select_channels(arr, settings)
+    n_z = arr.shape[2]
     if np.issubdtype(data.dtype, np.floating):
         for t in frame_list:
             if not np.all(np.isfinite(data[t])):
