@@ -103,24 +103,27 @@ def _check_torch(r: Report):
 
 
 def _check_cellpose(r: Report) -> int | None:
-    try:
-        from importlib.metadata import version
+    from .errors import BackendUnavailableError
+    from .segment.models import cellpose_major_version, cellpose_version
 
-        v = version("cellpose")
-    except Exception:  # noqa: BLE001
-        r.add("cellpose", "error", "not installed", "pip install 'cellpose>=3.1'")
-        return None
-    major = int(v.split(".")[0])
-    api = {3: "cellpose 3 API: CellposeModel.eval(channels=[c1, c2], diameter, do_3D/stitch_threshold, anisotropy)",
-           4: "cellpose 4 API: CellposeModel.eval(channel_axis, z_axis; cpsam models, diameter optional)"}
-    if major not in api:
-        r.add("cellpose", "error", f"{v} is not supported", "pip install 'cellpose>=3.1,<5'")
-        return None
     try:
-        import cellpose  # noqa: F401
-    except Exception as e:  # noqa: BLE001
-        r.add("cellpose", "error", f"{v} installed but fails to import: {e}", "reinstall cellpose in this environment")
+        v = cellpose_version()
+        major = cellpose_major_version()
+    except BackendUnavailableError as e:
+        r.add("cellpose", "error", str(e), "pip install 'cellpose>=3.1,<5' (install torch first)")
         return None
+    api = {3: "cellpose 3 API: CellposeModel.eval(channels=[c1, c2], diameter, do_3D/stitch_threshold, anisotropy)",
+           4: "cellpose 4 API: CellposeModel.eval(channel_axis, z_axis; Cellpose-SAM models, diameter optional)"}
+    try:
+        from .segment.adapter import import_cellpose_models
+
+        import_cellpose_models()  # exactly what detection imports (cellpose 4: torchvision too)
+    except BackendUnavailableError as e:
+        msg = str(e)
+        detail, _, fix = msg.partition(" Fix: ")
+        r.add("cellpose", "error", f"{v} installed but cellpose.models fails to import: {detail}",
+              fix or "reinstall cellpose in this environment")
+        return major  # the model can still be checked: that needs no cellpose import
     r.add("cellpose", "ok", f"{v}; adapter uses the {api[major]}")
     return major
 
@@ -140,27 +143,33 @@ def _check_device(r: Report, torch, settings: DetectorSettings) -> None:
 
 
 def _check_model(r: Report, settings: DetectorSettings, major: int | None) -> None:
-    if settings.is_custom_model:
-        p = Path(settings.model_path).expanduser()
-        if p.is_file():
-            r.add("model", "ok", f"custom model file {p} ({p.stat().st_size / 1e6:.1f} MB)")
-        else:
-            r.add("model", "error", f"custom model file not found: {p}",
-                  "set CELLPOSE_MODEL_FILEPATH (--model-path) to an existing cellpose model file")
-        return
+    from .errors import TrackMateCellposeError
+    from .settings import default_model
+
+    is_default = not settings.is_custom_model and settings.model == default_model(major)
+    label = f"{'default ' if is_default else ''}model"
     if major is None:
-        r.add("model", "warn", f"built-in model {settings.model!r}: cannot check without cellpose")
+        r.add(label, "warn", f"{settings.model_path or settings.model!r}: cannot check without cellpose")
         return
     from .segment.adapter import builtin_weights_path
+    from .segment.models import check_model
 
-    p = builtin_weights_path(settings.model)
-    where = p.parent if p is not None else "?"
-    if p is not None and p.exists():
-        r.add("model", "ok", f"built-in model {settings.model!r}: weights at {p}")
+    try:
+        spec = check_model(settings, major)  # the very check detection runs first
+    except TrackMateCellposeError as e:
+        r.add(label, "error", str(e), "choose a model of the installed cellpose (--model NAME or --model-path FILE)")
+        return
+    if spec.path:
+        p = Path(spec.path)
+        r.add(label, "ok", f"custom cellpose {major} model file {p} ({p.stat().st_size / 1e6:.1f} MB)")
+        return
+    p = builtin_weights_path(spec.name)
+    if p.exists():
+        r.add(label, "ok", f"built-in model {spec.name!r} of cellpose {major}: weights at {p}")
     else:
-        r.add("model", "warn", f"built-in model {settings.model!r}: weights not yet in {where}; cellpose downloads "
-                               "them on first use (needs internet)",
-              f"run once with internet access, or copy the weights file to {where} (CELLPOSE_LOCAL_MODELS_PATH "
+        r.add(label, "warn", f"built-in model {spec.name!r} of cellpose {major}: weights not yet in {p.parent}; "
+                             "cellpose downloads them on first use (needs internet)",
+              f"run once with internet access, or copy the weights file to {p.parent} (CELLPOSE_LOCAL_MODELS_PATH "
               "sets that folder), or use --model-path with a local file")
 
 

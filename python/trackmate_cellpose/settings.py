@@ -29,6 +29,9 @@ __all__ = [
     "CUSTOM_MODEL",
     "KEY_ALIASES",
     "settings_table",
+    "DEFAULT_MODELS",
+    "default_model",
+    "installed_cellpose_major",
 ]
 
 #: Key under which the detector is registered in TrackMate (``getKey()`` of the Java factory).
@@ -37,11 +40,34 @@ DETECTOR_KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
 CUSTOM_MODEL = "CUSTOM"
 
 
-def _f(key: str, default: Any, *, unit: str, range: str, doc: str, lo=None, hi=None, lo_open=False):
-    return field(
-        default=default,
-        metadata={"key": key, "unit": unit, "range": range, "doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open},
-    )
+#: Default ``CELLPOSE_MODEL`` per installed cellpose major version (a cellpose-3 model does not exist in cellpose 4
+#: and vice versa).
+DEFAULT_MODELS: dict[int, str] = {3: "cyto3", 4: "cpsam"}
+
+
+def installed_cellpose_major() -> int | None:
+    """Major version of the installed cellpose from its package metadata (cellpose is not imported), or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("cellpose").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return None
+
+
+def default_model(major: int | None = None) -> str:
+    """The default built-in model for cellpose ``major`` (default: the installed one; 3.x when none is installed)."""
+    major = installed_cellpose_major() if major is None else major
+    return DEFAULT_MODELS.get(major, DEFAULT_MODELS[4] if (major or 0) > 4 else DEFAULT_MODELS[3])
+
+
+def _f(key: str, default: Any, *, unit: str, range: str, doc: str, lo=None, hi=None, lo_open=False,
+       factory=None, default_doc: str | None = None):
+    meta = {"key": key, "unit": unit, "range": range, "doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open,
+            "kind": type(default), "default_doc": default_doc}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -52,9 +78,11 @@ class DetectorSettings:
     :class:`~trackmate_cellpose.errors.InvalidSettingsError` naming the key, the value and what was expected.
     """
 
-    model: str = _f("CELLPOSE_MODEL", "cyto3", unit="-", range="built-in model name or CUSTOM",
+    model: str = _f("CELLPOSE_MODEL", "", factory=default_model, unit="-", range="built-in model name or CUSTOM",
+                    default_doc=" / ".join(f'"{m}" (cellpose {v})' for v, m in DEFAULT_MODELS.items()),
                     doc="Built-in model of the installed cellpose (3.x: cyto3, cyto2, cyto, nuclei, livecell_cp3, ...; "
-                        "4.x: cpsam, cpsam_v2, ...) or CUSTOM to use CELLPOSE_MODEL_FILEPATH.")
+                        "4.x: cpsam, cpsam_v2, ...) or CUSTOM to use CELLPOSE_MODEL_FILEPATH. The default follows "
+                        "the installed major version.")
     model_path: str = _f("CELLPOSE_MODEL_FILEPATH", "", unit="path", range="existing file when CELLPOSE_MODEL=CUSTOM",
                          doc="Custom (retrained) cellpose model file. Must exist: a missing file is an error, never a "
                              "silent download of a default model.")
@@ -180,7 +208,7 @@ KEY_ALIASES: dict[str, str | None] = {
 
 def _check_value(f: dataclasses.Field, value: Any) -> Any:
     key = f.metadata["key"]
-    kind = type(f.default)
+    kind = f.metadata["kind"]
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -212,8 +240,10 @@ def _check_value(f: dataclasses.Field, value: Any) -> Any:
 def settings_table() -> list[dict[str, Any]]:
     """One row per setting: key, field, type, default, unit, range, description (for docs, CLI help, the panel)."""
     return [
-        {"key": f.metadata["key"], "field": f.name, "type": type(f.default).__name__, "default": f.default,
-         "unit": f.metadata["unit"], "range": f.metadata["range"], "doc": f.metadata["doc"]}
+        {"key": f.metadata["key"], "field": f.name, "type": f.metadata["kind"].__name__,
+         "default": f.default_factory() if f.default is dataclasses.MISSING else f.default,
+         "default_doc": f.metadata["default_doc"], "unit": f.metadata["unit"], "range": f.metadata["range"],
+         "doc": f.metadata["doc"]}
         for f in dataclasses.fields(DetectorSettings)
     ]
 

@@ -44,6 +44,8 @@ def test_java_defaults_match_python_defaults():
         raw = raw.strip()
         if raw.startswith('"'):
             val = raw.strip('"')
+        elif raw == "CellposePyServices.defaultModel()":
+            val = DetectorSettings().model  # set by the Python side at registration (test_bridge_service checks it)
         elif raw.startswith("Integer.valueOf"):
             val = int(re.search(r"\((.+)\)", raw).group(1))
         elif raw.startswith("Double.valueOf"):

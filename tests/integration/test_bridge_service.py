@@ -122,9 +122,12 @@ def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, fram
         progress(1.0, "done")
     return DetectionResult(frames=frames, calibration=calibration, is_3d=False)
 
+Services = JClass("trackmatecellpose.glue.CellposePyServices")
+before = str(Services.defaultModel())
 register_service()
 _s = lambda v: None if v is None else str(v)
-out = {}
+out = {"models": {"before": before, "default": str(Services.defaultModel()),
+                  "list": [str(m) for m in Services.models()]}}
 settings = to_java_map(DetectorSettings(diameter=12.5))
 shape = jpype.JArray(jpype.JLong)([1, 1, 8, 6])
 if mode == "fake":
@@ -187,6 +190,16 @@ def _child(classes: Path, tmp_path: Path, mode: str) -> dict:
 @pytest.fixture(scope="module")
 def fake_results(harness_classes, tmp_path_factory) -> dict:
     return _child(harness_classes, tmp_path_factory.mktemp("child"), "fake")
+
+
+def test_registration_publishes_the_installed_cellposes_models(fake_results):
+    from trackmate_cellpose.segment.models import BUILTIN_MODELS, cellpose_major_version
+    from trackmate_cellpose.settings import default_model
+
+    m = fake_results["models"]
+    major = cellpose_major_version()
+    assert m["before"] == "cyto3"  # Java's fallback before a Python side registers
+    assert m["default"] == default_model(major) and m["list"] == list(BUILTIN_MODELS[major])
 
 
 def test_frames_cross_in_bulk_with_calibration_and_offsets(fake_results):

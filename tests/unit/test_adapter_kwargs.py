@@ -1,9 +1,12 @@
-"""Argument translation for both cellpose major versions (no cellpose call: CI cannot run cellpose 4's cpsam)."""
+"""Argument translation for both cellpose major versions, and the model check that runs before any work.
+
+The real cellpose-4 calls are exercised by the integration suites under cellpose 4 with the tiny Cellpose-SAM."""
 
 import pytest
 
 from trackmate_cellpose.errors import InvalidSettingsError
-from trackmate_cellpose.segment.adapter import build_eval_kwargs, resolve_model
+from trackmate_cellpose.segment.adapter import build_eval_kwargs
+from trackmate_cellpose.segment.models import check_model
 from trackmate_cellpose.settings import DetectorSettings
 
 S = DetectorSettings(diameter=10.0, cellprob_threshold=-1.0, flow_threshold=0.6, resample=False,
@@ -17,7 +20,9 @@ def test_common_translation(major, mode):
     assert kw["diameter"] == 20.0
     assert kw["cellprob_threshold"] == -1.0 and kw["resample"] is False
     assert kw["min_size"] == -1  # applied by the engine after stitching, on the original grid
-    assert kw["channel_axis"] == -1 and kw["z_axis"] == 0
+    assert kw["channel_axis"] == -1
+    # cellpose 4 reads (N, Y, X, C) as N images only with z_axis=None; cellpose 3 needs z_axis=0
+    assert kw["z_axis"] == (None if (major == 4 and mode == "2d") else 0)
     assert isinstance(kw["normalize"], dict)  # never a bool: cellpose 3 would mutate its module defaults
     assert kw["do_3D"] is (mode == "3d")
     assert kw["stitch_threshold"] == (0.3 if mode == "2dz" else 0.0)
@@ -44,10 +49,7 @@ def test_zero_diameter_means_model_size_and_bad_mode():
 def test_custom_model_path_checked_before_cellpose(tmp_path):
     missing = tmp_path / "nope.pth"
     with pytest.raises(InvalidSettingsError, match="nope.pth") as ei:
-        resolve_model(DetectorSettings(model="CUSTOM", model_path=str(missing)), major=3)
+        check_model(DetectorSettings(model="CUSTOM", model_path=str(missing)), major=3)
     assert ei.value.key == "CELLPOSE_MODEL_FILEPATH"
     with pytest.raises(InvalidSettingsError, match="directory"):
-        resolve_model(DetectorSettings(model="CUSTOM", model_path=str(tmp_path)), major=3)
-    f = tmp_path / "m.pth"
-    f.write_bytes(b"x")
-    assert resolve_model(DetectorSettings(model="CUSTOM", model_path=str(f)), major=3).path == str(f.resolve())
+        check_model(DetectorSettings(model="CUSTOM", model_path=str(tmp_path)), major=3)

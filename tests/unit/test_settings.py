@@ -4,7 +4,7 @@ import json
 import pytest
 
 from trackmate_cellpose.errors import InvalidSettingsError
-from trackmate_cellpose.settings import (DETECTOR_KEY, KEY_ALIASES, TRACKMATE_KEYS, DetectorSettings,
+from trackmate_cellpose.settings import (DETECTOR_KEY, KEY_ALIASES, TRACKMATE_KEYS, DetectorSettings, default_model,
                                          RuntimeOptions, settings_table)
 
 BAD_VALUES = [
@@ -38,7 +38,7 @@ def test_every_field_has_key_unit_range_doc():
 def test_defaults_match_issue_table():
     m = DetectorSettings().to_trackmate_map()
     assert m == {
-        "CELLPOSE_MODEL": "cyto3", "CELLPOSE_MODEL_FILEPATH": "", "TARGET_CHANNEL": 1, "OPTIONAL_CHANNEL_2": 0,
+        "CELLPOSE_MODEL": default_model(), "CELLPOSE_MODEL_FILEPATH": "", "TARGET_CHANNEL": 1, "OPTIONAL_CHANNEL_2": 0,
         "CELL_DIAMETER": 30.0, "USE_GPU": True, "SIMPLIFY_CONTOURS": True, "CELL_PROB_THRESHOLD": 0.0,
         "FLOW_THRESHOLD": 0.4, "RESAMPLE": True, "DO2DZ": False, "IOUTHRESHOLD": 0.25, "CELL_MIN_SIZE": 15.0,
         "SMOOTHING_SCALE": 1.0,

@@ -188,4 +188,19 @@ def register_service() -> Any:
 
     service = CellposePyService()
     Services.register(service)
+    _publish_models(Services)
     return service
+
+
+def _publish_models(services: Any) -> None:
+    """Tell the Java side which models this Python's cellpose has, so TrackMate's defaults and panel follow it."""
+    from jpype import JArray, JString
+
+    from ..segment.models import BUILTIN_MODELS, cellpose_major_version
+    from ..settings import default_model
+
+    try:
+        major = cellpose_major_version()
+    except Exception:  # noqa: BLE001 - no cellpose: detection reports it; keep the Java defaults
+        return
+    services.setModels(default_model(major), JArray(JString)(list(BUILTIN_MODELS[major])))

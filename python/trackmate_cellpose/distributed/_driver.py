@@ -95,11 +95,11 @@ def prepare_job(index: int, image: Any, settings: DetectorSettings, *, name: str
                 frame_offset: int = 0) -> Job:
     """Validate like the in-process engine does (same errors, before any cluster time is spent) and plan chunks."""
     from .._engine import prepare_input
-    from ..segment.adapter import resolve_model
+    from ..segment.models import check_model
 
     arr, cal, frame_list, data = prepare_input(image, settings, axes=axes, calibration=calibration, frames=frames)
     if settings.is_custom_model:
-        resolve_model(settings)  # a missing model file fails here, not on every worker
+        check_model(settings)  # a missing model file fails here, not on every worker
     n_z = arr.shape[2]
     if np.issubdtype(data.dtype, np.floating):
         for t in frame_list:

@@ -1,8 +1,10 @@
 """Cellpose segmentation: the ONLY subpackage that imports cellpose or torch (lazily, inside functions).
 
-``adapter`` owns every cellpose call and speaks both the 3.x and 4.x APIs; ``_engine`` (one level up) drives it.
+``models`` checks the model setting before any work (cheap: no cellpose import); ``adapter`` owns every
+cellpose call and speaks both the 3.x and 4.x APIs; ``_engine`` (one level up) drives it.
 """
 
-from .adapter import CellposeAdapter, build_eval_kwargs, cellpose_major_version, resolve_model
+from .adapter import CellposeAdapter, build_eval_kwargs
+from .models import check_model, cellpose_major_version
 
-__all__ = ["CellposeAdapter", "build_eval_kwargs", "cellpose_major_version", "resolve_model"]
+__all__ = ["CellposeAdapter", "build_eval_kwargs", "cellpose_major_version", "check_model"]

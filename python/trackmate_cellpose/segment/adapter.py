@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, Cancelled, InvalidSettingsError, SegmentationError
-from ..settings import CUSTOM_MODEL, DetectorSettings
+from ..errors import BackendUnavailableError, Cancelled, SegmentationError
+from ..settings import DetectorSettings
+from .models import ModelSpec, cellpose_major_version, check_model, models_dir
 
-__all__ = ["CellposeAdapter", "ModelSpec", "build_eval_kwargs", "cellpose_major_version", "resolve_model",
-           "clear_model_cache"]
+__all__ = ["CellposeAdapter", "ModelSpec", "build_eval_kwargs", "cellpose_major_version", "check_model",
+           "clear_model_cache", "import_cellpose_models"]
 
 _CACHE: dict[tuple, Any] = {}
 
@@ -41,72 +41,41 @@ class _DropExpectedNotices(logging.Filter):
 _CACHE_LOCK = threading.Lock()
 
 
-def cellpose_major_version() -> int:
-    """Major version of the installed cellpose (3 or 4); raises BackendUnavailableError when not installed."""
-    try:
-        from importlib.metadata import version
-
-        v = version("cellpose")
-    except Exception as e:  # noqa: BLE001
-        raise BackendUnavailableError(
-            "cellpose is not installed; install it with: pip install torch==<your torch> 'cellpose>=3.1'") from e
-    major = int(v.split(".")[0])
-    if major not in (3, 4):
-        raise BackendUnavailableError(f"cellpose {v} is not supported; expected 3.1+ or 4.x")
-    return major
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What to load: a built-in model name or a file path."""
-
-    name: str | None
-    path: str | None
-
-    @property
-    def label(self) -> str:
-        return self.path or self.name or "?"
-
-
-def _builtin_names(major: int) -> list[str]:
-    from cellpose import models
-
-    names = list(getattr(models, "MODEL_NAMES", []))
-    if major == 4:
-        names = sorted(set(names) | {"cpsam", "cpsam_v2"})
-    return names
-
-
-def resolve_model(settings: DetectorSettings, major: int | None = None) -> ModelSpec:
-    """Check the model setting before cellpose sees it.
-
-    A CUSTOM model path must be an existing file. A built-in name must be known to the installed cellpose.
-    """
-    if settings.model == CUSTOM_MODEL:
-        p = Path(settings.model_path).expanduser()
-        if not p.is_file():
-            raise InvalidSettingsError(
-                f"CELLPOSE_MODEL_FILEPATH must be an existing cellpose model file, got {settings.model_path!r} "
-                f"({'a directory' if p.is_dir() else 'no such file'})", key="CELLPOSE_MODEL_FILEPATH",
-                value=settings.model_path)
-        return ModelSpec(None, str(p.resolve()))
-    major = cellpose_major_version() if major is None else major
-    names = _builtin_names(major)
-    if names and settings.model not in names:
-        raise InvalidSettingsError(
-            f"CELLPOSE_MODEL must be a built-in model of cellpose {major}.x or CUSTOM, got {settings.model!r}; "
-            f"available: {', '.join(names)}", key="CELLPOSE_MODEL", value=settings.model)
-    return ModelSpec(settings.model, None)
-
-
-def builtin_weights_path(name: str) -> Path | None:
-    """Where cellpose keeps the weights of a built-in model locally, or None if cellpose is missing."""
+def import_cellpose_models():
+    """Import ``cellpose.models`` (what detection imports), turning a broken torch/torchvision pair into a fix."""
     try:
         from cellpose import models
-    except ImportError:
-        return None
-    model_dir = Path(getattr(models, "MODEL_DIR", Path.home() / ".cellpose" / "models"))
-    return model_dir / name
+    except ImportError as e:
+        raise BackendUnavailableError(f"cellpose cannot be imported: {e}") from e
+    except RuntimeError as e:
+        if "torchvision::" not in str(e):
+            raise BackendUnavailableError(f"cellpose cannot be imported: {type(e).__name__}: {e}") from e
+        raise BackendUnavailableError(torchvision_mismatch_message(str(e))) from e
+    return models
+
+
+def torchvision_mismatch_message(error: str) -> str:
+    """The fix for torchvision's compiled ops not matching the installed torch (cellpose 4 imports torchvision)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    try:
+        tv = version("torchvision")
+    except PackageNotFoundError:
+        tv = "?"
+    t_major, t_minor = (int(p) for p in torch.__version__.split("+")[0].split(".")[:2])
+    partner = f"0.{t_minor + 15}.*" if t_major == 2 else "<the partner of your torch>"
+    return (f"torchvision {tv} does not match torch {torch.__version__} ({error.strip().splitlines()[0]}); "
+            "cellpose 4 needs torchvision. Typically a CUDA build of torchvision sits beside a CPU build of torch. "
+            f"Fix: install both from one index, e.g. pip install 'torch=={torch.__version__.split('+')[0]}' "
+            f"'torchvision=={partner}' --index-url https://download.pytorch.org/whl/cpu (CPU) or the CUDA index "
+            "of your GPU")
+
+
+def builtin_weights_path(name: str) -> Path:
+    """Where cellpose keeps the weights of a built-in model locally."""
+    return models_dir() / name
 
 
 def select_device(use_gpu: bool, runtime_device: str = "auto") -> tuple[str, str | None]:
@@ -144,7 +113,9 @@ def build_eval_kwargs(major: int, *, mode: str, settings: DetectorSettings, diam
     kw: dict[str, Any] = {
         "batch_size": tile_batch_size,
         "channel_axis": -1,
-        "z_axis": 0,
+        # cellpose 4 reads an (N, Y, X, C) array as N 2D images only with z_axis=None (with z_axis=0 it raises "2D
+        # image processing selected, but z_axis is not None"); cellpose 3 needs z_axis=0 to read N planes
+        "z_axis": None if (major == 4 and mode == "2d") else 0,
         "diameter": float(diameter_px) if diameter_px and diameter_px > 0 else None,
         "cellprob_threshold": settings.cellprob_threshold,
         "flow_threshold": settings.flow_threshold,
@@ -202,7 +173,7 @@ class CellposeAdapter:
     def get(cls, settings: DetectorSettings, *, runtime_device: str = "auto",
             log: Callable[[str], None] | None = None) -> "CellposeAdapter":
         major = cellpose_major_version()
-        spec = resolve_model(settings, major)
+        spec = check_model(settings, major)
         device, notice = select_device(settings.use_gpu, runtime_device)
         if notice and log:
             log(notice)
@@ -216,8 +187,14 @@ class CellposeAdapter:
 
     def _load(self):
         import torch
-        from cellpose import models
 
+        models = import_cellpose_models()
+        if self.spec.name:
+            known = set(getattr(models, "MODEL_NAMES", [])) | set(models.get_user_models())
+            if self.spec.name not in known:
+                # cellpose would log a warning and silently download its default model instead
+                raise BackendUnavailableError(
+                    f"cellpose {self.major} has no built-in model {self.spec.name!r}; it has: {', '.join(sorted(known))}")
         logger = logging.getLogger("cellpose.models")
         if not any(isinstance(f, _DropExpectedNotices) for f in logger.filters):
             logger.addFilter(_DropExpectedNotices())
@@ -234,9 +211,8 @@ class CellposeAdapter:
         except Exception as e:  # noqa: BLE001 - cellpose raises plain exceptions
             hint = ""
             if self.spec.name:
-                local = builtin_weights_path(self.spec.name)
-                hint = (f"; the weights of built-in model {self.spec.name!r} are looked up in {local.parent} and "
-                        "downloaded on first use, which needs internet") if local else ""
+                hint = (f"; the weights of built-in model {self.spec.name!r} are looked up in {models_dir()} and "
+                        "downloaded on first use, which needs internet")
             raise BackendUnavailableError(
                 f"cellpose {self.major} could not load model {self.spec.label!r}: {type(e).__name__}: {e}{hint}"
             ) from e

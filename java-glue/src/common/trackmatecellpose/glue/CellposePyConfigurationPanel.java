@@ -34,9 +34,17 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 {
 	private static final long serialVersionUID = 1L;
 
-	/** Built-in cellpose models offered in the combo box (it is editable: any other name can be typed). */
-	static final String[] MODELS = { "cyto3", "cyto2", "cyto", "nuclei", "livecell_cp3", "tissuenet_cp3", "cpsam",
-			CellposePyKeys.CUSTOM_MODEL };
+	/**
+	 * Built-in models of the Python side's cellpose, then CUSTOM, offered in the combo box (it is editable: any other
+	 * name can be typed).
+	 */
+	static String[] models()
+	{
+		final String[] builtin = CellposePyServices.models();
+		final String[] all = java.util.Arrays.copyOf( builtin, builtin.length + 1 );
+		all[ builtin.length ] = CellposePyKeys.CUSTOM_MODEL;
+		return all;
+	}
 
 	/** key -> { label, tooltip, min, max } (min/max only for numbers). */
 	static final Map< String, String[] > FIELDS = new LinkedHashMap<>();
@@ -102,7 +110,7 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 			final JComponent editor;
 			if ( CellposePyKeys.KEY_CELLPOSE_MODEL.equals( key ) )
 			{
-				final JComboBox< String > box = new JComboBox<>( MODELS );
+				final JComboBox< String > box = new JComboBox<>( models() );
 				box.setEditable( true );
 				editor = box;
 			}

@@ -66,7 +66,7 @@ public final class CellposePyKeys
 	public static Map< String, Object > defaults()
 	{
 		final Map< String, Object > m = new LinkedHashMap<>();
-		m.put( KEY_CELLPOSE_MODEL, "cyto3" );
+		m.put( KEY_CELLPOSE_MODEL, CellposePyServices.defaultModel() );
 		m.put( KEY_CELLPOSE_MODEL_FILEPATH, "" );
 		m.put( KEY_TARGET_CHANNEL, Integer.valueOf( 1 ) );
 		m.put( KEY_OPTIONAL_CHANNEL_2, Integer.valueOf( 0 ) );

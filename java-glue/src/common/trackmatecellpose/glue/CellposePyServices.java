@@ -7,6 +7,12 @@ public final class CellposePyServices
 {
 	private static volatile CellposePyService service;
 
+	/** Default built-in model of the Python side's cellpose (set at registration; cellpose 3's until then). */
+	private static volatile String defaultModel = "cyto3";
+
+	/** Built-in models of the Python side's cellpose (set at registration). */
+	private static volatile String[] models = { "cyto3", "cyto2", "cyto", "nuclei" };
+
 	private CellposePyServices()
 	{}
 
@@ -14,6 +20,28 @@ public final class CellposePyServices
 	public static void register( final CellposePyService s )
 	{
 		service = s;
+	}
+
+	/**
+	 * Sets what the Python side's cellpose offers: its default model (cellpose 3: cyto3, cellpose 4: cpsam) and its
+	 * built-in model names, so that TrackMate's defaults and the panel follow the installed cellpose.
+	 */
+	public static void setModels( final String defaultModelName, final String[] builtinModels )
+	{
+		models = builtinModels.clone();
+		defaultModel = defaultModelName;
+	}
+
+	/** Default built-in model of the Python side's cellpose. */
+	public static String defaultModel()
+	{
+		return defaultModel;
+	}
+
+	/** Built-in models of the Python side's cellpose (a copy). */
+	public static String[] models()
+	{
+		return models.clone();
 	}
 
 	/** The registered service, or {@code null}. */
