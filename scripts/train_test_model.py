@@ -1,6 +1,8 @@
-"""Train the small bundled cellpose-3 test/demo model from scratch on synthetic data (seeded, ~5 min on 2 cores).
+"""Train the small bundled cellpose-3 test/demo model from scratch on synthetic data (seeded, ~6 min on 2 cores).
 
-This model is for tests and the demo only: it segments the package's synthetic blobs, not real cells.
+This model is for tests and the demo only: it segments the package's synthetic blobs, not real cells. It is trained
+on 2D frames AND on orthogonal (ZY, ZX, YX) slices of synthetic anisotropic volumes resampled as cellpose's 3D mode
+resamples them (scripts/training_data.py), so that full 3D mode works on the bundled 3D+t sample.
 
     python scripts/train_test_model.py [--epochs 40] [--out python/trackmate_cellpose/data/tmcp_test_model.pth]
 
@@ -18,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-from trackmate_cellpose.synthetic import synthetic_frame  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from training_data import training_set  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "python" / "trackmate_cellpose" / "data" / "tmcp_test_model.pth"
 
@@ -27,7 +29,9 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / "python" / "trackmate_cellpo
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--n-train", type=int, default=16)
+    ap.add_argument("--n-frames", type=int, default=16)
+    ap.add_argument("--n-volumes", type=int, default=3)
+    ap.add_argument("--per-epoch", type=int, default=24, help="images drawn per epoch")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
@@ -38,21 +42,21 @@ def main(argv=None) -> int:
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    imgs, labs = zip(*(synthetic_frame(seed=1000 + i) for i in range(args.n_train)))
-    imgs = [i.astype(np.float32) for i in imgs]
+    imgs, labs = training_set(args.n_frames, args.n_volumes, seed=args.seed)
     model = models.CellposeModel(gpu=False, pretrained_model=False, model_type=None, diam_mean=30.0)
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         path, *_ = train.train_seg(
-            model.net, train_data=list(imgs), train_labels=list(labs), channels=[0, 0], normalize=True,
+            model.net, train_data=imgs, train_labels=labs, channels=[0, 0], normalize=True,
             learning_rate=0.005, weight_decay=1e-4, n_epochs=args.epochs, batch_size=8, bsize=112,
-            min_train_masks=1, save_path=tmp, model_name="tmcp_test_model", save_every=10_000)
+            min_train_masks=1, save_path=tmp, model_name="tmcp_test_model", save_every=10_000,
+            nimg_per_epoch=min(len(imgs), args.per_epoch))
         state = torch.load(path, map_location="cpu", weights_only=True)
     half = {k: (v.half() if v.is_floating_point() and k not in ("diam_mean", "diam_labels") else v)
             for k, v in state.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(half, args.out)
-    print(f"trained {args.epochs} epochs in {time.time() - t0:.0f} s -> {args.out} "
+    print(f"trained {args.epochs} epochs on {len(imgs)} images in {time.time() - t0:.0f} s -> {args.out} "
           f"({args.out.stat().st_size / 1e6:.1f} MB)")
     return 0
 

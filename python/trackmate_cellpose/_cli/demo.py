@@ -15,13 +15,29 @@ __all__ = ["register", "demo_settings", "DEMO_DIAMETER_UM"]
 DEMO_DIAMETER_UM = 10.0
 
 
-def demo_settings(*, use_gpu: bool = True):
-    """Detector settings of the demo: the bundled model (CUSTOM) and a diameter suited to the samples."""
+def demo_settings(*, use_gpu: bool = True, model_path: str | Path | None = None):
+    """Detector settings of the demo: the bundled model (or ``model_path``) and a diameter suited to the samples."""
     from ..data import test_model_path
     from ..settings import CUSTOM_MODEL, DetectorSettings
 
-    return DetectorSettings(model=CUSTOM_MODEL, model_path=str(test_model_path()), diameter=DEMO_DIAMETER_UM,
-                            use_gpu=use_gpu)
+    return DetectorSettings(model=CUSTOM_MODEL, model_path=str(model_path or test_model_path()),
+                            diameter=DEMO_DIAMETER_UM, use_gpu=use_gpu)
+
+
+def _check_demo_model(settings, *, explicit: bool) -> None:
+    """Before any work: the bundled test model is a cellpose-3 network; say what to do under cellpose 4."""
+    from ..errors import InvalidSettingsError
+    from ..segment.models import cellpose_major_version, check_model
+
+    try:
+        check_model(settings)
+    except InvalidSettingsError as e:
+        if explicit or cellpose_major_version() == 3:
+            raise
+        raise InvalidSettingsError(
+            f"the bundled demo model is a cellpose-3 network and cellpose {cellpose_major_version()} is installed: "
+            "run the demo with cellpose 3 (bash scripts/setup.sh), or pass --model-path with a cellpose-4 model "
+            f"file ({e})", key="CELLPOSE_MODEL_FILEPATH", value=settings.model_path) from e
 
 
 def register(subparsers) -> None:
@@ -37,6 +53,8 @@ def register(subparsers) -> None:
     g.add_argument("--gpu", dest="use_gpu", action="store_const", const=True, default=True,
                    help="use a GPU when available [default]")
     g.add_argument("--cpu", dest="use_gpu", action="store_const", const=False, help="force the CPU")
+    p.add_argument("--model-path", type=Path, default=None, metavar="FILE",
+                   help="a model file of the installed cellpose instead of the bundled cellpose-3 test model")
     add_common_run_options(p)
     p.set_defaults(func=main)
 
@@ -51,7 +69,8 @@ def main(args: argparse.Namespace) -> int:
     if bad or not names:
         raise UsageError(f"--samples must be a subset of {','.join(SAMPLES)}, got {args.samples!r}")
     formats = parse_formats(args.formats)
-    settings = demo_settings(use_gpu=args.use_gpu)
+    settings = demo_settings(use_gpu=args.use_gpu, model_path=args.model_path)
+    _check_demo_model(settings, explicit=args.model_path is not None)
     quiet_backends(args)
     log = None if args.quiet else (lambda msg: print(f"trackmate-cellpose: {msg}", file=sys.stderr))
     t0 = time.perf_counter()
