@@ -37,6 +37,10 @@ MODEL_QUALITY = {
         "xml_hits": 0.8},
 }
 
+# Scripts that tests run in their own processes (tests/fiji scenarios) read the test model from here.
+os.environ["TMCP_TEST_MODEL"] = str(TINY_CPSAM if CELLPOSE_MAJOR == 4 else REPO / "python" / "trackmate_cellpose" /
+                                    "data" / "tmcp_test_model.pth")
+
 if CELLPOSE_MAJOR == 4:
     # Real cellpose-4 code with the tiny test encoder, in this process and in every process a test starts (CLI
     # subprocesses, dask workers, a Fiji started from Python): tests/support/cp4/sitecustomize.py does it there.
@@ -78,6 +82,7 @@ def test_model() -> Path:
     from trackmate_cellpose.data import test_model_path
 
     p = TINY_CPSAM if CELLPOSE_MAJOR == 4 else test_model_path()
+    assert str(p) == os.environ["TMCP_TEST_MODEL"]
     if not p.exists():
         pytest.fail(f"test model missing: {p} (run scripts/train_test_model.py or scripts/train_tiny_cpsam.py)")
     return p
