@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .axes import Calibration
+from .export.tables import CSV_STYLES
 from .errors import BackendUnavailableError, InvalidSettingsError
 from .objects import DetectionResult
 from .reader import ImageData, read_image
@@ -33,8 +34,6 @@ __all__ = ["run_pipeline", "PipelineResult", "FORMATS", "DEFAULT_FORMATS", "CSV_
 FORMATS = ("xml", "labels", "csv", "ctc", "png", "geff")
 #: Formats written when none are asked for: every one that needs no optional package (GEFF needs ``geff``).
 DEFAULT_FORMATS = ("xml", "labels", "csv", "ctc", "png")
-#: Layouts of the CSV tables: TrackMate's own (four header rows) or one header row.
-CSV_STYLES = ("trackmate", "plain")
 _TRACKERS = ("overlap", "none")
 
 

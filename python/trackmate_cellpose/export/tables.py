@@ -39,7 +39,8 @@ _EMPTY_SPOT_KEYS = ["QUALITY", "POSITION_X", "POSITION_Y", "POSITION_Z", "POSITI
 def java_double(v: float) -> str:
     """``v`` as Java's ``Double.toString`` prints it: ``1.0``, ``0.001``, ``1.0E-4``, ``1.2345678E7``, ``NaN``.
 
-    The digits are the shortest that round-trip (Python's repr), as Java's algorithm gives them.
+    The digits are the shortest that round-trip (Python's repr), as Java's algorithm gives them, with Java's rule of
+    at least two significant digits (``4.9E-324``, where the shortest is ``5e-324``).
     """
     f = float(v)
     if math.isnan(f):
@@ -58,6 +59,9 @@ def java_double(v: float) -> str:
     _, digits, exp = Decimal(repr(a)).normalize().as_tuple()
     ds = "".join(map(str, digits))
     e10 = len(ds) - 1 + exp
+    if len(ds) == 1:  # Java picks the closest decimal of at least 2 digits (differs for subnormals only)
+        two = Decimal(a).scaleb(-e10).quantize(Decimal("0.1"))
+        ds = f"{two:.1f}".replace(".", "").rstrip("0") or "0"
     return f"{sign}{ds[0]}.{ds[1:] or '0'}E{e10}"
 
 
