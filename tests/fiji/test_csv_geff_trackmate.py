@@ -109,6 +109,23 @@ def _load_with_trackmate(xml: str) -> dict:
             else {str(k): str(v) for k, v in settings.detectorSettings.items()}}
 
 
+def _run_trackmate_to_geff(work: Path) -> dict:
+    """``run_trackmate(..., output="x.geff")``: TrackMate's own run (this detector, its tracker), saved as GEFF."""
+    from trackmate_cellpose import DetectorSettings, sample_path, test_model_path
+    from trackmate_cellpose.bridge import run_trackmate
+
+    out = work / "run.geff"
+    run = run_trackmate(sample_path("2dt"), DetectorSettings(model="CUSTOM", model_path=str(test_model_path()),
+                                                             diameter=10.0, use_gpu=False),
+                        output=out, t_range=(0, 2), tracker="overlap", min_iou=0.25)
+    tm = run.model.getTrackModel()
+    return {"geff": str(run.output), "leftovers": sorted(p.name for p in work.iterdir() if p.name.startswith(".")),
+            "spots": sorted([int(s.ID()), int(s.getFeature("FRAME")), float(s.getFeature("POSITION_X"))]
+                            for s in run.model.getSpots().iterable(True)),
+            "edges": sorted([int(tm.getEdgeSource(e).ID()), int(tm.getEdgeTarget(e).ID())] for e in tm.edgeSet()),
+            "n_tracks": int(tm.nTracks(True))}
+
+
 def _main(argv: list[str]) -> int:
     out, work = Path(argv[0]), Path(argv[1])
     work.mkdir(parents=True, exist_ok=True)
@@ -131,6 +148,7 @@ def _main(argv: list[str]) -> int:
             results[f"geff_{kind}"] = str(geff)
             results[f"loaded_orig_{kind}"] = _load_with_trackmate(theirs["trackmate_xml"])
             results[f"loaded_back_{kind}"] = _load_with_trackmate(str(back))
+        results["run_geff"] = _run_trackmate_to_geff(work)
     except BaseException as e:  # noqa: BLE001 - record for the test to show
         results["error"] = "".join(traceback.format_exception(e))
     out.write_text(json.dumps(results, indent=1, default=str))
@@ -191,6 +209,27 @@ def test_real_trackmate_xml_through_geff_loads_the_same(facts, kind):
     assert back["edges"] == orig["edges"] and back["n_tracks"] == orig["n_tracks"] > 0
     assert back["space_units"] == orig["space_units"]
     assert back["detector"] == orig["detector"] and orig["detector"]
+
+
+def test_run_trackmate_writes_a_geff_of_trackmates_model(facts):
+    import geff
+    from geff.core_io import read_to_memory
+    from geff.validate.data import ValidationConfig
+
+    r = facts["run_geff"]
+    geff.validate_structure(r["geff"])
+    mem = read_to_memory(r["geff"], data_validation=ValidationConfig(graph=True, sphere=True, lineage=True))
+    ids = [int(i) for i in mem["node_ids"]]
+    props = mem["node_props"]
+    got = sorted([i, int(f), float(x)] for i, f, x in zip(ids, props["FRAME"]["values"],
+                                                         props["POSITION_X"]["values"]))
+    assert got == r["spots"] and got
+    assert sorted(map(list, mem["edge_ids"].tolist())) == r["edges"] and r["edges"]
+    assert len(set(props["TRACK_ID"]["values"][~props["TRACK_ID"]["missing"]])
+               if props["TRACK_ID"]["missing"] is not None else set(props["TRACK_ID"]["values"])) == r["n_tracks"]
+    assert "CELLPOSE_ADVANCED_PY_DETECTOR" in mem["metadata"].extra["trackmate"]["settings_xml"]
+    assert mem["metadata"].polygon == "polygon"
+    assert r["leftovers"] == []  # the intermediate XML is gone
 
 
 if __name__ == "__main__":

@@ -4,6 +4,12 @@ Any TrackMate XML works (ours, or one TrackMate wrote): spots with every feature
 tracks with their features, feature declarations, settings and log all go into the GEFF (see ``export.geff``) and come
 back. A GEFF not written by us gives back what it holds: positions, frames, radii, polygons, edges, and tracks as
 connected components. Imports the standard library and sibling modules (geff and zarr load on call).
+
+Why not ``geff.convert.from_trackmate_xml_to_geff`` for the XML side: (geff 1.3) it drops the track features, the
+feature short names and dimensions, the filtered-track list and v9 meshes, declares neither ``polygon`` nor ``sphere``,
+writes TrackMate's unit names (``um``) where GEFF expects OME-Zarr ones, and names ``TRACK_ID`` as the lineage
+property, which fails geff's own lineage validation as soon as one spot is in no track. Its GEFFs are read back here
+(``read_geff_model`` understands its ``ROI_coords`` and ``extra.other_trackmate_metadata``).
 """
 
 from __future__ import annotations
