@@ -89,6 +89,17 @@ def _export_with_trackmate(xml: str, outdir: Path, stem: str) -> dict:
             "error": str(reader.getErrorMessage() or "")}
 
 
+def _roi(s) -> list | None:
+    """ROI vertices relative to the spot: ``spot.getRoi()`` up to TrackMate 8, the spot itself (SpotRoi) in v9."""
+    if hasattr(s, "getRoi"):
+        roi = s.getRoi()
+        return None if roi is None else [list(map(float, roi.x)), list(map(float, roi.y))]
+    if hasattr(s, "nPoints") and hasattr(s, "xr"):
+        n = int(s.nPoints())
+        return [[float(s.xr(i)) for i in range(n)], [float(s.yr(i)) for i in range(n)]]
+    return None
+
+
 def _load_with_trackmate(xml: str) -> dict:
     from jpype import JClass
 
@@ -96,10 +107,9 @@ def _load_with_trackmate(xml: str) -> dict:
     model = reader.getModel()
     spots = {}
     for s in model.getSpots().iterable(False):
-        roi = s.getRoi()
         spots[int(s.ID())] = {k: float(s.getFeature(k)) for k in ("FRAME", "POSITION_X", "POSITION_Y", "POSITION_Z",
                                                                   "RADIUS", "QUALITY")}
-        spots[int(s.ID())]["roi"] = None if roi is None else [list(map(float, roi.x)), list(map(float, roi.y))]
+        spots[int(s.ID())]["roi"] = _roi(s)
     tm = model.getTrackModel()
     edges = sorted([int(tm.getEdgeSource(e).ID()), int(tm.getEdgeTarget(e).ID())] for e in tm.edgeSet())
     settings = reader.readSettings(reader.readImage())

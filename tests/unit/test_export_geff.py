@@ -20,7 +20,8 @@ from geff.core_io import read_to_memory  # noqa: E402
 from geff.validate.data import ValidationConfig  # noqa: E402
 
 from trackmate_cellpose.export.convert import convert, is_geff  # noqa: E402
-from trackmate_cellpose.export.geff import read_geff_model, write_geff  # noqa: E402
+from trackmate_cellpose.export.geff import write_geff  # noqa: E402
+from trackmate_cellpose.export.geff_read import read_geff_model  # noqa: E402
 
 # a division, a lone spot; 3D: two balls then one
 DIVISION = [[(30, 30, 10), (10, 50, 5)], [(30, 30, 10)], [(30, 25, 6), (30, 36, 6)], [(30, 23, 6), (30, 38, 6)]]

@@ -59,7 +59,7 @@ def xml_to_geff(src: str | Path, dst: str | Path, *, overwrite: bool = False) ->
 
 def geff_to_xml(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
     """GEFF group -> TrackMate XML ``dst`` (+ ``dst.meshes`` when the spots have meshes)."""
-    from .geff import read_geff_model
+    from .geff_read import read_geff_model
     from .xml_model import write_trackmate_xml_model
 
     src, dst = Path(src), Path(dst)
