@@ -248,8 +248,9 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
 
             try:
                 xml_to_geff(xml, out, overwrite=True)
-            finally:
+            finally:  # TrackMate v9 also writes <xml>.meshes for 3D spots
                 xml.unlink(missing_ok=True)
+                Path(f"{xml}.meshes").unlink(missing_ok=True)
     return TrackMateRun(model=model, settings=ts, trackmate=trackmate, n_spots=int(spots.getNSpots(True)),
                         n_tracks=int(model.getTrackModel().nTracks(True)), spots_per_frame=per_frame, output=out,
                         log=text, seconds=time.perf_counter() - t0, timings={"trackmate": seconds})
