@@ -94,6 +94,8 @@ def test_geff_metadata_axes_units_and_trackmate_extra(tmp_path, kind):
     assert "CELLPOSE_ADVANCED_PY_DETECTOR" in tmx["settings_xml"] and tmx["log"] == "hello"
     assert set(tmx["tracks"]) == {str(t) for t in range(len(tr.tracks))}
     assert [o.type for o in meta.related_objects] == ["image"]
+    assert (tmp_path / "m.geff" / meta.related_objects[0].path).resolve() == (tmp_path / "movie.tif").resolve()
+    assert not meta.related_objects[0].path.startswith("/")  # relative to the group, as the spec asks
 
 
 @pytest.mark.parametrize("kind", ["2d", "3d"])

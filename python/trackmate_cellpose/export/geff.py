@@ -22,6 +22,7 @@ Imports numpy, zarr and geff (lazily, on first call) and sibling modules; never 
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,8 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
         Spot-ID label image (value = spot ID + 1) stored as the ``labels`` array of the group (``(T, Y, X)`` in 2D),
         linked by the ``seg_id`` node property.
     image_path : str, optional
-        Source image recorded as a related object (default: the one in the model's ``ImageData``).
+        Source image recorded as a related object, by its path relative to the group (default: the one in the
+        model's ``ImageData``).
     overwrite : bool
         Replace an existing GEFF at ``path``; otherwise an existing one is an error.
     zarr_format : {2, 3}
@@ -208,8 +210,9 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
     if img is None and tm.settings.get("ImageData", {}).get("filename"):
         idata = tm.settings["ImageData"]
         img = str(Path(idata.get("folder", "")) / idata["filename"])
-    if img:
-        related.append(RelatedObject(type="image", path=str(img)))
+    if img:  # the spec wants paths relative to the GEFF group
+        rel = os.path.relpath(img, out.resolve()) if Path(img).is_absolute() else str(img)
+        related.append(RelatedObject(type="image", path=rel))
     if labels_tzyx is not None:
         node_props["seg_id"] = _prop([i + 1 for i in ids], np.int64)
         node_md["seg_id"] = PropMetadata(identifier="seg_id", dtype="int64",
