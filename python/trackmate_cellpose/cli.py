@@ -1,4 +1,4 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji} ...``.
+"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,convert} ...``.
 
 Each subcommand lives in ``trackmate_cellpose._cli.<name>`` and provides ``register(subparsers)``, which adds its
 parser and sets ``func(args) -> int``. Exit codes: 0 success, 2 bad usage or invalid input, 1 runtime failure,
@@ -16,7 +16,7 @@ from .errors import Cancelled, InvalidImageError, InvalidSettingsError, TrackMat
 
 __all__ = ["main", "build_parser"]
 
-SUBCOMMANDS = ("demo", "run", "doctor", "fiji")
+SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "convert")
 
 
 class UsageError(TrackMateCellposeError):

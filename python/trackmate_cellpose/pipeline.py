@@ -20,16 +20,20 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .axes import Calibration
-from .errors import InvalidSettingsError
+from .export.tables import CSV_STYLES
+from .errors import BackendUnavailableError, InvalidSettingsError
 from .objects import DetectionResult
 from .reader import ImageData, read_image
 from .settings import DetectorSettings, RuntimeOptions
 from .tracking import OverlapTrackerSettings, TrackingResult, track_overlap
 
-__all__ = ["run_pipeline", "PipelineResult", "FORMATS", "output_stem", "parse_formats"]
+__all__ = ["run_pipeline", "PipelineResult", "FORMATS", "DEFAULT_FORMATS", "CSV_STYLES", "output_stem",
+           "parse_formats"]
 
-#: Output formats, in the order they are written.
-FORMATS = ("xml", "labels", "csv", "ctc", "png")
+#: Output formats, in the order they are written ("all" = every one of them).
+FORMATS = ("xml", "labels", "csv", "ctc", "png", "geff")
+#: Formats written when none are asked for: every one that needs no optional package (GEFF needs ``geff``).
+DEFAULT_FORMATS = ("xml", "labels", "csv", "ctc", "png")
 _TRACKERS = ("overlap", "none")
 
 
@@ -91,9 +95,9 @@ def output_stem(path: str | Path) -> str:
 
 
 def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
-    """``"xml,labels"`` or an iterable -> validated tuple (``"all"`` or None = every format)."""
+    """``"xml,labels"`` or an iterable -> validated tuple (None = ``DEFAULT_FORMATS``, ``"all"`` = every format)."""
     if formats is None:
-        return FORMATS
+        return DEFAULT_FORMATS
     items = [f.strip().lower() for f in (formats.split(",") if isinstance(formats, str) else formats) if f.strip()]
     if items == ["all"]:
         return FORMATS
@@ -108,7 +112,7 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
                  tracker: str = "overlap", tracker_settings: OverlapTrackerSettings | None = None,
                  formats: str | Iterable[str] | None = None, axes: str | None = None,
                  pixel_size: float | None = None, z_step: float | None = None, dt: float | None = None,
-                 runtime: RuntimeOptions | None = None, progress: bool = True,
+                 runtime: RuntimeOptions | None = None, progress: bool = True, csv_style: str = "trackmate",
                  log: Callable[[str], None] | None = None) -> PipelineResult:
     """Detect, track and export one image file.
 
@@ -123,12 +127,15 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     tracker : {"overlap", "none"}
     tracker_settings : OverlapTrackerSettings, optional
     formats : str or iterable of str, optional
-        Subset of ``xml, labels, csv, ctc, png`` (all by default). ``xml`` includes the ``.meshes`` file in 3D.
+        Subset of ``xml, labels, csv, ctc, png, geff`` (default: all but ``geff``; ``"all"``: every one). ``xml``
+        includes the ``.meshes`` file in 3D; ``geff`` needs the ``geff`` package (``trackmate-cellpose[geff]``).
     axes, pixel_size, z_step, dt
         Override the axes / calibration read from the file.
     runtime : RuntimeOptions, optional
     progress : bool
         Show progress bars (tqdm, on stderr).
+    csv_style : {"trackmate", "plain"}
+        CSV header layout: TrackMate's four header rows and number format, or one header row of feature keys.
     log : callable(str), optional
         Receives notices.
 
@@ -144,6 +151,11 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     from tqdm.auto import tqdm
 
     fmts = parse_formats(formats)
+    if csv_style not in CSV_STYLES:
+        raise InvalidSettingsError(f"csv_style must be one of {', '.join(CSV_STYLES)}, got {csv_style!r}",
+                                   key="csv_style", value=csv_style)
+    if "geff" in fmts:
+        _require_geff()
     if tracker not in _TRACKERS:
         raise InvalidSettingsError(f"tracker must be one of {', '.join(_TRACKERS)}, got {tracker!r}",
                                    key="tracker", value=tracker)
@@ -189,13 +201,21 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     stage = Path(tempfile.mkdtemp(prefix=f".{output_stem(src)}.partial-", dir=out))
     try:
         written = _export(stage, output_stem(src), image, detection, tracking, settings, fmts,
-                          progress=progress, tracker_name=tracker)
+                          progress=progress, tracker_name=tracker, csv_style=csv_style)
         files = _commit(stage, out, written)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     timings["export"] = time.perf_counter() - t0
     return PipelineResult(image=image, detection=detection, tracking=tracking, outdir=out, files=files,
                           timings=timings)
+
+
+def _require_geff() -> None:
+    try:
+        import geff  # noqa: F401
+    except ImportError as e:
+        raise BackendUnavailableError("the geff format needs the geff package: pip install "
+                                      "'trackmate-cellpose[geff]' (or pip install geff)") from e
 
 
 def _detect(image: ImageData, settings, runtime, on_progress, say) -> DetectionResult:
@@ -242,11 +262,13 @@ def _commit(stage: Path, out: Path, written: list[Path]) -> list[Path]:
         rel = p.relative_to(stage)
         if len(rel.parts) > 1:
             final.append(out / rel)
-    return [p for p in final if not p.is_dir()]
+    # a folder whose files are listed (CTC) is left out; a folder that is one output (GEFF) stays
+    return [p for p in final if not p.is_dir() or not any(q.parent == p for q in final)]
 
 
 def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult, tracking: TrackingResult,
-            settings: DetectorSettings, fmts: tuple[str, ...], *, progress: bool, tracker_name: str) -> list[Path]:
+            settings: DetectorSettings, fmts: tuple[str, ...], *, progress: bool, tracker_name: str,
+            csv_style: str = "trackmate") -> list[Path]:
     from tqdm.auto import tqdm
 
     from . import export
@@ -258,15 +280,18 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
     p.write_text(settings.to_json() + "\n")
     written.append(p)
     steps = [f for f in fmts if f != "png"] + (["png"] if "png" in fmts else [])
+    log_text = (f"Created by trackmate-cellpose (standalone pipeline) from {image.path}\n"
+                f"{image.describe()}\nTracker: {tracker_name}"
+                + (f" ({tracking.settings})" if tracking.settings else "") + "\n")
+
+    def write_xml(xml: Path) -> Path:
+        return export.write_trackmate_xml(xml, tracking, cal,
+                                          image=export.ImageInfo.from_path(image.path, image.array.shape),
+                                          detector_settings=settings.to_trackmate_map(), log_text=log_text)
+
     for fmt in tqdm(steps, desc="export", unit="format", disable=not progress, leave=False):
         if fmt == "xml":
-            xml = stage / f"{stem}.xml"
-            log_text = (f"Created by trackmate-cellpose (standalone pipeline) from {image.path}\n"
-                        f"{image.describe()}\nTracker: {tracker_name}"
-                        + (f" ({tracking.settings})" if tracking.settings else "") + "\n")
-            export.write_trackmate_xml(xml, tracking, cal,
-                                       image=export.ImageInfo.from_path(image.path, image.array.shape),
-                                       detector_settings=settings.to_trackmate_map(), log_text=log_text)
+            xml = write_xml(stage / f"{stem}.xml")
             written.append(xml)
             meshes = export.write_meshes(xml, tracking)
             if meshes is not None:
@@ -279,7 +304,9 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
                     stage / f"{stem}_track_labels.tif",
                     export.spot_id_images(tracking, frames, by_track=True, calibration=cal), cal))
         elif fmt == "csv":
-            written += export.write_csv_tables(stage, stem, tracking, cal)
+            written += export.write_csv_tables(stage, stem, tracking, cal, style=csv_style)
+        elif fmt == "geff":
+            written.append(_write_geff(stage, stem, write_xml, tracking, frames, cal))
         elif fmt == "ctc":
             ctc_dir = stage / f"{stem}_ctc"
             paths = export.write_ctc(ctc_dir, tracking, frames, cal)
@@ -295,3 +322,19 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
                 written.append(export.write_mesh_png(stage / f"{stem}_meshes.png", tracking, cal,
                                                      image_shape_zyx=image.array.shape[2:]))
     return written
+
+
+def _write_geff(stage: Path, stem: str, write_xml, tracking: TrackingResult, frames, cal: Calibration) -> Path:
+    """``<stem>.geff``: the model as the XML states it (one source of truth for both files), meshes in full
+    precision, and the spot-ID label image as the GEFF's ``labels`` array."""
+    from .export import spot_id_images
+    from .export.geff import write_geff
+    from .export.xml_read import read_trackmate_xml
+
+    tmp = write_xml(stage / f".{stem}.geff-source.xml")
+    try:
+        model = read_trackmate_xml(tmp, meshes=False)
+    finally:
+        tmp.unlink()
+    model.meshes = {i: d.mesh for i, d in enumerate(tracking.spots) if d.mesh is not None and len(d.mesh.faces)}
+    return write_geff(stage / f"{stem}.geff", model, labels_tzyx=spot_id_images(tracking, frames, calibration=cal))

@@ -70,7 +70,7 @@ def test_label_tiffs_spot_and_track(tmp_path):
 
 def test_csv_tables_have_trackmate_columns(tmp_path):
     res, tr = _division()
-    paths = write_csv_tables(tmp_path, "mov", tr, res.calibration)
+    paths = write_csv_tables(tmp_path, "mov", tr, res.calibration, style="plain")
     assert [p.name for p in paths] == ["mov_spots.csv", "mov_edges.csv", "mov_tracks.csv"]
     rows = list(csv.DictReader(open(paths[0])))
     assert len(rows) == len(tr.spots)

@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"bundled sample missing: {path} (reinstall the package)")
         result = run_pipeline(path, args.outdir, settings, tracker=args.tracker,
                               tracker_settings=tracker_from_args(args), formats=formats, progress=not args.quiet,
-                              log=log)
+                              csv_style=args.csv_style, log=log)
         if not args.quiet:
             print(result.summary())
     if not args.quiet:

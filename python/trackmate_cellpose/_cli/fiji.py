@@ -3,7 +3,8 @@
 * ``trackmate-cellpose fiji [--fiji DIR]`` opens the Fiji GUI (blocks until Fiji is closed); TrackMate then lists
   "Cellpose advanced (Python)".
 * ``trackmate-cellpose fiji --fiji DIR --run IMAGE.tif [--settings S.json] [--tracker overlap --min-iou 0.25]
-  -o OUT.xml`` runs TrackMate headless (this detector, then TrackMate's tracker) and saves TrackMate's XML.
+  -o OUT.xml`` runs TrackMate headless (this detector, then TrackMate's tracker) and saves TrackMate's XML
+  (``-o OUT.geff``: a GEFF of the same model).
 
 Imports nothing Java-related until the command runs.
 """
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--java-home", metavar="DIR", help="JDK to compile the glue and run Fiji (default: $JAVA_HOME)")
     p.add_argument("--max-heap", metavar="SIZE", help="JVM maximum heap, e.g. 8g")
     p.add_argument("--run", metavar="IMAGE", help="run TrackMate headless on IMAGE and exit")
-    p.add_argument("-o", "--output", metavar="OUT.xml", help="TrackMate XML to write (with --run)")
+    p.add_argument("-o", "--output", metavar="OUT.xml",
+                   help="TrackMate XML to write (with --run); OUT.geff writes a GEFF of the model instead")
     p.add_argument("--settings", metavar="S.json", help="detector settings (JSON of TrackMate keys)")
     p.add_argument("--tracker", choices=("overlap", "none"), default="overlap", help="tracker (default: overlap)")
     p.add_argument("--min-iou", type=float, default=0.25, help="overlap tracker MIN_IOU (default: 0.25)")
@@ -77,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("-o/--output needs --run IMAGE")
     if args.run and not args.output:
         raise UsageError("--run needs -o OUT.xml (the TrackMate file to write)")
+    if args.output and str(args.output).lower().endswith(".geff"):
+        try:
+            import geff  # noqa: F401
+        except ImportError as e:
+            raise UsageError("-o OUT.geff needs the geff package: pip install 'trackmate-cellpose[geff]'") from e
     settings = DetectorSettings()
     if args.settings:
         settings = DetectorSettings.from_json(Path(args.settings).read_text(encoding="utf-8"))

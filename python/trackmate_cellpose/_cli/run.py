@@ -78,7 +78,11 @@ def add_common_run_options(p: argparse.ArgumentParser) -> None:
                    help="3D: IoU of the objects' voxels, or TrackMate's XY circles (Z ignored; parity) [voxels]")
     o = p.add_argument_group("output")
     o.add_argument("--formats", default="xml,labels,csv,ctc,png", metavar="LIST",
-                   help="comma-separated subset of xml,labels,csv,ctc,png [all]")
+                   help="comma-separated subset of xml,labels,csv,ctc,png,geff, or all (geff needs the geff "
+                        "package) [xml,labels,csv,ctc,png]")
+    o.add_argument("--csv-style", choices=("trackmate", "plain"), default="trackmate",
+                   help="CSV tables: TrackMate's own layout (4 header rows: key, name, short name, unit) or one "
+                        "header row of feature keys [trackmate]")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress bars or summary")
 
 
@@ -162,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
         result = run_pipeline(path, args.outdir, settings, tracker=args.tracker,
                               tracker_settings=tracker_from_args(args), formats=formats, axes=args.axes,
                               pixel_size=args.pixel_size, z_step=args.z_step, dt=args.dt, runtime=runtime,
-                              progress=not args.quiet, log=log)
+                              progress=not args.quiet, csv_style=args.csv_style, log=log)
         if not args.quiet:
             print(result.summary())
     return 0

@@ -115,7 +115,8 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     fiji_dir : path, optional
         Fiji to start if none runs in this process yet (see :func:`start_fiji`).
     output : path, optional
-        TrackMate XML to write (with ``TmXmlWriter``).
+        TrackMate XML to write (with ``TmXmlWriter``), or, when it ends in ``.geff``, a GEFF of the same model
+        (TrackMate's XML of the model converted with ``export.convert``; needs the ``geff`` package).
     tracker : {"overlap", "none"}
     min_iou, iou_calculation
         Overlap tracker settings (``MIN_IOU``, ``IOU_CALCULATION`` = PRECISE or FAST).
@@ -235,11 +236,21 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     if output is not None:
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        writer = JClass("fiji.plugin.trackmate.io.TmXmlWriter")(JClass("java.io.File")(str(out.resolve())), logger)
+        as_geff = out.suffix.lower() == ".geff"
+        xml = out.with_name(f".{out.name}.source.xml") if as_geff else out
+        writer = JClass("fiji.plugin.trackmate.io.TmXmlWriter")(JClass("java.io.File")(str(xml.resolve())), logger)
         writer.appendLog(text)
         writer.appendModel(model)
         writer.appendSettings(ts)
         writer.writeToFile()
+        if as_geff:
+            from ..export.convert import xml_to_geff
+
+            try:
+                xml_to_geff(xml, out, overwrite=True)
+            finally:  # TrackMate v9 also writes <xml>.meshes for 3D spots
+                xml.unlink(missing_ok=True)
+                Path(f"{xml}.meshes").unlink(missing_ok=True)
     return TrackMateRun(model=model, settings=ts, trackmate=trackmate, n_spots=int(spots.getNSpots(True)),
                         n_tracks=int(model.getTrackModel().nTracks(True)), spots_per_frame=per_frame, output=out,
                         log=text, seconds=time.perf_counter() - t0, timings={"trackmate": seconds})

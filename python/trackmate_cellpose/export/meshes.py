@@ -18,7 +18,7 @@ import numpy as np
 from ..objects import Mesh
 from ..tracking import TrackingResult
 
-__all__ = ["write_meshes", "mesh_to_ply_bytes", "MESH_FILE_EXTENSION"]
+__all__ = ["write_meshes", "read_meshes", "mesh_to_ply_bytes", "mesh_from_ply_bytes", "MESH_FILE_EXTENSION"]
 
 #: Appended to the XML file name (``tracks.xml`` -> ``tracks.xml.meshes``), as TrackMate v9 does.
 MESH_FILE_EXTENSION = ".meshes"
@@ -53,6 +53,69 @@ def mesh_to_ply_bytes(mesh: Mesh) -> bytes:
     faces["n"] = 3
     faces["i"] = f
     return header + verts.tobytes() + faces.tobytes()
+
+
+_PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "<i2", "int16": "<i2",
+              "ushort": "<u2", "uint16": "<u2", "int": "<i4", "int32": "<i4", "uint": "<u4", "uint32": "<u4",
+              "float": "<f4", "float32": "<f4", "double": "<f8", "float64": "<f8"}
+
+
+def mesh_from_ply_bytes(data: bytes) -> Mesh:
+    """Triangle mesh from a binary little-endian PLY (the layout :func:`mesh_to_ply_bytes` and TrackMate v9 write).
+
+    Vertex properties other than x, y, z are skipped; faces must be ``list <count type> <index type>`` triangles.
+
+    Raises
+    ------
+    ValueError
+        Not a binary little-endian PLY, or faces that are not triangles.
+    """
+    end = data.find(b"end_header\n")
+    if not data.startswith(b"ply\n") or end < 0:
+        raise ValueError("not a PLY file (no 'ply' magic or no end_header)")
+    header = data[:end].decode("ascii").splitlines()
+    if "format binary_little_endian 1.0" not in header:
+        raise ValueError("only binary_little_endian PLY meshes are supported")
+    elements: list[tuple[str, int, list[tuple]]] = []
+    for line in header:
+        tok = line.split()
+        if tok[:1] == ["element"]:
+            elements.append((tok[1], int(tok[2]), []))
+        elif tok[:1] == ["property"]:
+            elements[-1][2].append(tuple(tok[1:]))
+    pos = end + len(b"end_header\n")
+    vertices = np.zeros((0, 3))
+    faces = np.zeros((0, 3), np.int64)
+    for name, count, props in elements:
+        if props and props[0][0] == "list":
+            _, ctype, itype, _ = props[0]
+            rec = np.dtype([("n", _PLY_TYPES[ctype]), ("i", _PLY_TYPES[itype], (3,))])
+            arr = np.frombuffer(data, rec, count, pos)
+            if count and not np.all(arr["n"] == 3):
+                raise ValueError(f"PLY {name} element: only triangles are supported")
+            pos += rec.itemsize * count
+            if name == "face":
+                faces = arr["i"].astype(np.int64)
+        else:
+            rec = np.dtype([(p[1], _PLY_TYPES[p[0]]) for p in props])
+            arr = np.frombuffer(data, rec, count, pos)
+            pos += rec.itemsize * count
+            if name == "vertex":
+                vertices = np.c_[arr["x"], arr["y"], arr["z"]].astype(np.float64)
+    return Mesh(vertices=vertices, faces=faces)
+
+
+def read_meshes(xml_path: str | Path) -> dict[int, Mesh]:
+    """Meshes of ``<xml_path>.meshes`` by spot ID (empty when the file does not exist)."""
+    p = Path(str(xml_path) + MESH_FILE_EXTENSION)
+    if not p.is_file():
+        return {}
+    out = {}
+    with zipfile.ZipFile(p) as zf:
+        for name in zf.namelist():
+            if name.endswith(".ply") and name[:-4].isdigit():
+                out[int(name[:-4])] = mesh_from_ply_bytes(zf.read(name))
+    return out
 
 
 def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from ..axes import Calibration
 from ..settings import DETECTOR_KEY
 from ..tracking import OVERLAP_TRACKER_KEY, TrackingResult, edge_features, spot_features, track_features
 
-__all__ = ["write_trackmate_xml", "ImageInfo", "TRACKMATE_XML_VERSION", "feature_declaration"]
+__all__ = ["write_trackmate_xml", "ImageInfo", "TRACKMATE_XML_VERSION", "feature_declaration", "feature_units"]
 
 #: Version written in the root element (the TrackMate line whose reader this output was checked against).
 TRACKMATE_XML_VERSION = "7.13.2"
@@ -118,6 +118,18 @@ def feature_declaration(key: str, kind: str = "spot") -> tuple[str, str, str, bo
         return table[key]
     pretty = key.replace("_", " ").capitalize()
     return pretty, pretty[:12], "NONE", False
+
+
+# TrackMate dimension -> units, as TrackMate's tables print them (TMUtils.getUnitsFor): {s} space, {t} time units
+_DIM_UNITS = {"NONE": "", "POSITION": "{s}", "LENGTH": "{s}", "AREA": "{s}^2", "TIME": "{t}", "VELOCITY": "{s}/{t}",
+              "RATE": "/{t}", "ANGLE": "radians", "ANGLE_RATE": "rad/{t}", "INTENSITY": "counts",
+              "INTENSITY_SQUARED": "counts^2", "QUALITY": "quality", "COST": "cost"}
+
+
+def feature_units(dimension: str, space_unit: str, time_unit: str) -> str | None:
+    """Units of a feature of TrackMate ``dimension`` (``"VELOCITY"`` -> ``"um/s"``); None for STRING/unknown."""
+    tmpl = _DIM_UNITS.get(dimension)
+    return None if tmpl is None else tmpl.format(s=space_unit, t=time_unit)
 
 
 def write_trackmate_xml(path: str | Path, tracking: TrackingResult, calibration: Calibration, *,

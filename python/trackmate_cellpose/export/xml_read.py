@@ -35,6 +35,11 @@ class TrackMateXml:
     filtered_tracks : list[int]
     settings : dict[str, dict[str, str]]
         ``ImageData``, ``BasicSettings``, ``DetectorSettings``, ``InitialSpotFilter``, ``TrackerSettings`` attributes.
+    settings_xml, log, gui_state_xml : str
+        The ``<Settings>`` and ``<GUIState>`` elements as XML text (kept whole, to be written back unchanged) and the
+        ``<Log>`` text; empty when absent.
+    meshes : dict[int, Mesh]
+        Spot ID -> 3D mesh (absolute physical xyz) from the ``<xml>.meshes`` file beside it (TrackMate v9), if any.
     """
 
     spatial_units: str = ""
@@ -48,11 +53,15 @@ class TrackMateXml:
     tracks: dict = field(default_factory=dict)
     filtered_tracks: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    settings_xml: str = ""
+    log: str = ""
+    gui_state_xml: str = ""
+    meshes: dict = field(default_factory=dict)
 
 
-def read_trackmate_xml(path: str | Path) -> TrackMateXml:
+def read_trackmate_xml(path: str | Path, *, meshes: bool = True) -> TrackMateXml:
     """Parse a TrackMate XML file (see :class:`TrackMateXml`). Non-numeric spot attributes raise ``ValueError``,
-    as they would break TrackMate's own reader."""
+    as they would break TrackMate's own reader. ``meshes=True`` also loads ``<path>.meshes`` when it exists."""
     root = ET.parse(path).getroot()
     out = TrackMateXml(version=root.get("version", ""))
     model = root.find("Model")
@@ -97,4 +106,14 @@ def read_trackmate_xml(path: str | Path) -> TrackMateXml:
     if st is not None:
         for child in st:
             out.settings[child.tag] = dict(child.attrib)
+        out.settings_xml = ET.tostring(st, encoding="unicode").strip()
+    gui = root.find("GUIState")
+    if gui is not None:
+        out.gui_state_xml = ET.tostring(gui, encoding="unicode").strip()
+    log = root.find("Log")
+    out.log = (log.text or "") if log is not None else ""
+    if meshes:
+        from .meshes import read_meshes
+
+        out.meshes = read_meshes(path)
     return out
