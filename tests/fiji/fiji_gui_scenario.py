@@ -1,6 +1,7 @@
 """GUI check under a (virtual) X display, in one subprocess: TrackMate's own wizard lists the detector, its panel
-opens with every field (3D-only fields for a 3D image only), Preview runs the current frame, and a screenshot of
-each panel is saved.
+opens with every field (3D-only fields for a 3D image only), Preview runs the current frame of a 2D and of a 3D
+image and TrackMate draws the spots it found (ROIs; for 3D spheres on 7.x/8.x, meshes on v9), and screenshots of
+each panel and of the image with the drawn spots are saved.
 
 Usage: ``python fiji_gui_scenario.py OUT.json WORKDIR`` with ``FIJI_DIR`` and ``DISPLAY`` set.
 """
@@ -18,6 +19,8 @@ from trackmate_cellpose import DetectorSettings, sample_path, test_model_path
 from trackmate_cellpose.bridge import start_fiji
 from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
 from trackmate_cellpose.bridge._service import set_detect_function
+
+from _shapes import Shapes  # noqa: E402 - test support next to this script
 
 KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
 NAME = "Cellpose advanced (Python)"
@@ -77,20 +80,77 @@ def wizard_frame(before):
     raise RuntimeError("TrackMate's wizard window did not appear")
 
 
-def screenshot(comp, path: Path):
-    """Paint the window into an image on the EDT (independent of other windows overlapping it on screen)."""
+def screenshot(comp, path: Path, zoom: int = 1):
+    """Paint the window (or an image canvas) into an image on the EDT, independent of other windows overlapping it
+    on screen; ``zoom`` enlarges it (nearest neighbour) for small images."""
     BufferedImage, ImageIO, File = (J(c) for c in ("java.awt.image.BufferedImage", "javax.imageio.ImageIO",
                                                    "java.io.File"))
 
     def paint():
-        img = BufferedImage(comp.getWidth(), comp.getHeight(), BufferedImage.TYPE_INT_RGB)
+        w, h = int(comp.getWidth()), int(comp.getHeight())
+        img = BufferedImage(w, h, BufferedImage.TYPE_INT_RGB)
         g = img.createGraphics()
         comp.paint(g)
         g.dispose()
-        return img
+        if zoom == 1:
+            return img
+        big = BufferedImage(w * zoom, h * zoom, BufferedImage.TYPE_INT_RGB)
+        g = big.createGraphics()
+        g.drawImage(img, 0, 0, w * zoom, h * zoom, None)
+        g.dispose()
+        return big
 
     ImageIO.write(on_edt(paint), "png", File(str(path)))
     return str(path)
+
+
+def coloured_pixels(imp) -> int:
+    """Pixels of the image window's canvas that are not grey: TrackMate's overlay (the image itself is greyscale)."""
+    import numpy as np
+
+    canvas = imp.getCanvas()
+    w, h = int(canvas.getWidth()), int(canvas.getHeight())
+    BufferedImage = J("java.awt.image.BufferedImage")
+
+    def paint():
+        img = BufferedImage(w, h, BufferedImage.TYPE_INT_RGB)
+        g = img.createGraphics()
+        canvas.paint(g)
+        g.dispose()
+        return img.getRGB(0, 0, w, h, None, 0, w)
+
+    rgb = np.array(on_edt(paint), dtype=np.int64) & 0xFFFFFF
+    r, g, b = rgb >> 16, (rgb >> 8) & 0xFF, rgb & 0xFF
+    return int(np.count_nonzero((r != g) | (g != b)))
+
+
+def overlay_model(imp):
+    """TrackMate's model behind the spots drawn on ``imp`` (the SpotOverlay of its HyperStackDisplayer)."""
+    SpotOverlay = J("fiji.plugin.trackmate.visualization.hyperstack.SpotOverlay")
+    overlay = imp.getOverlay()
+    for i in range(0 if overlay is None else overlay.size()):
+        roi = overlay.get(i)
+        if SpotOverlay.class_.isInstance(roi):
+            return field(roi, "fiji.plugin.trackmate.visualization.hyperstack.SpotOverlay", "model")
+    raise RuntimeError("no TrackMate spot overlay on the image")
+
+
+def run_preview(panel, imp, settings, position_czt, calls, returned, timeout=600.0):
+    """Set the panel's settings, move the image to (c, z, t) (1-based) and press Preview; wait for the spots."""
+    from trackmate_cellpose.bridge._run import to_java_map
+
+    calls.clear()
+    returned.clear()
+    on_edt(lambda: panel.setSettings(to_java_map(settings)))
+    on_edt(lambda: imp.setPosition(*position_czt))
+    prev = find(panel, "fiji.plugin.trackmate.util.DetectionPreviewPanel")[0]
+    btn = field(prev, "fiji.plugin.trackmate.util.DetectionPreviewPanel", "btnPreview")
+    on_edt(lambda: btn.doClick())
+    t0 = time.perf_counter()
+    while not returned and time.perf_counter() - t0 < timeout:
+        time.sleep(0.2)
+    time.sleep(3.0)  # TrackMate draws the spots and the quality histogram
+    return btn
 
 
 def next_panel(frame):
@@ -123,6 +183,8 @@ def open_config_panel(sample: str, work: Path, tag: str, res: dict):
         raise RuntimeError("the Cellpose advanced (Python) configuration panel did not open")
     panel = panels[0]
     res[f"{tag}_shown_keys"] = [str(k) for k in panel.shownKeys()]
+    # the labels of the fields, as the user reads them
+    res[f"{tag}_labels"] = [str(c.getText()) for c in walk(panel) if J("javax.swing.JLabel").class_.isInstance(c)]
     res[f"{tag}_settings"] = {str(k): str(v) for k, v in panel.getSettings().items()}
     res[f"{tag}_panel_png"] = screenshot(frame, work / f"{tag}_panel.png")
     return frame, panel, imp
@@ -133,9 +195,11 @@ def main(argv):
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {}
     try:
-        start_fiji(os.environ["FIJI_DIR"], mode="interactive", jvm_options=jvm_options_for_tests(work / "home"))
+        session = start_fiji(os.environ["FIJI_DIR"], mode="interactive",
+                             jvm_options=jvm_options_for_tests(work / "home"))
+        shapes = Shapes(session.line)
+        res["line"] = session.line
         calls = []
-
         returned = []
 
         def recording_detect(image, settings, **kw):
@@ -147,26 +211,35 @@ def main(argv):
             return result
 
         set_detect_function(recording_detect)
-        frame, panel, imp = open_config_panel("2dt", work, "2d", res)
-        # Preview: our settings (test model), current frame 4 (1-based) -> TrackMate's DetectionPreview.
         s = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
-        from trackmate_cellpose.bridge._run import to_java_map
 
-        on_edt(lambda: panel.setSettings(to_java_map(s)))
-        on_edt(lambda: imp.setT(4))
-        prev = find(panel, "fiji.plugin.trackmate.util.DetectionPreviewPanel")[0]
-        btn = field(prev, "fiji.plugin.trackmate.util.DetectionPreviewPanel", "btnPreview")
-        on_edt(lambda: btn.doClick())
-        t0 = time.perf_counter()
-        while not returned and time.perf_counter() - t0 < 600:
-            time.sleep(0.2)
-        time.sleep(3.0)  # TrackMate draws the spots and the quality histogram
+        # 2D+t: Preview on frame 4 (1-based) -> TrackMate's DetectionPreview runs our detector on that frame only.
+        frame, panel, imp = open_config_panel("2dt", work, "2d", res)
+        res["2d_coloured_px_before"] = coloured_pixels(imp)
+        btn = run_preview(panel, imp, s, (1, 1, 4), calls, returned)
         res["preview_calls"] = list(calls)
         res["preview_panel_showing"] = bool(btn.isShowing()) and on_edt(lambda: btn.getVisibleRect().getHeight() > 0)
         res["preview_detections"] = list(returned)
+        res["2d_preview_kinds"] = sorted({shapes.kind(sp) for sp in overlay_model(imp).getSpots().iterable(3, False)})
+        res["2d_coloured_px_after"] = coloured_pixels(imp)
         res["preview_png"] = screenshot(frame, work / "2d_preview.png")
+        # the image canvas (an AWT canvas: painting its window does not paint it) with TrackMate's overlay
+        res["2d_image_png"] = screenshot(imp.getCanvas(), work / "2d_preview_image.png", zoom=3)
         on_edt(lambda: frame.dispose())
-        frame3, _, _ = open_config_panel("3dt", work, "3d", res)
+
+        # 3D+t: the 3D settings are shown; Preview on frame 2, plane 6 (2D+Z keeps it short on a CPU): TrackMate
+        # draws the spots of that frame where they cut the plane (spheres on 7.x/8.x, meshes on v9).
+        frame3, panel3, imp3 = open_config_panel("3dt", work, "3d", res)
+        res["3d_coloured_px_before"] = coloured_pixels(imp3)
+        run_preview(panel3, imp3, s.replace(do_2dz=True), (1, 6, 2), calls, returned)
+        res["3d_preview_calls"] = list(calls)
+        res["3d_preview_detections"] = list(returned)
+        spots = overlay_model(imp3).getSpots()
+        res["3d_preview_frames"] = sorted(int(f) for f in spots.keySet() if spots.getNSpots(int(f), False) > 0)
+        res["3d_preview_spots"] = [shapes.describe(sp) for sp in spots.iterable(1, False)]
+        res["3d_coloured_px_after"] = coloured_pixels(imp3)
+        res["3d_preview_png"] = screenshot(frame3, work / "3d_preview_panel.png")
+        res["3d_image_png"] = screenshot(imp3.getCanvas(), work / "3d_preview_image.png", zoom=3)
         on_edt(lambda: frame3.dispose())
         res["ok"] = True
     except BaseException as e:  # noqa: BLE001

@@ -25,6 +25,8 @@ from trackmate_cellpose.bridge._run import open_image, to_java_map
 from trackmate_cellpose.bridge._service import set_detect_function, set_runtime_options
 from trackmate_cellpose.errors import Cancelled
 
+from _shapes import Shapes  # noqa: E402 - test support next to this script
+
 SETTINGS = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
 KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
 
@@ -63,9 +65,11 @@ def sc_provider(work: Path, ctx: dict) -> dict:
     prov = DP()
     keys = [str(k) for k in prov.getVisibleKeys()]
     fac = prov.getFactory(KEY)
+    System = _jc("java.lang.System")
     return {"visible_keys": keys, "name": str(fac.getName()) if fac else None,
             "default_keys": sorted(str(k) for k in fac.getDefaultSettings().keySet()) if fac else [],
             "line": ctx["session"].line, "trackmate_version": ctx["session"].fiji.trackmate_version,
+            "java_version": str(System.getProperty("java.version")), "java_home": str(System.getProperty("java.home")),
             "timings": ctx["session"].timings}
 
 
@@ -76,7 +80,8 @@ def sc_headless_2dt(work: Path, ctx: dict) -> dict:
     wall = time.perf_counter() - t0
     spots = _spots(run.model)
     gt = _read_gt("2dt")
-    rois_ok = all(s.getRoi() is not None and len(s.getRoi().x) >= 3 for s in spots)
+    shapes = ctx["shapes"]
+    rois_ok = all(shapes.kind(s) == "roi" and len(shapes.roi_relative(s)[0]) >= 3 for s in spots)
     edges = int(run.model.getTrackModel().edgeSet().size())
     # Read back with TrackMate's own reader.
     reader = _jc("fiji.plugin.trackmate.io.TmXmlReader")(_jc("java.io.File")(str(out)))
@@ -94,7 +99,7 @@ def sc_headless_2dt(work: Path, ctx: dict) -> dict:
             "gt_hit_fraction": _gt_hit_fraction(spots, gt, 0.5), "xml_exists": out.is_file(),
             "reader_ok": ok, "reader_error": str(reader.getErrorMessage() or ""),
             "read_n_spots": len(rspots), "read_n_tracks": int(rmodel.getTrackModel().nTracks(True)),
-            "read_rois_ok": all(s.getRoi() is not None for s in rspots),
+            "read_rois_ok": all(shapes.kind(s) == "roi" for s in rspots),
             "read_detector_key": str(rsettings.detectorFactory.getKey()) if rsettings is not None
             and rsettings.detectorFactory is not None else None,
             "settings_roundtrip": written == read, "written": written, "read": read,
@@ -213,6 +218,8 @@ def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:
     lab_map = _jc("java.util.HashMap")()
     lab_map.put("TARGET_CHANNEL", _jc("java.lang.Integer")(1))
     lab_map.put("SIMPLIFY_CONTOURS", _jc("java.lang.Boolean")(simplify))
+    if ctx["session"].line == "tm9":  # v9's label-image detector reads SMOOTHING_SCALE (absent from its defaults)
+        lab_map.put("SMOOTHING_SCALE", _jc("java.lang.Double")(-1.0))
     theirs = run_with("LABEL_IMAGE_DETECTOR", lab_map)
     set_detect_function(fake_detect)
     try:
@@ -222,10 +229,11 @@ def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:
     cal = 0.5
     max_d, max_area, n_theirs, n_ours, unmatched = 0.0, 0.0, 0, 0, 0
     pairs = []
+    shapes = ctx["shapes"]
     for f in range(3):
-        a = [(float(s.getFeature("POSITION_X")), float(s.getFeature("POSITION_Y")), float(s.getRoi().area()))
+        a = [(float(s.getFeature("POSITION_X")), float(s.getFeature("POSITION_Y")), shapes.roi_area(s))
              for s in _spots(theirs, f, False)]
-        b = [(float(s.getFeature("POSITION_X")), float(s.getFeature("POSITION_Y")), float(s.getRoi().area()))
+        b = [(float(s.getFeature("POSITION_X")), float(s.getFeature("POSITION_Y")), shapes.roi_area(s))
              for s in _spots(ours, f, False)]
         n_theirs += len(a)
         n_ours += len(b)
@@ -254,17 +262,44 @@ def sc_label_parity_simplified(work: Path, ctx: dict) -> dict:
     return _label_parity(work, ctx, simplify=True)
 
 
-def sc_spheres_3d(work: Path, ctx: dict) -> dict:
+def sc_shapes_3d(work: Path, ctx: dict) -> dict:
+    """A 3D+t image: spheres of equal volume on 7.x/8.x, SpotMesh on v9 (with TrackMate's .meshes file)."""
     out = work / "run_3dt.xml"
     # 2D+Z mode keeps this CPU test short (full 3D cellpose takes minutes on a small CPU); spots are 3D either way.
     run = run_trackmate(sample_path("3dt"), SETTINGS.replace(do_2dz=True), t_range=(0, 0), tracker="none", output=out)
-    spots = _spots(run.model)
-    return {"n_spots": run.n_spots, "no_rois": all(s.getRoi() is None for s in spots),
-            "radii_positive": all(float(s.getFeature("RADIUS")) > 0 for s in spots),
-            "z_range": [min((float(s.getFeature("POSITION_Z")) for s in spots), default=None),
-                        max((float(s.getFeature("POSITION_Z")) for s in spots), default=None)],
-            "note_logged": "Meshes need TrackMate v9" in run.log, "xml_exists": out.is_file(),
-            "seconds": run.timings["trackmate"]}
+    shapes = ctx["shapes"]
+    spots = [shapes.describe(s) for s in _spots(run.model)]
+    meshes_file = Path(str(out) + ".meshes")
+    res = {"n_spots": run.n_spots, "kinds": sorted({s["kind"] for s in spots}), "spots": spots[:50],
+           "radii_positive": all(s["radius"] > 0 for s in spots),
+           "z_range": [min((s["z"] for s in spots), default=None), max((s["z"] for s in spots), default=None)],
+           "note_logged": "Meshes need TrackMate v9" in run.log, "xml_exists": out.is_file(),
+           "meshes_file": meshes_file.is_file(), "seconds": run.timings["trackmate"]}
+    if out.is_file():  # TrackMate's reader gives back the same shapes
+        reader = _jc("fiji.plugin.trackmate.io.TmXmlReader")(_jc("java.io.File")(str(out)))
+        res["read_kinds"] = sorted({shapes.kind(s) for s in _spots(reader.getModel())})
+        res["read_ok"] = bool(reader.isReadingOk())
+    if ctx["session"].line == "tm9":  # v9's own "Smooth 3D meshes" action works on our meshes
+        res["smoother"] = _smooth_meshes([s for s in _spots(run.model) if shapes.kind(s) == "mesh"])
+    return res
+
+
+def _smooth_meshes(spots: list) -> dict:
+    """Run v9's MeshSmoother (Taubin smoothing, 10 iterations) on SpotMesh spots; how far did the vertices move?"""
+    def vertices(spot):
+        v = spot.getMesh().vertices()
+        return np.array([[v.x(i), v.y(i), v.z(i)] for i in range(v.size())]) + [spot.getDoublePosition(d)
+                                                                               for d in range(3)]
+
+    before = [vertices(s) for s in spots]
+    model = _jc("fiji.plugin.trackmate.action.meshtools.MeshSmootherModel")()
+    model.setNIters(10)
+    smoother = _jc("fiji.plugin.trackmate.action.meshtools.MeshSmoother")(_jc("fiji.plugin.trackmate.Logger").VOID_LOGGER)
+    smoothed = smoother.smooth(model, _jc("java.util.ArrayList")(spots))
+    moved = [float(np.abs(vertices(s) - b).max()) if len(b) == len(vertices(s)) else float("inf")
+             for s, b in zip(spots, before)]
+    return {"n_meshes": len(spots), "n_smoothed": int(smoothed.size()), "max_moved": max(moved, default=0.0),
+            "min_moved": min(moved, default=0.0), "volumes_positive": all(float(s.volume()) > 0 for s in spots)}
 
 
 SCENARIOS = {name[3:]: fn for name, fn in globals().items() if name.startswith("sc_")}
@@ -277,7 +312,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     session = start_fiji(os.environ["FIJI_DIR"], jvm_options=jvm_options_for_tests(work / "home"))
     results["_start_s"] = time.perf_counter() - t0
-    ctx = {"session": session}
+    ctx = {"session": session, "shapes": Shapes(session.line)}
     for name in names:
         t = time.perf_counter()
         try:

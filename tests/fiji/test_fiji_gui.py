@@ -1,6 +1,7 @@
-"""GUI check under Xvfb with real TrackMate: the detector chooser lists "Cellpose advanced (Python)", its panel opens
-with every field (3D-only fields only for 3D images), Preview runs the current frame. Screenshots are saved in the
-test's tmp folder (path printed on failure)."""
+"""GUI check under Xvfb with real TrackMate, on every line: the detector chooser lists "Cellpose advanced (Python)",
+its panel opens with every field (3D-only fields only for 3D images), Preview runs the current frame and TrackMate
+draws the spots found: ROIs in 2D; in 3D spheres on 7.x/8.x and meshes on v9 (``_shapes.SHAPE_3D``). Screenshots are
+kept in the test's tmp folder (their paths are printed; ``TMCP_TEST_ARTIFACTS=DIR`` copies them there too)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from _shapes import SHAPE_3D
 from trackmate_cellpose.settings import TRACKMATE_KEYS
 
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
@@ -77,12 +79,44 @@ def test_panel_shows_every_setting_2d(gui):
 
 def test_panel_shows_3d_only_settings_for_3d_images(gui):
     assert set(gui["3d_shown_keys"]) == set(TRACKMATE_KEYS)
+    # 3D mode (cellpose 3D or 2D+Z), the stitching IoU threshold, removal of small cells, mesh smoothing
+    for words in ("2D+Z", "IoU threshold", "Minimum size", "smoothing scale"):
+        assert any(words in label for label in gui["3d_labels"]), (words, gui["3d_labels"])
+    for words in ("2D+Z", "IoU threshold", "smoothing scale"):  # 3D only
+        assert not any(words in label for label in gui["2d_labels"]), (words, gui["2d_labels"])
+    assert Path(gui["3d_panel_png"]).stat().st_size > 1000
 
 
 def test_preview_button_runs_the_current_frame(gui):
     assert gui["preview_calls"] and gui["preview_calls"][0] == {"frame_offset": 3, "n_frames": 1}
     assert gui["preview_detections"] and gui["preview_detections"][0] > 0
     assert gui["preview_panel_showing"]
+
+
+def test_preview_draws_roi_spots_on_the_2d_image(gui, capsys):
+    assert gui["2d_preview_kinds"] == ["roi"]
+    assert gui["2d_coloured_px_before"] == 0 < gui["2d_coloured_px_after"]  # TrackMate's overlay drew them
+    with capsys.disabled():
+        print(f"\n2D preview screenshots: {gui['preview_png']} {gui['2d_image_png']}")
+
+
+def test_3d_preview_draws_each_lines_shape_on_the_current_frame(gui, trackmate_line, capsys):
+    """3D image, frame 2 / plane 6: Preview segments that frame only; TrackMate keeps the spots in that frame, as
+    spheres (7.x/8.x) or SpotMesh (v9), and draws them where they cut the plane shown."""
+    assert gui["line"] == trackmate_line
+    assert gui["3d_preview_calls"] == [{"frame_offset": 1, "n_frames": 1}]
+    assert gui["3d_preview_detections"] and gui["3d_preview_detections"][0] > 0
+    assert gui["3d_preview_frames"] == [1]
+    spots = gui["3d_preview_spots"]
+    assert len(spots) == gui["3d_preview_detections"][0]
+    assert {s["kind"] for s in spots} == {SHAPE_3D[trackmate_line]}
+    if SHAPE_3D[trackmate_line] == "mesh":
+        assert all(s["n_vertices"] >= 4 and s["n_triangles"] >= 4 and s["volume"] > 0 for s in spots)
+    assert gui["3d_coloured_px_before"] == 0 < gui["3d_coloured_px_after"]
+    for key in ("3d_preview_png", "3d_image_png"):
+        assert Path(gui[key]).stat().st_size > 1000
+    with capsys.disabled():
+        print(f"\n3D preview screenshots ({trackmate_line}): {gui['3d_preview_png']} {gui['3d_image_png']}")
 
 
 def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path, glue_cache):

@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from _shapes import SHAPE_3D
 
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_ok", "cancel", "label_parity",
-             "label_parity_simplified", "spheres_3d"]
+             "label_parity_simplified", "shapes_3d"]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,9 @@ def _get(results: dict, name: str) -> dict:
     return r
 
 
-def test_detector_is_listed_by_trackmates_detector_provider(results):
+def test_detector_is_listed_by_trackmates_detector_provider(results, trackmate_line):
     r = _get(results, "provider")
+    assert r["line"] == trackmate_line
     assert "CELLPOSE_ADVANCED_PY_DETECTOR" in r["visible_keys"]
     assert r["name"] == "Cellpose advanced (Python)"
     from trackmate_cellpose.settings import TRACKMATE_KEYS
@@ -122,8 +124,37 @@ def test_simplified_polygon_areas_within_2_percent_of_label_image_detector(resul
     assert r["max_area_rel"] <= 0.02, r["worst"]
 
 
-def test_3d_image_gives_spheres_on_trackmate_7(results):
-    r = _get(results, "spheres_3d")
-    assert r["n_spots"] > 0 and r["no_rois"] and r["radii_positive"]
+def test_jvm_is_the_one_asked_for_and_new_enough(results, fiji_dir):
+    """The JVM that runs Fiji is JAVA_HOME's when it is set (8.1.6 needs Java 21+, the default java is 17), and never
+    older than TrackMate's bytecode."""
+    from trackmate_cellpose.bridge import find_fiji
+
+    r = _get(results, "provider")
+    major = int(r["java_version"].split(".")[0])
+    assert major >= find_fiji(fiji_dir).java_release, r["java_version"]
+    if os.environ.get("JAVA_HOME"):
+        assert Path(r["java_home"]).resolve() == Path(os.environ["JAVA_HOME"]).resolve(), r["java_home"]
+
+
+def test_3d_image_gives_each_lines_shape(results, trackmate_line):
+    """3D objects: spheres of equal volume on 7.x/8.x (with a note in the log), SpotMesh on v9 (TrackMate writes them
+    to its .meshes file and reads them back)."""
+    r = _get(results, "shapes_3d")
+    expected = SHAPE_3D[trackmate_line]
+    assert r["n_spots"] > 0 and r["kinds"] == [expected] and r["radii_positive"]
     assert 0.0 <= r["z_range"][0] <= r["z_range"][1] <= 11.0
-    assert r["note_logged"] and r["xml_exists"]
+    assert r["xml_exists"] and r["read_ok"] and r["read_kinds"] == [expected]
+    assert r["note_logged"] == (expected == "sphere")
+    assert r["meshes_file"] == (expected == "mesh")
+    if expected == "mesh":
+        import math
+
+        for s in r["spots"]:
+            assert s["n_vertices"] >= 4 and s["n_triangles"] >= 4
+            # SpotMesh's RADIUS is that of the sphere of the mesh's volume
+            assert s["radius"] == pytest.approx((3 * s["volume"] / (4 * math.pi)) ** (1 / 3), rel=1e-6)
+        sm = r["smoother"]  # v9's MeshSmoother smooths every one of our meshes, keeping them closed volumes
+        assert sm["n_meshes"] == sm["n_smoothed"] == r["n_spots"]
+        assert 0 < sm["min_moved"] and sm["max_moved"] < 5.0 and sm["volumes_positive"]
+    else:
+        assert "smoother" not in r

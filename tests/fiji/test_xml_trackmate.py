@@ -1,5 +1,6 @@
 """TrackMate's own TmXmlReader (real Fiji, FIJI_DIR) loads the XML our standalone pipeline writes: spots, ROIs, tracks,
-feature declarations and settings (detector with every setting, tracker).
+feature declarations and settings (detector with every setting, tracker), and the 3D meshes file next to it: v9
+reads our meshes as ``SpotMesh`` spots, 7.x/8.x ignore the file and keep spheres (``_shapes.SHAPE_3D``).
 
 The JVM runs in ONE subprocess (this file executed as a script); the pytest functions assert on the facts it records.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _shapes import SHAPE_3D, Shapes
 
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
@@ -25,7 +27,7 @@ HERE = Path(__file__).resolve()
 def _write_inputs(work: Path) -> dict:
     import tifffile
 
-    from trackmate_cellpose.export import ImageInfo, write_trackmate_xml
+    from trackmate_cellpose.export import ImageInfo, write_meshes, write_trackmate_xml
     from trackmate_cellpose.export._fixtures import balls_result, discs_result
     from trackmate_cellpose.settings import DetectorSettings
     from trackmate_cellpose.tracking import OverlapTrackerSettings, track_overlap
@@ -45,10 +47,12 @@ def _write_inputs(work: Path) -> dict:
         xml = work / f"{name}.xml"
         write_trackmate_xml(xml, tr, res.calibration, image=ImageInfo.from_path(img, res.image_shape_tczyx),
                             detector_settings=settings.to_trackmate_map())
+        meshes = write_meshes(xml, tr)  # the standalone pipeline writes it next to the XML for 3D results
         out[kind] = {
-            "xml": str(xml),
+            "xml": str(xml), "meshes_file": None if meshes is None else str(meshes),
             "spots": {i: {"frame": d.frame, "x": d.x, "y": d.y, "z": d.z,
-                          "roi": None if d.roi_xy is None else [list(map(float, a)) for a in d.roi_relative()]}
+                          "roi": None if d.roi_xy is None else [list(map(float, a)) for a in d.roi_relative()],
+                          "n_triangles": None if d.mesh is None else int(len(d.mesh.faces))}
                       for i, d in enumerate(tr.spots)},
             "edges": sorted([lk.source, lk.target] for lk in tr.links), "n_tracks": len(tr.tracks),
             "settings": {k: [str(v).lower() if isinstance(v, bool) else str(v), type(v).__name__]
@@ -57,7 +61,7 @@ def _write_inputs(work: Path) -> dict:
     return out
 
 
-def _read_with_trackmate(xml: str) -> dict:
+def _read_with_trackmate(xml: str, shapes: Shapes) -> dict:
     from jpype import JClass
 
     reader = JClass("fiji.plugin.trackmate.io.TmXmlReader")(JClass("java.io.File")(xml))
@@ -65,12 +69,14 @@ def _read_with_trackmate(xml: str) -> dict:
     ok_model = bool(reader.isReadingOk())
     spots = {}
     for s in model.getSpots().iterable(False):
-        roi = s.getRoi()
+        roi = shapes.roi_relative(s)
+        mesh = shapes.mesh_info(s)
         spots[int(s.ID())] = {
             "frame": int(s.getFeature("FRAME")), "x": float(s.getFeature("POSITION_X")),
             "y": float(s.getFeature("POSITION_Y")), "z": float(s.getFeature("POSITION_Z")),
-            "visible": float(s.getFeature("VISIBILITY")),
-            "roi": None if roi is None else [list(map(float, roi.x)), list(map(float, roi.y))]}
+            "visible": float(s.getFeature("VISIBILITY")), "kind": shapes.kind(s),
+            "roi": None if roi is None else [roi[0], roi[1]],
+            "n_triangles": None if mesh is None else mesh["n_triangles"]}
     tm = model.getTrackModel()
     edges = []
     for e in tm.edgeSet():
@@ -122,9 +128,11 @@ def _main(argv: list[str]) -> int:
 
         inputs = _write_inputs(work)
         results["written"] = inputs
-        start_fiji(os.environ["FIJI_DIR"], jvm_options=jvm_options_for_tests(work / "home"))
+        session = start_fiji(os.environ["FIJI_DIR"], jvm_options=jvm_options_for_tests(work / "home"))
+        shapes = Shapes(session.line)
+        results["line"] = session.line
         for kind, info in inputs.items():
-            results[kind] = _read_with_trackmate(info["xml"])
+            results[kind] = _read_with_trackmate(info["xml"], shapes)
     except BaseException as e:  # noqa: BLE001 - record for the test to show
         results["error"] = "".join(traceback.format_exception(e))
     out.write_text(json.dumps(results, indent=1, default=str))
@@ -168,8 +176,26 @@ def test_trackmate_reads_spots_tracks_and_units(facts, kind):
 def test_trackmate_reads_roi_polygons_exactly(facts):
     got, want = facts["2d"], facts["written"]["2d"]
     for sid, w in want["spots"].items():
+        assert got["spots"][sid]["kind"] == "roi"
         assert got["spots"][sid]["roi"] == w["roi"]  # Double.parseDouble of our repr: bit-exact
     assert all(s["roi"] is None for s in facts["3d"]["spots"].values())
+
+
+def test_3d_spots_are_read_with_each_lines_shape(facts, trackmate_line):
+    """Our ``.meshes`` file: v9 reads each mesh into a SpotMesh (same triangles); 7.x/8.x have no meshes and ignore
+    the file, the spots stay spheres (centre + RADIUS from the XML)."""
+    assert facts["line"] == trackmate_line
+    got, want = facts["3d"], facts["written"]["3d"]
+    assert want["meshes_file"] and Path(want["meshes_file"]).is_file()
+    assert facts["written"]["2d"]["meshes_file"] is None  # 2D results have no meshes file
+    expected = SHAPE_3D[trackmate_line]
+    for sid, w in want["spots"].items():
+        g = got["spots"][sid]
+        assert g["kind"] == expected, (sid, g)
+        if expected == "mesh":
+            assert g["n_triangles"] == w["n_triangles"] > 0
+        else:
+            assert g["n_triangles"] is None
 
 
 @pytest.mark.parametrize("kind", ["2d", "3d"])
