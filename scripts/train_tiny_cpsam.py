@@ -35,10 +35,14 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--n-frames", type=int, default=16)
     ap.add_argument("--n-volumes", type=int, default=2)
+    ap.add_argument("--keep-fp32", type=Path, help="also keep the float32 state dict here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
 
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # cellpose's per-epoch losses
     shim_torchvision_ops()
     install_tiny_encoder()
     import torch
@@ -56,6 +60,8 @@ def main(argv=None) -> int:
             n_epochs=args.epochs, batch_size=8, bsize=256, min_train_masks=1, save_path=tmp,
             model_name="tiny_cpsam", save_every=10_000, nimg_per_epoch=min(len(imgs), 16))
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if args.keep_fp32:
+            torch.save(state, args.keep_fp32)
     half = {k: (v.half() if v.is_floating_point() and k not in ("diam_mean", "diam_labels", "W2") else v)
             for k, v in state.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from trackmate_cellpose.errors import Cancelled
 
 from _shapes import Shapes  # noqa: E402 - test support next to this script
 
-SETTINGS = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
+SETTINGS = DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()), diameter=10.0, use_gpu=False)
 KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
 
 

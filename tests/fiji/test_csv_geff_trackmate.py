@@ -125,7 +125,7 @@ def _run_trackmate_to_geff(work: Path) -> dict:
     from trackmate_cellpose.bridge import run_trackmate
 
     out = work / "run.geff"
-    run = run_trackmate(sample_path("2dt"), DetectorSettings(model="CUSTOM", model_path=str(test_model_path()),
+    run = run_trackmate(sample_path("2dt"), DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()),
                                                              diameter=10.0, use_gpu=False),
                         output=out, t_range=(0, 2), tracker="overlap", min_iou=0.25)
     tm = run.model.getTrackModel()
