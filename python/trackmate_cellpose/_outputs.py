@@ -70,8 +70,8 @@ def refuse_existing(out: Path, stem: str, formats: tuple[str, ...], source_name:
     """Raise :class:`OutputExistsError` naming what an earlier run left that this one would replace."""
     existing = find_existing(out, stem, formats)
     if existing:
-        shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in existing[:4])
-        more = f" and {len(existing) - 4} more" if len(existing) > 4 else ""
+        shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in existing[:12])
+        more = f" and {len(existing) - 12} more" if len(existing) > 12 else ""
         raise OutputExistsError(
             f"OUTDIR {out} already holds results for {source_name}: {shown}{more}; pass --overwrite to replace them "
             "(only files this program writes are touched) or choose another -o OUTDIR", paths=existing)

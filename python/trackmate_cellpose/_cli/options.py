@@ -171,7 +171,7 @@ def add_tracker_options(p: argparse.ArgumentParser, *, with_3d: bool = True) -> 
         flag, metavar, typ = _TRACKER_OPTIONS[row["field"]]
         if row["field"] == "mode_3d" and not with_3d:
             continue
-        kw: dict = {"dest": f"t_{row['field']}", "default": row["default"], "type": typ,
+        kw: dict = {"dest": f"tk_{row['field']}", "default": row["default"], "type": typ,
                     "help": _help({**row, "key": row["key"] or "3D IoU"})}
         if "choices" in row:
             kw["choices"] = tuple(c.upper() if typ is str.upper else c for c in row["choices"])
@@ -179,7 +179,7 @@ def add_tracker_options(p: argparse.ArgumentParser, *, with_3d: bool = True) -> 
             kw["metavar"] = metavar
         t.add_argument(flag, **kw)
         if row["field"] == "iou_calculation":
-            t.add_argument("--iou-mode", action=DeprecatedAlias, new=flag, dest=f"t_{row['field']}", type=typ,
+            t.add_argument("--iou-mode", action=DeprecatedAlias, new=flag, dest=f"tk_{row['field']}", type=typ,
                            choices=kw["choices"], help=argparse.SUPPRESS)
 
 
@@ -187,7 +187,7 @@ def tracker_from_args(args: argparse.Namespace):
     """The validated ``OverlapTrackerSettings`` of the tracker options (errors name the flag)."""
     from ..tracking import OverlapTrackerSettings
 
-    kw = {k[2:]: v for k, v in vars(args).items() if k.startswith("t_")}
+    kw = {k[3:]: v for k, v in vars(args).items() if k.startswith("tk_")}
     try:
         return OverlapTrackerSettings(**kw)
     except InvalidSettingsError as e:
