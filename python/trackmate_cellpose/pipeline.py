@@ -294,12 +294,17 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
             if meshes is not None:
                 written.append(meshes)
         elif fmt == "labels":
-            written.append(export.write_label_tiff(stage / f"{stem}_labels.tif",
-                                                   export.spot_id_images(tracking, frames, calibration=cal), cal))
+            # frame by frame: the label movies are never held whole in memory (long movies)
+            shape = (len(frames), *image.array.shape[2:])
+            n_spots = len(tracking.spots)
+            written.append(export.write_label_tiff(
+                stage / f"{stem}_labels.tif", export.iter_spot_id_images(tracking, frames, calibration=cal), cal,
+                shape_tzyx=shape, max_label=n_spots))
             if tracking.settings is not None:
                 written.append(export.write_label_tiff(
                     stage / f"{stem}_track_labels.tif",
-                    export.spot_id_images(tracking, frames, by_track=True, calibration=cal), cal))
+                    export.iter_spot_id_images(tracking, frames, by_track=True, calibration=cal), cal,
+                    shape_tzyx=shape, max_label=n_spots))
         elif fmt == "csv":
             written += export.write_csv_tables(stage, stem, tracking, cal)
         elif fmt == "ctc":
