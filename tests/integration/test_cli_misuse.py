@@ -342,3 +342,16 @@ def test_a_run_that_finds_nothing_says_what_to_try(tmp_path, capsys, monkeypatch
     (hint,) = [ln for ln in err.splitlines() if "no object found" in ln]
     for word in ("--diameter (CELL_DIAMETER 30 um = 60 px here)", "--cellprob", "--min-size", "--model (now cyto3)"):
         assert word in hint, hint
+
+
+def test_cellpose_own_progress_bars_are_off_unless_debug(monkeypatch, capsys):
+    dynamics = pytest.importorskip("cellpose.dynamics")
+    from trackmate_cellpose._cli.logs import quiet_third_party_bars
+
+    monkeypatch.setattr(dynamics, "trange", dynamics.trange)  # restored after the test
+    quiet_third_party_bars(debug=True)
+    list(dynamics.trange(3))
+    assert "3/3" in capsys.readouterr().err  # --debug: cellpose's bar as cellpose draws it
+    quiet_third_party_bars()
+    list(dynamics.trange(3))  # e.g. the per-plane bar of 2D+Z stitching, drawn on stderr by cellpose
+    assert capsys.readouterr().err == ""

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .logs import get_logger
+from .logs import get_logger, quiet_third_party_bars
 from .options import tracker_from_args
 from .run import add_common_run_options, empty_result_hint
 
@@ -60,6 +60,7 @@ def main(args: argparse.Namespace) -> int:
         if not path.exists():
             raise FileNotFoundError(f"bundled sample missing: {path} (reinstall the package)")
         check_input(path, args.outdir, settings, formats=formats, overwrite=args.overwrite)
+    quiet_third_party_bars(debug=args.debug)
     t0 = time.perf_counter()
     for path in paths:
         result = run_pipeline(path, args.outdir, settings, tracker=args.tracker, tracker_settings=tracker_settings,

@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["setup_logging", "get_logger", "PREFIX"]
+__all__ = ["setup_logging", "get_logger", "quiet_third_party_bars", "PREFIX"]
 
 PREFIX = "trackmate-cellpose"
 _LOGGER = "trackmate_cellpose"
@@ -35,10 +35,11 @@ class _TqdmHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             msg = self.format(record)
-            if self._dedupe:
-                if msg in self._seen:
+            if self._dedupe:  # on the words, not the level: a notice also raised as a warning prints once
+                words = " ".join(record.getMessage().split())
+                if words in self._seen:
                     return
-                self._seen.add(msg)
+                self._seen.add(words)
             from tqdm import tqdm
 
             tqdm.write(msg, file=sys.stderr)
@@ -111,3 +112,27 @@ def setup_logging(*, debug: bool = False, quiet: bool = False) -> logging.Logger
         # our own deprecations (renamed settings keys, old option spellings) are meant for the user
         warnings.filterwarnings("default", category=DeprecationWarning, module=r"trackmate_cellpose(\..*)?$")
     return log
+
+
+#: Modules of cellpose that draw their own tqdm bars straight onto stderr (2D+Z: one bar per frame over the planes).
+_BAR_MODULES = ("cellpose.dynamics", "cellpose.utils")
+
+
+def quiet_third_party_bars(*, debug: bool = False) -> None:
+    """Switch off the progress bars cellpose draws on stderr itself (ours already shows the progress); ``--debug``
+    keeps them. Imports cellpose (about to be used for detection anyway); does nothing if it is not installed."""
+    if debug:
+        return
+    import functools
+    import importlib
+
+    import tqdm as _tqdm
+
+    for name in _BAR_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - no cellpose here: nothing to quiet
+            continue
+        for attr, fn in (("trange", _tqdm.trange), ("tqdm", _tqdm.tqdm)):
+            if getattr(mod, attr, None) is fn:
+                setattr(mod, attr, functools.partial(fn, disable=True))

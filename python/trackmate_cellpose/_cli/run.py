@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InvalidImageError, InvalidSettingsError, OutputExistsError
-from .logs import get_logger
+from .logs import get_logger, quiet_third_party_bars
 from .options import (add_calibration_options, add_detector_options, add_runtime_options, add_tracker_options,
                       check_calibration_args, name_flag, runtime_from_args, settings_from_args, tracker_from_args)
 
@@ -110,6 +110,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"{len(bad)} of {len(args.inputs)} inputs cannot be used (listed above); nothing was run. "
                          "Fix them, or pass --keep-going to run the others")
     # 2. the work
+    quiet_third_party_bars(debug=args.debug)
     failed: dict[Path, BaseException] = {}
     for path in args.inputs:
         if path in bad:
