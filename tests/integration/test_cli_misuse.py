@@ -348,7 +348,9 @@ def test_cellpose_own_progress_bars_are_off_unless_debug(monkeypatch, capsys):
     dynamics = pytest.importorskip("cellpose.dynamics")
     from trackmate_cellpose._cli.logs import quiet_third_party_bars
 
-    monkeypatch.setattr(dynamics, "trange", dynamics.trange)  # restored after the test
+    import tqdm
+
+    monkeypatch.setattr(dynamics, "trange", tqdm.trange)  # as cellpose imports it (an earlier run may have quieted it)
     quiet_third_party_bars(debug=True)
     list(dynamics.trange(3))
     assert "3/3" in capsys.readouterr().err  # --debug: cellpose's bar as cellpose draws it
