@@ -308,6 +308,12 @@ def test_fiji_run_passes_the_tracker_settings_object(tmp_path, monkeypatch, caps
     assert seen["tracker_settings"] == OverlapTrackerSettings(min_iou=0.45, scale_factor=2.0, iou_calculation="FAST")
     assert main(["fiji", "--run", "x.tif", "-o", "x.xml", "--min-iou", "1.5"]) == 2
     assert "--min-iou (MIN_IOU)" in capsys.readouterr().err
+    # an existing TrackMate file is not replaced silently either
+    (tmp_path / "x.xml").write_text("<TrackMate/>")
+    seen.clear()
+    assert main(["fiji", "--run", "x.tif", "-o", str(tmp_path / "x.xml")]) == 2
+    assert "--overwrite" in capsys.readouterr().err and not seen
+    assert main(["fiji", "--run", "x.tif", "-o", str(tmp_path / "x.xml"), "--overwrite"]) == 0 and seen
 
 
 # ---- 12. small things ---------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-heap", metavar="SIZE", help="JVM maximum heap, e.g. 8g")
     p.add_argument("--run", metavar="IMAGE", help="run TrackMate headless on IMAGE and exit")
     p.add_argument("-o", "--output", metavar="OUT.xml", help="TrackMate XML to write (with --run)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT.xml (otherwise an error)")
     p.add_argument("--settings", metavar="S.json", help="detector settings (JSON of TrackMate keys)")
     add_tracker_options(p, with_3d=False)  # TrackMate's own tracker: XY only, no 3D voxel IoU
     p.add_argument("--roi", type=_roi, metavar="X,Y,W,H", help="crop rectangle in pixels")
@@ -74,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("-o/--output needs --run IMAGE")
     if args.run and not args.output:
         raise UsageError("--run needs -o OUT.xml (the TrackMate file to write)")
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        from ..errors import OutputExistsError
+
+        raise OutputExistsError(f"-o {args.output} already exists; pass --overwrite to replace it or choose another "
+                                "file", paths=[Path(args.output)])
     settings = read_settings_file(args.settings) if args.settings else DetectorSettings()
     tracker_settings = tracker_from_args(args)
     runtime = runtime_from_args(args)
