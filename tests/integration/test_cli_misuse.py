@@ -150,6 +150,9 @@ def _emit_notices(say):
                            "/x/site-packages/torch/sparse/__init__.py", 42, module="torch.sparse")
     warnings.warn_explicit("torch.jit.script_method is deprecated", DeprecationWarning,
                            "/x/site-packages/torch/jit/_script.py", 365, module="torch.jit._script")
+    import logging
+
+    logging.getLogger("cellpose.models").warning("cellpose chatter")  # cellpose's own log records
     say("a notice from the pipeline")  # the same words twice: printed once
 
 
@@ -159,7 +162,7 @@ def test_notices_are_clean_lines_and_never_written_over_the_progress_bar(tmp_pat
     rc = main(["run", str(inp), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "Sparse invariant" not in err and "deprecated" not in err
+    assert "Sparse invariant" not in err and "deprecated" not in err and "cellpose chatter" not in err
     assert "warnings.warn" not in err and ".py:" not in err  # no file path, line number or source line
     lines = [ln.split("\r")[-1] for ln in err.split("\n")]   # what is left visible on each terminal line
     ours = [ln for ln in lines if "notice from the pipeline" in ln or "our own warning" in ln]
@@ -175,6 +178,7 @@ def test_debug_after_the_command_shows_everything(tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "Sparse invariant checks" in err and "torch/sparse/__init__.py:42" in err
+    assert "trackmate-cellpose: warning: cellpose chatter [cellpose.models]" in err
     rc = main(["run", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "out2"), "--debug"])
     assert rc == 2 and "Traceback" in capsys.readouterr().err
 

@@ -89,12 +89,9 @@ def setup_logging(*, debug: bool = False, quiet: bool = False) -> logging.Logger
     for h in list(cp.handlers):
         if isinstance(h, _TqdmHandler):
             cp.removeHandler(h)
-    if debug:
-        cp.addHandler(handler)
-        cp.setLevel(logging.INFO)
-        cp.propagate = False
-    else:
-        cp.setLevel(logging.ERROR)
+    cp.addHandler(handler)  # never Python's last-resort handler, which would write over the progress bar
+    cp.propagate = False
+    cp.setLevel(logging.INFO if debug else logging.ERROR)
 
     def showwarning(message, category, filename, lineno, file=None, line=None) -> None:
         text = str(message)
