@@ -98,7 +98,8 @@ def deprecation_notices(args: argparse.Namespace) -> list[str]:
 def _help(row: dict, extra: str = "") -> str:
     unit = "" if row["unit"] in ("-", "") else f"{row['unit']}; "
     default = row["default"]
-    shown = str(default).lower() if isinstance(default, bool) else repr(default) if isinstance(default, str) else default
+    shown = str(default).lower() if isinstance(default, bool) else (repr(default) if isinstance(default, str)
+                                                                     else default)
     text = f"{row['key']} ({unit}{row['range']}; default {shown}){extra}: {row['doc']}"
     return text.replace("%", "%%")
 
