@@ -81,7 +81,7 @@ def _write_movie(path: Path, frames: int, size: int) -> float:
     return frames * size * size * 2 / 2 ** 20
 
 
-def _child(frames: int, size: int, network: str, formats: str) -> dict:
+def _child(frames: int, size: int, network: str, formats: str, diameter: float) -> dict:
     from trackmate_cellpose import pipeline
     from trackmate_cellpose.data import test_model_path
     from trackmate_cellpose.settings import DetectorSettings
@@ -89,7 +89,7 @@ def _child(frames: int, size: int, network: str, formats: str) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-mem-long-"))
     movie = work / "movie.tif"
     movie_mb = _write_movie(movie, frames, size)
-    settings = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
+    settings = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=diameter, use_gpu=False)
     if network == "standin":
         from trackmate_cellpose.segment import adapter
 
@@ -141,7 +141,8 @@ def _child(frames: int, size: int, network: str, formats: str) -> dict:
     pts = [(f, r) for f, r in series if f >= 0.1]
     slope = float(np.polyfit([f * frames for f, _ in pts], [r for _, r in pts], 1)[0]) if len(pts) > 3 else None
     labels_mb = sum(fr.labels.nbytes for fr in result.detection.frames) / 2 ** 20
-    return {"network": network, "frames": frames, "size": size, "formats": formats, "movie_mb": movie_mb,
+    return {"network": network, "frames": frames, "size": size, "diameter_um": diameter, "formats": formats,
+            "movie_mb": movie_mb,
             "labels_kept_mb": labels_mb, "n_objects": result.detection.n_detections,
             "n_tracks": len(result.tracking.tracks), "rss_start_mb": rss_start,
             "peak_rss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, *peaks.values()),
@@ -156,18 +157,21 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--network", choices=("standin", "cellpose"), default="standin")
     ap.add_argument("--formats", default="xml,labels,csv,ctc,png")
+    ap.add_argument("--diameter", type=float, default=10.0,
+                    help="CELL_DIAMETER in um (pixel 0.5 um; 10 = the objects' size, 30 = rescale 0.5: a faster "
+                         "network call on CPU, for --network cellpose)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(_child(int(args.frames), args.size, args.network, args.formats)))
+        print(json.dumps(_child(int(args.frames), args.size, args.network, args.formats, args.diameter)))
         return 0
     rows = []
     for n in (int(v) for v in args.frames.split(",")):
         env = {**os.environ, "PYTHONPATH": str(REPO / "python") + os.pathsep + os.environ.get("PYTHONPATH", "")}
         out = subprocess.run([sys.executable, __file__, "--child", "--frames", str(n), "--size", str(args.size),
-                              "--network", args.network, "--formats", args.formats], capture_output=True, text=True,
-                             env=env)
+                              "--network", args.network, "--formats", args.formats, "--diameter",
+                              str(args.diameter)], capture_output=True, text=True, env=env)
         if out.returncode:
             print(out.stderr, file=sys.stderr)
             return out.returncode
