@@ -191,8 +191,6 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
         Bad input, unusable OUTDIR or earlier results in the way (checked before any computation). A run that
         fails or is interrupted leaves no output, and removes OUTDIR again if it created it.
     """
-    from tqdm.auto import tqdm
-
     fmts = parse_formats(formats)
     if tracker not in _TRACKERS:
         raise InvalidSettingsError(f"tracker must be one of {', '.join(_TRACKERS)}, got {tracker!r}",
@@ -208,18 +206,22 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
                 overwrite=overwrite, warn=False)
     outd = OutDir(Path(outdir).expanduser())
     try:
-        return _run(src, outd.path, settings, tracker, tracker_settings, fmts, axes, pixel_size, z_step, dt,
-                    runtime, progress, log or (lambda msg: None), overwrite, tqdm)
+        return _run(src, outd.path, settings, tracker, tracker_settings, fmts,
+                    dict(axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt), runtime=runtime,
+                    progress=progress, say=log or (lambda msg: None), overwrite=overwrite)
     except BaseException:
         outd.discard_if_empty()  # a failed or interrupted run leaves no empty folder it made
         raise
 
 
-def _run(src, out, settings, tracker, tracker_settings, fmts, axes, pixel_size, z_step, dt, runtime, progress,
-         say, overwrite, tqdm) -> PipelineResult:
+def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker_settings: OverlapTrackerSettings,
+         fmts: tuple[str, ...], read_kw: dict, *, runtime, progress: bool, say, overwrite: bool) -> PipelineResult:
+    """The body of :func:`run_pipeline` once its inputs are checked and OUTDIR exists."""
+    from tqdm.auto import tqdm
+
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    image = read_image(src, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt)
+    image = read_image(src, **read_kw)
     timings["read"] = time.perf_counter() - t0
     say(image.describe())
 
