@@ -25,9 +25,9 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 _DRIVER = r'''
-import sys, time
+import os, sys, time
 point = sys.argv[1]
-from trackmate_cellpose import _outputs, export, pipeline
+from trackmate_cellpose import export, pipeline
 
 def here():
     print("AT " + point, flush=True)
@@ -57,14 +57,14 @@ elif point.startswith("export"):
         return paths
     export.write_ctc = write_ctc
 elif point == "commit":
-    orig_replace = _outputs.os.replace
+    orig_replace = os.replace
     calls = []
     def replace(src, dst):
         calls.append(1)
-        if len(calls) == 2:  # one output already moved, the others not yet
+        if len(calls) == 2:  # one output already moved into OUTDIR, the others not yet
             here(); time.sleep(3)
         return orig_replace(src, dst)
-    _outputs.os.replace = replace
+    os.replace = replace
 from trackmate_cellpose.cli import main
 sys.exit(main(sys.argv[2:]))
 '''
