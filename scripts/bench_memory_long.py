@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,7 @@ def _child(frames: int, size: int, network: str, formats: str, diameter: float) 
     pts = [(f, r) for f, r in series if f >= 0.1]
     slope = float(np.polyfit([f * frames for f, _ in pts], [r for _, r in pts], 1)[0]) if len(pts) > 3 else None
     labels_mb = sum(fr.labels.nbytes for fr in result.detection.frames) / 2 ** 20
+    shutil.rmtree(work, ignore_errors=True)  # the movie and the outputs (GBs at 1000 frames)
     return {"network": network, "frames": frames, "size": size, "diameter_um": diameter, "formats": formats,
             "movie_mb": movie_mb,
             "labels_kept_mb": labels_mb, "n_objects": result.detection.n_detections,
