@@ -4,7 +4,7 @@
 #@ String (label = "Custom model file (when CUSTOM)", value = "") modelPath
 #@ Double (label = "Cell diameter (physical units)", value = 10.0) diameter
 #@ Boolean (label = "Use GPU", value = true) useGpu
-#@ Double (label = "Overlap tracker minimum IoU", value = 0.25) minIou
+#@ Double (label = "Overlap tracker minimum IoU", value = 0.3) minIou
 
 /*
  * TrackMate with the "Cellpose advanced (Python)" detector, selected by its key, then TrackMate's Overlap tracker,

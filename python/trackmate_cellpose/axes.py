@@ -16,7 +16,8 @@ import numpy as np
 
 from .errors import InvalidImageError
 
-__all__ = ["Calibration", "CANONICAL_AXES", "to_tczyx", "normalize_axes", "AnisotropyWarning"]
+__all__ = ["Calibration", "CANONICAL_AXES", "to_tczyx", "normalize_axes", "AnisotropyWarning", "CalibrationWarning",
+           "um_per_unit", "LENGTH_UNITS"]
 
 CANONICAL_AXES = "tczyx"
 _UNCALIBRATED_UNITS = {"", "pixel", "pixels", "px", "none"}
@@ -24,6 +25,36 @@ _UNCALIBRATED_UNITS = {"", "pixel", "pixels", "px", "none"}
 
 class AnisotropyWarning(UserWarning):
     """The image carries no usable Z calibration, so anisotropy cannot be corrected."""
+
+
+class CalibrationWarning(UserWarning):
+    """A calibration value found in a file cannot be used (no unit, unknown unit, a printer resolution)."""
+
+
+#: Length units a file can state for its pixel size (TIFF resolution unit, ImageJ ``unit``, OME
+#: ``PhysicalSize*Unit``), as micrometres per unit. Case matters only for ``m`` vs ``M`` (never a length here).
+_UM_PER_UNIT = {
+    "pm": 1e-6, "picometer": 1e-6, "picometre": 1e-6,
+    "\u00c5": 1e-4, "\u212b": 1e-4, "angstrom": 1e-4,
+    "nm": 1e-3, "nanometer": 1e-3, "nanometre": 1e-3, "nanometers": 1e-3, "nanometres": 1e-3,
+    "um": 1.0, "\u00b5m": 1.0, "\u03bcm": 1.0, "\\u00b5m": 1.0, "micron": 1.0, "microns": 1.0,
+    "micrometer": 1.0, "micrometre": 1.0, "micrometers": 1.0, "micrometres": 1.0,
+    "mm": 1e3, "millimeter": 1e3, "millimetre": 1e3, "millimeters": 1e3, "millimetres": 1e3,
+    "cm": 1e4, "centimeter": 1e4, "centimetre": 1e4, "centimeters": 1e4, "centimetres": 1e4,
+    "dm": 1e5, "m": 1e6, "meter": 1e6, "metre": 1e6, "meters": 1e6, "metres": 1e6,
+    "in": 25400.0, "inch": 25400.0, "inches": 25400.0,
+}
+#: The length units understood, for messages.
+LENGTH_UNITS = "nm, \u00b5m (um, micron), mm, cm, m, inch (also pm, \u00c5, dm)"
+
+
+def um_per_unit(unit: str | None) -> float | None:
+    """Micrometres per ``unit`` (e.g. ``"nm"`` -> 0.001, ``"inch"`` -> 25400), or None for a unit that is not a length
+    (``"pixel"``, ``""``, unknown words)."""
+    if unit is None:
+        return None
+    u = str(unit).strip()
+    return _UM_PER_UNIT.get(u, _UM_PER_UNIT.get(u.lower()))
 
 
 @dataclass(frozen=True)
@@ -77,10 +108,12 @@ class Calibration:
     def check_anisotropy(self, n_z: int) -> float:
         """Return the anisotropy for a stack of ``n_z`` planes, warning loudly when it cannot be trusted."""
         if n_z > 1 and (not self.is_spatially_calibrated or (self.z == 1.0 and self.x == 1.0)):
+            # Uncalibrated: the numbers are placeholders (1), not what the file said; do not quote them as facts.
+            what = ("the image has no spatial calibration (no length unit)" if not self.is_spatially_calibrated
+                    else f"the image's Z step and pixel size are both 1 {self.space_unit} (likely a default)")
             warnings.warn(
-                f"the image has no Z calibration (unit {self.space_unit!r}, z step {self.z}, pixel size {self.x}): "
-                "anisotropy cannot be corrected and is taken as 1. Set the voxel size (Image > Properties in Fiji, "
-                "or --pixel-size/--z-step) if Z is sampled differently from XY.",
+                f"{what}: anisotropy cannot be corrected and is taken as 1. Set the voxel size (Image > Properties "
+                "in Fiji, or --pixel-size/--z-step) if Z is sampled differently from XY.",
                 AnisotropyWarning, stacklevel=2)
         return self.anisotropy
 

@@ -1,8 +1,10 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,convert} ...``.
+"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,convert} ...`` (also ``python -m trackmate_cellpose``).
 
 Each subcommand lives in ``trackmate_cellpose._cli.<name>`` and provides ``register(subparsers)``, which adds its
 parser and sets ``func(args) -> int``. Exit codes: 0 success, 2 bad usage or invalid input, 1 runtime failure,
-130 cancelled. Errors print one line on stderr; ``--debug`` adds the traceback.
+130 cancelled. Errors print one line on stderr; ``--debug`` (before or after the subcommand) adds the traceback and
+shows every warning and log record. Notices go through one logger (``_cli.logs``) that never writes over a progress
+bar.
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ import importlib
 import sys
 import traceback
 
-from .errors import Cancelled, InvalidImageError, InvalidSettingsError, TrackMateCellposeError
+from .errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError, TrackMateCellposeError
 
 __all__ = ["main", "build_parser"]
 
 SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "convert")
+DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
+               "(doctor), open Fiji with the TrackMate detector (fiji), or convert TrackMate XML to and from GEFF "
+               "(convert). 'trackmate-cellpose COMMAND --help' lists "
+               "a command's options.")
+_DEBUG_HELP = "print tracebacks on errors and show every warning and log record"
 
 
 class UsageError(TrackMateCellposeError):
@@ -26,9 +33,9 @@ class UsageError(TrackMateCellposeError):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="trackmate-cellpose", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="trackmate-cellpose", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--debug", action="store_true", help="print tracebacks on errors")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
@@ -38,19 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         mod.register(sub)
+        # also accepted after the subcommand; SUPPRESS keeps a --debug given before it
+        sub.choices[name].add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._cli.logs import get_logger, setup_logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    setup_logging(debug=args.debug, quiet=getattr(args, "quiet", False))
+    for note in getattr(args, "_deprecations", []):
+        get_logger().warning(note)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, InvalidSettingsError, InvalidImageError, FileNotFoundError, IsADirectoryError,
-            NotADirectoryError, PermissionError) as e:
+    except (UsageError, InvalidSettingsError, InvalidImageError, OutputExistsError, FileNotFoundError,
+            IsADirectoryError, NotADirectoryError, PermissionError) as e:
         _report(e, args)
         return 2
     except (Cancelled, KeyboardInterrupt):

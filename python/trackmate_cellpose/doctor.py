@@ -87,7 +87,7 @@ def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path |
         _check_fiji(r, Path(fiji), start_jvm=start_jvm)
     else:
         r.add("fiji", "info", "no Fiji folder given (standalone use needs none)",
-              "pass --fiji-dir /path/to/Fiji.app (or set FIJI_DIR) to check a Fiji installation")
+              "pass --fiji /path/to/Fiji.app (or set FIJI_DIR) to check a Fiji installation")
     return r
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "BackendUnavailableError",
     "SegmentationError",
     "Cancelled",
+    "OutputExistsError",
 ]
 
 
@@ -56,3 +57,17 @@ class SegmentationError(TrackMateCellposeError, RuntimeError):
 
 class Cancelled(TrackMateCellposeError):
     """The work was cancelled on request (TrackMate's Cancel, Ctrl-C, a cancel token)."""
+
+
+class OutputExistsError(TrackMateCellposeError, FileExistsError):
+    """Outputs of an earlier run are in the way; nothing is replaced unless asked (``overwrite=True``).
+
+    Attributes
+    ----------
+    paths : list of Path
+        The existing files and folders that would be replaced.
+    """
+
+    def __init__(self, message: str, *, paths: list | None = None):
+        super().__init__(message)
+        self.paths = list(paths or [])

@@ -3,14 +3,15 @@
 ``run_pipeline`` reads the image (axes and calibration from the file), runs the detector, links the detections with the
 overlap tracker and writes the requested outputs into OUTDIR, named after the input. Outputs are written to a hidden
 staging folder inside OUTDIR and moved into place only when every one succeeded, so a failed run leaves nothing that
-looks complete. Both ``trackmate-cellpose run`` and ``trackmate-cellpose demo`` use it.
+looks complete; earlier results are never replaced unless ``overwrite`` (see ``_outputs``). ``check_input`` checks an
+input (file, axes, channels, calibration, OUTDIR) without reading its pixels, so that a caller with several inputs
+can refuse a bad one before any detection. Both ``trackmate-cellpose run`` and ``trackmate-cellpose demo`` use it.
 
 May import every module of the package except ``bridge``; cellpose/torch load only when detection starts.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -19,16 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ._outputs import OutDir, check_outdir, commit_outputs, refuse_existing
 from .axes import Calibration
 from .export.tables import CSV_STYLES
 from .errors import BackendUnavailableError, InvalidSettingsError
 from .objects import DetectionResult
-from .reader import ImageData, read_image
+from .reader import ImageData, ImageHeader, inspect_image, read_image
 from .settings import DetectorSettings, RuntimeOptions
 from .tracking import OverlapTrackerSettings, TrackingResult, track_overlap
 
-__all__ = ["run_pipeline", "PipelineResult", "FORMATS", "DEFAULT_FORMATS", "CSV_STYLES", "output_stem",
-           "parse_formats"]
+__all__ = ["run_pipeline", "check_input", "check_model", "PipelineResult", "FORMATS", "DEFAULT_FORMATS",
+           "CSV_STYLES", "output_stem", "parse_formats"]
 
 #: Output formats, in the order they are written ("all" = every one of them).
 FORMATS = ("xml", "labels", "csv", "ctc", "png", "geff")
@@ -108,12 +110,56 @@ def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in items)
 
 
+def check_model(settings: DetectorSettings) -> None:
+    """Check the model setting before any image is read: a missing or non-cellpose file, a model of the other
+    cellpose major version, an unknown built-in name (no cellpose import; see :func:`segment.models.check_model`)."""
+    from .segment.models import check_model as _check
+
+    _check(settings)
+
+
+def check_input(input_path: str | Path, outdir: str | Path, settings: DetectorSettings, *,
+                formats: str | Iterable[str] | None = None, axes: str | None = None, pixel_size: float | None = None,
+                z_step: float | None = None, dt: float | None = None, overwrite: bool = False,
+                warn: bool = True) -> ImageHeader:
+    """Everything about one input that can be checked without reading its pixels or running cellpose.
+
+    The file is a readable TIFF with usable axes, its channels hold TARGET_CHANNEL / OPTIONAL_CHANNEL_2, the
+    calibration overrides are valid, OUTDIR can be written, and OUTDIR holds no earlier results for this input
+    (unless ``overwrite``).
+
+    Raises
+    ------
+    FileNotFoundError, InvalidImageError, InvalidSettingsError, NotADirectoryError, PermissionError,
+    OutputExistsError
+    """
+    fmts = parse_formats(formats)
+    src = Path(input_path).expanduser()
+    if not src.exists():
+        raise FileNotFoundError(f"input image not found: {src}")
+    out = Path(outdir).expanduser()
+    check_outdir(out)
+    head = inspect_image(src, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt, warn=warn)
+    n_c = head.n_channels
+    if settings.target_channel > n_c:
+        raise InvalidSettingsError(
+            f"TARGET_CHANNEL must be between 1 and {n_c} for {src.name} (it has {n_c} channel(s)), got "
+            f"{settings.target_channel}", key="TARGET_CHANNEL", value=settings.target_channel)
+    if settings.channel_2 > n_c:
+        raise InvalidSettingsError(
+            f"OPTIONAL_CHANNEL_2 must be 0 or between 1 and {n_c} for {src.name} (it has {n_c} channel(s)), got "
+            f"{settings.channel_2}", key="OPTIONAL_CHANNEL_2", value=settings.channel_2)
+    if not overwrite:
+        refuse_existing(out, output_stem(src), fmts, src.name)
+    return head
+
+
 def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorSettings | None = None, *,
                  tracker: str = "overlap", tracker_settings: OverlapTrackerSettings | None = None,
                  formats: str | Iterable[str] | None = None, axes: str | None = None,
                  pixel_size: float | None = None, z_step: float | None = None, dt: float | None = None,
                  runtime: RuntimeOptions | None = None, progress: bool = True, csv_style: str = "trackmate",
-                 log: Callable[[str], None] | None = None) -> PipelineResult:
+                 log: Callable[[str], None] | None = None, overwrite: bool = False) -> PipelineResult:
     """Detect, track and export one image file.
 
     Parameters
@@ -130,7 +176,7 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
         Subset of ``xml, labels, csv, ctc, png, geff`` (default: all but ``geff``; ``"all"``: every one). ``xml``
         includes the ``.meshes`` file in 3D; ``geff`` needs the ``geff`` package (``trackmate-cellpose[geff]``).
     axes, pixel_size, z_step, dt
-        Override the axes / calibration read from the file.
+        Override the axes / calibration read from the file (lengths in micrometres).
     runtime : RuntimeOptions, optional
     progress : bool
         Show progress bars (tqdm, on stderr).
@@ -138,6 +184,9 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
         CSV header layout: TrackMate's four header rows and number format, or one header row of feature keys.
     log : callable(str), optional
         Receives notices.
+    overwrite : bool
+        Replace the outputs of an earlier run for this input (only files this program writes; stale files of the
+        same formats are removed, nothing else). Without it, existing outputs are an error before any work.
 
     Returns
     -------
@@ -145,11 +194,11 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
 
     Raises
     ------
-    FileNotFoundError, InvalidImageError, InvalidSettingsError, NotADirectoryError, PermissionError
-        Bad input or unusable OUTDIR (checked before any computation).
+    FileNotFoundError, InvalidImageError, InvalidSettingsError, NotADirectoryError, PermissionError,
+    OutputExistsError
+        Bad input, unusable OUTDIR or earlier results in the way (checked before any computation). A run that
+        fails or is interrupted leaves no output, and removes OUTDIR again if it created it.
     """
-    from tqdm.auto import tqdm
-
     fmts = parse_formats(formats)
     if csv_style not in CSV_STYLES:
         raise InvalidSettingsError(f"csv_style must be one of {', '.join(CSV_STYLES)}, got {csv_style!r}",
@@ -166,12 +215,28 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
         raise FileNotFoundError(f"input image not found: {src}")
     if settings.is_custom_model and not Path(settings.model_path).expanduser().is_file():
         raise FileNotFoundError(f"CELLPOSE_MODEL_FILEPATH does not name a file: {settings.model_path}")
-    out = _prepare_outdir(Path(outdir).expanduser())
-    say = log or (lambda msg: None)
-    timings: dict[str, float] = {}
+    check_model(settings)
+    check_input(src, outdir, settings, formats=fmts, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt,
+                overwrite=overwrite, warn=False)
+    outd = OutDir(Path(outdir).expanduser())
+    try:
+        return _run(src, outd.path, settings, tracker, tracker_settings, fmts,
+                    dict(axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt), runtime=runtime,
+                    progress=progress, say=log or (lambda msg: None), overwrite=overwrite, csv_style=csv_style)
+    except BaseException:
+        outd.discard_if_empty()  # a failed or interrupted run leaves no empty folder it made
+        raise
 
+
+def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker_settings: OverlapTrackerSettings,
+         fmts: tuple[str, ...], read_kw: dict, *, runtime, progress: bool, say, overwrite: bool,
+         csv_style: str) -> PipelineResult:
+    """The body of :func:`run_pipeline` once its inputs are checked and OUTDIR exists."""
+    from tqdm.auto import tqdm
+
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    image = read_image(src, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt)
+    image = read_image(src, **read_kw)
     timings["read"] = time.perf_counter() - t0
     say(image.describe())
 
@@ -198,11 +263,13 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     timings["tracking"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    stage = Path(tempfile.mkdtemp(prefix=f".{output_stem(src)}.partial-", dir=out))
+    stem = output_stem(src)
+    stage = Path(tempfile.mkdtemp(prefix=f".{stem}.partial-", dir=out))
     try:
-        written = _export(stage, output_stem(src), image, detection, tracking, settings, fmts,
+        written = _export(stage, stem, image, detection, tracking, settings, fmts,
                           progress=progress, tracker_name=tracker, csv_style=csv_style)
-        files = _commit(stage, out, written)
+        files = commit_outputs(stage, out, written, stem=stem, formats=fmts, overwrite=overwrite,
+                               source_name=src.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     timings["export"] = time.perf_counter() - t0
@@ -223,47 +290,6 @@ def _detect(image: ImageData, settings, runtime, on_progress, say) -> DetectionR
 
     return detect(image.array, settings, axes="tczyx", calibration=image.calibration, runtime=runtime,
                   progress=on_progress, log=say)
-
-
-def _prepare_outdir(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"OUTDIR exists and is not a folder: {out}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as e:  # a parent is a file
-        raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder") from e
-    except NotADirectoryError as e:
-        raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder") from e
-    except PermissionError as e:
-        raise PermissionError(f"cannot create OUTDIR {out}: permission denied") from e
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise PermissionError(f"OUTDIR is not writable: {out}")
-    try:  # the only reliable check (ACLs, read-only mounts): actually write
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as e:
-        raise PermissionError(f"OUTDIR is not writable: {out} ({e.strerror})") from e
-    return out.resolve()
-
-
-def _commit(stage: Path, out: Path, written: list[Path]) -> list[Path]:
-    """Move staged outputs into OUTDIR (replacing older ones of the same name)."""
-    final = []
-    for p in written:
-        rel = p.relative_to(stage)
-        dst = out / rel
-        if len(rel.parts) > 1:
-            continue  # moved with its folder below
-        if dst.is_dir() and p.is_dir():
-            shutil.rmtree(dst)
-        os.replace(p, dst)
-        final.append(dst)
-    for p in written:
-        rel = p.relative_to(stage)
-        if len(rel.parts) > 1:
-            final.append(out / rel)
-    # a folder whose files are listed (CTC) is left out; a folder that is one output (GEFF) stays
-    return [p for p in final if not p.is_dir() or not any(q.parent == p for q in final)]
 
 
 def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult, tracking: TrackingResult,
@@ -297,12 +323,17 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
             if meshes is not None:
                 written.append(meshes)
         elif fmt == "labels":
-            written.append(export.write_label_tiff(stage / f"{stem}_labels.tif",
-                                                   export.spot_id_images(tracking, frames, calibration=cal), cal))
+            # frame by frame: the label movies are never held whole in memory (long movies)
+            shape = (len(frames), *image.array.shape[2:])
+            n_spots = len(tracking.spots)
+            written.append(export.write_label_tiff(
+                stage / f"{stem}_labels.tif", export.iter_spot_id_images(tracking, frames, calibration=cal), cal,
+                shape_tzyx=shape, max_label=n_spots))
             if tracking.settings is not None:
                 written.append(export.write_label_tiff(
                     stage / f"{stem}_track_labels.tif",
-                    export.spot_id_images(tracking, frames, by_track=True, calibration=cal), cal))
+                    export.iter_spot_id_images(tracking, frames, by_track=True, calibration=cal), cal,
+                    shape_tzyx=shape, max_label=n_spots))
         elif fmt == "csv":
             written += export.write_csv_tables(stage, stem, tracking, cal, style=csv_style)
         elif fmt == "geff":

@@ -10,16 +10,17 @@ Imports numpy, tifffile and the package's leaf modules only.
 from __future__ import annotations
 
 import math
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .axes import Calibration, to_tczyx
+from .axes import LENGTH_UNITS, Calibration, CalibrationWarning, to_tczyx, um_per_unit
 from .errors import InvalidImageError
 
-__all__ = ["ImageData", "read_image", "ACCEPTED_LAYOUTS"]
+__all__ = ["ImageData", "ImageHeader", "read_image", "inspect_image", "ACCEPTED_LAYOUTS"]
 
 #: Human-readable list of what :func:`read_image` accepts (used in error messages).
 ACCEPTED_LAYOUTS = "2D (YX), 2D+t (TYX), 3D (ZYX) or 3D+t (TZYX), each with an optional channel axis (C)"
@@ -27,8 +28,6 @@ ACCEPTED_LAYOUTS = "2D (YX), 2D+t (TYX), 3D (ZYX) or 3D+t (TZYX), each with an o
 # tifffile axis codes that denote a channel-like axis.
 _CHANNEL_CODES = {"C", "S"}
 _KNOWN = {"T": "t", "Z": "z", "Y": "y", "X": "x", "C": "c", "S": "c"}
-_UNIT_ALIASES = {"micron": "um", "microns": "um", "\u00b5m": "um", "\\u00B5m": "um", "micrometer": "um",
-                 "\u03bcm": "um", "nanometer": "nm", "millimeter": "mm"}
 _TIME_UNITS = {"s": "s", "sec": "s", "second": "s", "seconds": "s", "ms": "ms", "min": "min", "minute": "min",
                "minutes": "min", "h": "h", "hour": "h", "hours": "h"}
 
@@ -69,6 +68,92 @@ class ImageData:
                 f"frame interval {cal.t:g} {cal.time_unit}")
 
 
+@dataclass(frozen=True)
+class ImageHeader:
+    """What :func:`inspect_image` learns from a file without reading its pixels.
+
+    Attributes
+    ----------
+    path : Path
+    shape_tczyx : tuple of int
+    dtype : numpy.dtype
+    axes : str
+        Axis letters of the stored array after dropping singleton unknown axes (lower-case).
+    calibration : Calibration
+        In micrometres when the file states a length unit (converted from nm, mm, cm, m, inch ...).
+    notes : tuple of str
+        Calibration values found in the file that could not be used, and why.
+    """
+
+    path: Path
+    shape_tczyx: tuple[int, int, int, int, int]
+    dtype: np.dtype
+    axes: str
+    calibration: Calibration
+    notes: tuple[str, ...] = ()
+    _squeeze: tuple[int, ...] = ()
+
+    @property
+    def n_channels(self) -> int:
+        return self.shape_tczyx[1]
+
+
+def inspect_image(path: str | Path, *, axes: str | None = None, pixel_size: float | None = None,
+                  z_step: float | None = None, dt: float | None = None, space_unit: str | None = None,
+                  time_unit: str | None = None, warn: bool = True) -> ImageHeader:
+    """Check a TIFF file's layout and calibration without reading its pixels (cheap; for checking many inputs).
+
+    Same parameters and errors as :func:`read_image`, except that pixel values (NaN) are not checked. Calibration
+    values that cannot be used are reported as :class:`~trackmate_cellpose.axes.CalibrationWarning` (when ``warn``)
+    and in ``notes``.
+    """
+    import tifffile
+
+    p = Path(path).expanduser().resolve()
+    if not p.exists():
+        raise FileNotFoundError(f"input image not found: {p}")
+    if p.is_dir():
+        raise IsADirectoryError(f"input image is a directory, expected a TIFF file: {p}")
+    try:
+        with tifffile.TiffFile(p) as tif:
+            if not tif.series:
+                raise InvalidImageError(f"{p.name} holds no image data")
+            series = tif.series[0]
+            file_axes, shape, dtype = series.axes, tuple(series.shape), np.dtype(series.dtype)
+            found, notes = _calibration_from_tiff(tif, series)
+    except InvalidImageError:
+        raise
+    except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError, TypeError) as e:
+        raise InvalidImageError(f"{p.name} is not a readable TIFF image: {e}") from e
+    if int(np.prod(shape)) == 0:
+        raise InvalidImageError(f"{p.name} has no pixels: shape {shape}")
+    if axes is not None:
+        a = axes.strip().lower()
+        if len(a) != len(shape):
+            raise InvalidImageError(f"--axes {axes!r} names {len(a)} axes but {p.name} stores {len(shape)} "
+                                    f"dimensions (shape {shape}, file axes {file_axes!r})")
+        squeeze: tuple[int, ...] = ()
+    else:
+        squeeze, a = _interpret_axes(shape, file_axes, p.name)
+    if dtype.kind == "c" or dtype.kind not in "uifb":
+        raise InvalidImageError(f"{p.name} has pixels of type {dtype}; expected integer or float grey values")
+    kept = tuple(n for i, n in enumerate(shape) if i not in squeeze)
+    probe, _ = to_tczyx(np.broadcast_to(np.zeros((), np.uint8), kept), a)
+    shape5 = tuple(int(n) for n in probe.shape)
+    if shape5[3] < 2 or shape5[4] < 2:
+        raise InvalidImageError(f"{p.name} is {shape5[3]}x{shape5[4]} pixels in YX; expected an image of at "
+                                f"least 2x2 ({ACCEPTED_LAYOUTS})")
+    cal = _override(found, pixel_size=pixel_size, z_step=z_step, dt=dt, space_unit=space_unit, time_unit=time_unit)
+    # notes are (axis, text); a value overridden on the command line, or a Z step of a 2D image, does not matter
+    notes = [text for axis, text in notes if not ((axis == "z" and (z_step is not None or shape5[2] == 1))
+                                                  or (axis == "xy" and pixel_size is not None))]
+    if warn:
+        for n in notes:
+            warnings.warn(f"{p.name}: {n}", CalibrationWarning, stacklevel=2)
+    return ImageHeader(path=p, shape_tczyx=shape5, dtype=dtype, axes=a, calibration=cal,
+                       notes=tuple(f"{p.name}: {n}" for n in notes), _squeeze=squeeze)
+
+
 def read_image(path: str | Path, *, axes: str | None = None, pixel_size: float | None = None,
                z_step: float | None = None, dt: float | None = None, space_unit: str | None = None,
                time_unit: str | None = None) -> ImageData:
@@ -89,6 +174,9 @@ def read_image(path: str | Path, *, axes: str | None = None, pixel_size: float |
     Returns
     -------
     ImageData
+        Lengths in micrometres when the file states a length unit (nm, µm, mm, cm, m, inch; TIFF resolution unit,
+        ImageJ ``unit`` or OME ``PhysicalSize*Unit``). A value the file gives without a usable unit is not used,
+        with a :class:`~trackmate_cellpose.axes.CalibrationWarning` saying so.
 
     Raises
     ------
@@ -99,68 +187,47 @@ def read_image(path: str | Path, *, axes: str | None = None, pixel_size: float |
     """
     import tifffile
 
-    p = Path(path).expanduser().resolve()
-    if not p.exists():
-        raise FileNotFoundError(f"input image not found: {p}")
-    if p.is_dir():
-        raise IsADirectoryError(f"input image is a directory, expected a TIFF file: {p}")
+    head = inspect_image(path, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt, space_unit=space_unit,
+                         time_unit=time_unit)
+    p = head.path
     try:
         with tifffile.TiffFile(p) as tif:
-            if not tif.series:
-                raise InvalidImageError(f"{p.name} holds no image data")
-            series = tif.series[0]
-            file_axes = series.axes
-            data = series.asarray()
-            found = _calibration_from_tiff(tif, series)
-    except InvalidImageError:
-        raise
+            data = tif.series[0].asarray()
     except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError) as e:
         raise InvalidImageError(f"{p.name} is not a readable TIFF image: {e}") from e
-    if data.size == 0:
-        raise InvalidImageError(f"{p.name} has no pixels: shape {data.shape}")
-    if axes is not None:
-        a = axes.strip().lower()
-        if len(a) != data.ndim:
-            raise InvalidImageError(f"--axes {axes!r} names {len(a)} axes but {p.name} stores {data.ndim} "
-                                    f"dimensions (shape {data.shape}, file axes {file_axes!r})")
-    else:
-        data, a = _interpret_axes(data, file_axes, p.name)
-    if data.dtype.kind == "c" or data.dtype.kind not in "uifb":
-        raise InvalidImageError(f"{p.name} has pixels of type {data.dtype}; expected integer or float grey values")
+    if head._squeeze:
+        data = data.squeeze(axis=head._squeeze)
     if data.dtype.kind == "f":
         bad = int(np.count_nonzero(~np.isfinite(data)))
         if bad:
             raise InvalidImageError(f"{p.name} contains {bad} NaN or infinite pixel(s); replace them (e.g. by 0) "
                                     "before segmentation")
-    arr, _ = to_tczyx(data, a)
-    if arr.shape[3] < 2 or arr.shape[4] < 2:
-        raise InvalidImageError(f"{p.name} is {arr.shape[3]}x{arr.shape[4]} pixels in YX; expected an image of at "
-                                f"least 2x2 ({ACCEPTED_LAYOUTS})")
-    cal = _override(found, pixel_size=pixel_size, z_step=z_step, dt=dt, space_unit=space_unit, time_unit=time_unit)
-    return ImageData(array=arr, calibration=cal, axes=a, path=p)
+    arr, _ = to_tczyx(data, head.axes)
+    return ImageData(array=arr, calibration=head.calibration, axes=head.axes, path=p)
 
 
-def _interpret_axes(data: np.ndarray, file_axes: str, name: str) -> tuple[np.ndarray, str]:
-    """Map tifffile's axis codes to t/c/z/y/x, dropping singleton unknown axes; refuse anything else."""
+def _interpret_axes(shape: tuple[int, ...], file_axes: str, name: str) -> tuple[tuple[int, ...], str]:
+    """Map tifffile's axis codes to t/c/z/y/x; return the singleton unknown axes to drop and the axis letters.
+    Refuse anything else."""
     file_axes = file_axes.upper()
     keep, letters, unknown = [], [], []
     for i, code in enumerate(file_axes):
         if code in _KNOWN:
             keep.append(i)
             letters.append(_KNOWN[code])
-        elif data.shape[i] == 1:
+        elif shape[i] == 1:
             continue  # a singleton axis of unknown meaning carries no data
         else:
-            unknown.append(f"{code}={data.shape[i]}")
-    found = " ".join(f"{c}={s}" for c, s in zip(file_axes, data.shape))
+            unknown.append(f"{code}={shape[i]}")
+    found = " ".join(f"{c}={s}" for c, s in zip(file_axes, shape))
     if unknown:
         hint = " (plain multi-page TIFF without ImageJ/OME metadata)" if set(file_axes) & {"I", "Q"} else ""
         raise InvalidImageError(
             f"{name}: cannot tell what axis {', '.join(unknown)} is{hint}; found axes {found}. Accepted: "
             f"{ACCEPTED_LAYOUTS}. Pass --axes (e.g. --axes tyx or --axes zyx) to say which is which")
     if letters.count("c") > 1:
-        if data.shape[file_axes.index("S")] == 1 or data.shape[file_axes.index("C")] == 1:
-            drop = file_axes.index("S") if data.shape[file_axes.index("S")] == 1 else file_axes.index("C")
+        if shape[file_axes.index("S")] == 1 or shape[file_axes.index("C")] == 1:
+            drop = file_axes.index("S") if shape[file_axes.index("S")] == 1 else file_axes.index("C")
             keep.remove(drop)
             letters = [_KNOWN[file_axes[i]] for i in keep]
         else:
@@ -168,45 +235,84 @@ def _interpret_axes(data: np.ndarray, file_axes: str, name: str) -> tuple[np.nda
                                     f"{ACCEPTED_LAYOUTS}")
     if len(set(letters)) != len(letters):
         raise InvalidImageError(f"{name}: an axis appears twice ({found}); accepted: {ACCEPTED_LAYOUTS}")
-    squeeze = tuple(i for i in range(data.ndim) if i not in keep)
-    if squeeze:
-        data = data.squeeze(axis=squeeze)
     if "y" not in letters or "x" not in letters:
         raise InvalidImageError(f"{name}: no Y and X axes found ({found}); accepted: {ACCEPTED_LAYOUTS}")
-    return data, "".join(letters)
+    return tuple(i for i in range(len(shape)) if i not in keep), "".join(letters)
 
 
-def _calibration_from_tiff(tif, series) -> Calibration:
+#: TIFF ResolutionUnit values (2 = inch, 3 = centimetre; 1 = none).
+_TIFF_RES_UNITS = {2: "inch", 3: "cm"}
+#: Resolutions (per inch) that image and office software write by default: a printer setting, not a microscope's
+#: pixel size (they would mean pixels of 42 to 353 um).
+_PRINTER_DPI = (72.0, 96.0, 150.0, 300.0, 600.0)
+
+
+def _calibration_from_tiff(tif, series) -> tuple[Calibration, list[tuple[str, str]]]:
+    """Calibration in micrometres (when the file states a length unit) plus notes on values that cannot be used.
+
+    Notes are ``(axis, text)`` with axis ``"xy"`` or ``"z"``."""
+    notes: list[tuple[str, str]] = []
     vals: dict[str, float] = {}
-    unit, tunit = None, None
+    units: dict[str, str | None] = {}
+    tunit = None
     if tif.is_ome and tif.ome_metadata:
-        vals, unit, tunit = _ome_calibration(tif.ome_metadata)
+        vals, units, tunit = _ome_calibration(tif.ome_metadata)
     ij = tif.imagej_metadata or {}
     if ij:
-        if "spacing" in ij:
-            vals.setdefault("z", float(ij["spacing"]))
-        if ij.get("finterval"):
-            vals.setdefault("t", float(ij["finterval"]))
-        unit = unit or ij.get("unit")
+        ij_unit = ij.get("unit")
+        if ij_unit is not None and not str(ij_unit).strip():
+            ij_unit = None
+        if "spacing" in ij and "z" not in vals:
+            vals["z"], units["z"] = float(ij["spacing"]), ij_unit
+        if ij.get("finterval") and "t" not in vals:
+            vals["t"] = float(ij["finterval"])
         tunit = tunit or ij.get("tunit")
-    if "x" not in vals:
+        if "x" not in vals:
+            res = _resolution_pixel_size(series.pages[0] if series.pages else tif.pages[0])
+            for k in ("x", "y"):
+                if k in res:
+                    vals[k], units[k] = res[k], ij_unit  # ImageJ stores pixels per ImageJ unit
+    elif "x" not in vals:
         res = _resolution_pixel_size(series.pages[0] if series.pages else tif.pages[0])
-        if ij and unit:
-            vals.update(res)
-        elif not ij and res.get("unit") == "cm":
-            # A plain TIFF with a metric resolution unit: convert to micrometres.
-            vals.update({k: v * 1e4 for k, v in res.items() if k in ("x", "y")})
-            unit = "um"
-    if "x" in vals and "y" not in vals:
-        vals["y"] = vals["x"]
-    space_unit = _normalize_unit(unit) if unit else ("um" if tif.is_ome and "x" in vals else "pixel")
-    if space_unit == "pixel":
-        # Resolution tags of a file that states no unit are DPI-like printer settings, not a calibration.
-        vals = {k: v for k, v in vals.items() if k == "t"}
+        res_unit = res.get("unit")
+        if res_unit == "inch" and any(math.isclose(1 / res["x"], d) for d in _PRINTER_DPI if "x" in res):
+            notes.append(("xy", f"the TIFF resolution of {1 / res['x']:g} pixels per inch is a display/printer "
+                                "default, not a microscope calibration: not used (pass --pixel-size in um)"))
+        elif res_unit is not None:
+            for k in ("x", "y"):
+                if k in res:
+                    vals[k], units[k] = res[k], res_unit
+        # a plain TIFF whose resolution has no unit states no calibration: nothing to use, nothing to say
+    cal: dict[str, float] = {}
+    for k in ("x", "y", "z"):
+        if k not in vals:
+            continue
+        v, u = vals[k], units.get(k)
+        factor = um_per_unit(u)
+        what = {"x": "pixel width", "y": "pixel height", "z": "Z step"}[k]
+        axis = "z" if k == "z" else "xy"
+        if not (math.isfinite(v) and v > 0):
+            notes.append((axis, f"the {what} {v!r} in the file is not a positive number: not used"))
+        elif factor is None and (u is None or str(u).strip().lower() in ("", "pixel", "pixels", "px")):
+            if not math.isclose(v, 1.0):
+                src = "an ImageJ 'spacing'" if k == "z" and ij else f"a {what}"
+                notes.append((axis, f"the file gives {src} of {v:g} but no length unit: it cannot be used "
+                                    f"(pass --{'z-step' if k == 'z' else 'pixel-size'} in um)"))
+        elif factor is None:
+            notes.append((axis, f"the {what} is in {u!r}, not a length unit this reader knows "
+                                f"({LENGTH_UNITS}): not used"))
+        else:
+            cal[k] = v * factor
+    if "x" in cal and "y" not in cal:
+        cal["y"] = cal["x"]
+    if "y" in cal and "x" not in cal:
+        cal["x"] = cal["y"]
+    if "t" in vals and math.isfinite(vals["t"]) and vals["t"] > 0:
+        cal["t"] = vals["t"]
+    space_unit = "um" if any(k in cal for k in ("x", "y", "z")) else "pixel"
     time_unit = _TIME_UNITS.get(str(tunit).strip().lower(), str(tunit).strip()) if tunit else (
-        "s" if "t" in vals else "frame")
-    vals = {k: v for k, v in vals.items() if math.isfinite(v) and v > 0}
-    return Calibration(space_unit=space_unit, time_unit=time_unit, **vals)
+        "s" if "t" in cal else "frame")
+    return Calibration(space_unit=space_unit, time_unit=time_unit, **cal), notes
 
 
 def _resolution_pixel_size(page) -> dict:
@@ -219,35 +325,36 @@ def _resolution_pixel_size(page) -> dict:
         if num and den and num / den > 0:
             out[name] = den / num
     res_unit = page.tags.get("ResolutionUnit")
-    if res_unit is not None and int(res_unit.value) == 3:
-        out["unit"] = "cm"
+    if res_unit is not None:
+        u = _TIFF_RES_UNITS.get(int(res_unit.value))
+        if u:
+            out["unit"] = u
     return out
 
 
-def _ome_calibration(xml: str) -> tuple[dict[str, float], str | None, str | None]:
+def _ome_calibration(xml: str) -> tuple[dict[str, float], dict[str, str | None], str | None]:
     vals: dict[str, float] = {}
-    unit = tunit = None
+    units: dict[str, str | None] = {}
+    tunit = None
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
-        return vals, None, None
+        return vals, units, None
     pixels = next((el for el in root.iter() if el.tag.endswith("}Pixels") or el.tag == "Pixels"), None)
     if pixels is None:
-        return vals, None, None
+        return vals, units, None
     for name, attr in (("x", "PhysicalSizeX"), ("y", "PhysicalSizeY"), ("z", "PhysicalSizeZ"),
                        ("t", "TimeIncrement")):
         if pixels.get(attr):
-            vals[name] = float(pixels.get(attr))
-    if "x" in vals:
-        unit = pixels.get("PhysicalSizeXUnit", "\u00b5m")
+            try:
+                vals[name] = float(pixels.get(attr))
+            except ValueError:
+                continue
+            if name != "t":
+                units[name] = pixels.get(f"{attr}Unit", "\u00b5m")  # OME's default unit is the micrometre
     if "t" in vals:
         tunit = pixels.get("TimeIncrementUnit", "s")
-    return vals, unit, tunit
-
-
-def _normalize_unit(unit: str) -> str:
-    u = str(unit).strip()
-    return _UNIT_ALIASES.get(u.lower(), _UNIT_ALIASES.get(u, u)) or "pixel"
+    return vals, units, tunit
 
 
 def _override(cal: Calibration, *, pixel_size, z_step, dt, space_unit, time_unit) -> Calibration:

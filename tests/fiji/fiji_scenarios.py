@@ -24,6 +24,7 @@ from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
 from trackmate_cellpose.bridge._run import open_image, to_java_map
 from trackmate_cellpose.bridge._service import set_detect_function, set_runtime_options
 from trackmate_cellpose.errors import Cancelled
+from trackmate_cellpose.tracking import OverlapTrackerSettings
 
 from _shapes import Shapes  # noqa: E402 - test support next to this script
 
@@ -76,7 +77,8 @@ def sc_provider(work: Path, ctx: dict) -> dict:
 def sc_headless_2dt(work: Path, ctx: dict) -> dict:
     out = work / "run_2dt.xml"
     t0 = time.perf_counter()
-    run = run_trackmate(sample_path("2dt"), SETTINGS, output=out, t_range=(0, 2), tracker="overlap", min_iou=0.25)
+    run = run_trackmate(sample_path("2dt"), SETTINGS, output=out, t_range=(0, 2), tracker="overlap",
+                        tracker_settings=OverlapTrackerSettings(min_iou=0.25))
     wall = time.perf_counter() - t0
     spots = _spots(run.model)
     gt = _read_gt("2dt")

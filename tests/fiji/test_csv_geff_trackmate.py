@@ -123,11 +123,14 @@ def _run_trackmate_to_geff(work: Path) -> dict:
     """``run_trackmate(..., output="x.geff")``: TrackMate's own run (this detector, its tracker), saved as GEFF."""
     from trackmate_cellpose import DetectorSettings, sample_path, test_model_path
     from trackmate_cellpose.bridge import run_trackmate
+    from trackmate_cellpose.tracking import OverlapTrackerSettings
 
     out = work / "run.geff"
-    run = run_trackmate(sample_path("2dt"), DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()),
-                                                             diameter=10.0, use_gpu=False),
-                        output=out, t_range=(0, 2), tracker="overlap", min_iou=0.25)
+    model = os.environ.get("TMCP_TEST_MODEL") or str(test_model_path())
+    run = run_trackmate(sample_path("2dt"), DetectorSettings(model="CUSTOM", model_path=model, diameter=10.0,
+                                                             use_gpu=False),
+                        output=out, t_range=(0, 2), tracker="overlap",
+                        tracker_settings=OverlapTrackerSettings(min_iou=0.25))
     tm = run.model.getTrackModel()
     return {"geff": str(run.output), "leftovers": sorted(p.name for p in work.iterdir() if p.name.startswith(".")),
             "spots": sorted([int(s.ID()), int(s.getFeature("FRAME")), float(s.getFeature("POSITION_X"))]

@@ -91,7 +91,7 @@ def test_runtime_failure_exit_1_leaves_nothing_half_written(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert rc == 1
     assert "disk on fire" in _only_line(err)
-    assert list(out.iterdir()) == []  # the staging folder is gone, no XML pretending to be complete
+    assert not out.exists()  # staging folder gone, no XML pretending to be complete, and no empty OUTDIR left
     rc = main(["--debug", "run", str(inp), "-o", str(out), "--quiet"])
     assert rc == 1 and "Traceback" in capsys.readouterr().err
 

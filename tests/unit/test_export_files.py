@@ -68,6 +68,25 @@ def test_label_tiffs_spot_and_track(tmp_path):
     np.testing.assert_array_equal(back.array[:, 0], spots)
 
 
+def test_label_tiff_written_frame_by_frame_is_the_same_file_content(tmp_path):
+    """The pipeline streams label movies frame by frame (flat memory on long movies): same pixels and metadata."""
+    import tifffile
+
+    from trackmate_cellpose.export import iter_spot_id_images
+
+    res, tr = _division()
+    for by_track in (False, True):
+        whole = write_label_tiff(tmp_path / f"whole{by_track}.tif",
+                                 spot_id_images(tr, res.frames, by_track=by_track), res.calibration)
+        streamed = write_label_tiff(tmp_path / f"streamed{by_track}.tif",
+                                    iter_spot_id_images(tr, res.frames, by_track=by_track), res.calibration,
+                                    shape_tzyx=(4, 1, 64, 64), max_label=len(tr.spots))
+        with tifffile.TiffFile(whole) as a, tifffile.TiffFile(streamed) as b:
+            np.testing.assert_array_equal(a.asarray(), b.asarray())
+            assert a.imagej_metadata == b.imagej_metadata and a.series[0].axes == b.series[0].axes
+            assert a.pages[0].dtype == b.pages[0].dtype == np.uint16
+
+
 def test_csv_tables_have_trackmate_columns(tmp_path):
     res, tr = _division()
     paths = write_csv_tables(tmp_path, "mov", tr, res.calibration, style="plain")

@@ -116,3 +116,90 @@ def test_axes_override_length_checked(tmp_path):
     with pytest.raises(InvalidImageError, match="names 2 axes"):
         read_image(p, axes="yx")
     assert read_image(p, axes="zyx").array.shape == (1, 1, 3, 8, 8)
+
+
+# ---- calibration units (issue 11 item 6): every length unit a file can state becomes micrometres -----------------
+
+@pytest.mark.parametrize("kind,unit,per_unit,expect_um", [
+    ("tiff", "INCH", 2540.0, 10.0),          # 2540 pixels per inch = 10 um pixels
+    ("tiff", "CENTIMETER", 1000.0, 10.0),
+    ("imagej", "nm", 0.01, 0.1),             # 0.01 pixels per nm = 100 nm
+    ("imagej", "\\u00B5m", 2.0, 0.5),
+    ("imagej", "mm", 2000.0, 0.5),
+    ("imagej", "cm", 20000.0, 0.5),
+    ("imagej", "inch", 50800.0, 0.5),
+    ("ome", "nm", 250.0, 0.25),              # OME gives the size, not the resolution
+    ("ome", "mm", 0.0005, 0.5),
+    ("ome", "m", 5e-7, 0.5),
+    ("ome", "cm", 5e-5, 0.5),
+])
+def test_pixel_size_units_are_converted_to_micrometres(tmp_path, kind, unit, per_unit, expect_um):
+    import warnings
+
+    p = tmp_path / ("x.ome.tif" if kind == "ome" else "x.tif")
+    d = np.zeros((2, 3, 16, 16), np.uint8)
+    if kind == "tiff":
+        tifffile.imwrite(p, d[0, 0], resolution=(per_unit, per_unit), resolutionunit=unit)
+    elif kind == "imagej":
+        tifffile.imwrite(p, d, imagej=True, resolution=(per_unit, per_unit),
+                         metadata={"axes": "TZYX", "unit": unit, "spacing": 4 * expect_um / _um(unit)})
+    else:
+        tifffile.imwrite(p, d, metadata={"axes": "TZYX", "PhysicalSizeX": per_unit, "PhysicalSizeXUnit": unit,
+                                         "PhysicalSizeY": per_unit, "PhysicalSizeYUnit": unit,
+                                         "PhysicalSizeZ": 2.0, "PhysicalSizeZUnit": "\u00b5m"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a convertible unit raises no warning
+        img = read_image(p)
+    c = img.calibration
+    assert c.space_unit == "um"
+    assert (c.x, c.y) == pytest.approx((expect_um, expect_um), rel=1e-6)
+    if kind == "imagej":
+        assert c.z == pytest.approx(4 * expect_um, rel=1e-6)
+    if kind == "ome":
+        assert c.z == pytest.approx(2.0)
+
+
+def _um(unit):
+    from trackmate_cellpose.axes import um_per_unit
+
+    return um_per_unit(unit)
+
+
+def test_values_without_a_usable_unit_are_reported_not_used_nor_misreported(tmp_path):
+    from trackmate_cellpose.axes import AnisotropyWarning, CalibrationWarning
+
+    p = tmp_path / "nounit.tif"
+    tifffile.imwrite(p, np.zeros((2, 5, 16, 16), np.uint8), imagej=True, metadata={"axes": "TZYX", "spacing": 2.5})
+    with pytest.warns(CalibrationWarning, match=r"nounit.tif: .*'spacing' of 2.5 but no length unit.*--z-step"):
+        img = read_image(p)
+    assert img.calibration.space_unit == "pixel"
+    with pytest.warns(AnisotropyWarning) as rec:
+        img.calibration.check_anisotropy(5)
+    msg = str(rec[0].message)
+    assert "no spatial calibration" in msg and "z step 1" not in msg and "pixel size 1" not in msg
+
+    dpi = tmp_path / "screenshot.tif"
+    tifffile.imwrite(dpi, np.zeros((16, 16), np.uint8), resolution=(72, 72), resolutionunit="INCH")
+    with pytest.warns(CalibrationWarning, match="72 pixels per inch is a display/printer default"):
+        assert read_image(dpi).calibration.space_unit == "pixel"
+    odd = tmp_path / "odd.ome.tif"
+    tifffile.imwrite(odd, np.zeros((16, 16), np.uint8), metadata={"axes": "YX", "PhysicalSizeX": 3.0,
+                                                                 "PhysicalSizeXUnit": "furlong"})
+    with pytest.warns(CalibrationWarning, match="'furlong', not a length unit"):
+        assert read_image(odd).calibration.space_unit == "pixel"
+    # given on the command line, the value the file lacks is no longer worth a warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_image(p, z_step=2.5, pixel_size=0.5)
+
+
+def test_inspect_image_reads_no_pixels_but_checks_the_layout(tmp_path, monkeypatch):
+    from trackmate_cellpose.reader import inspect_image
+
+    p = tmp_path / "m.tif"
+    tifffile.imwrite(p, np.zeros((3, 2, 16, 16), np.uint16), imagej=True, metadata={"axes": "TCYX"})
+    monkeypatch.setattr(tifffile.TiffPageSeries, "asarray", lambda *a, **k: pytest.fail("pixels read"))
+    head = inspect_image(p)
+    assert head.shape_tczyx == (3, 2, 1, 16, 16) and head.n_channels == 2

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from .run import add_common_run_options, quiet_backends, tracker_from_args
+from .logs import get_logger, quiet_third_party_bars
+from .options import tracker_from_args
+from .run import add_common_run_options, empty_result_hint
 
 __all__ = ["register", "demo_settings", "DEMO_DIAMETER_UM"]
 
@@ -62,7 +63,7 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..cli import UsageError
     from ..data import SAMPLES, sample_path
-    from ..pipeline import parse_formats, run_pipeline
+    from ..pipeline import check_input, parse_formats, run_pipeline
 
     names = [s.strip() for s in args.samples.split(",") if s.strip()]
     bad = [s for s in names if s not in SAMPLES]
@@ -71,18 +72,24 @@ def main(args: argparse.Namespace) -> int:
     formats = parse_formats(args.formats)
     settings = demo_settings(use_gpu=args.use_gpu, model_path=args.model_path)
     _check_demo_model(settings, explicit=args.model_path is not None)
-    quiet_backends(args)
-    log = None if args.quiet else (lambda msg: print(f"trackmate-cellpose: {msg}", file=sys.stderr))
-    t0 = time.perf_counter()
-    for name in names:
-        path = sample_path(name)
+    tracker_settings = tracker_from_args(args)
+    log = get_logger()
+    paths = [sample_path(name) for name in names]
+    for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"bundled sample missing: {path} (reinstall the package)")
-        result = run_pipeline(path, args.outdir, settings, tracker=args.tracker,
-                              tracker_settings=tracker_from_args(args), formats=formats, progress=not args.quiet,
-                              csv_style=args.csv_style, log=log)
+        check_input(path, args.outdir, settings, formats=formats, overwrite=args.overwrite)
+    quiet_third_party_bars(debug=args.debug)
+    t0 = time.perf_counter()
+    for path in paths:
+        result = run_pipeline(path, args.outdir, settings, tracker=args.tracker, tracker_settings=tracker_settings,
+                              formats=formats, progress=not args.quiet, log=log.info, overwrite=args.overwrite,
+                              csv_style=args.csv_style)
+        hint = empty_result_hint(result, settings)
+        if hint:
+            log.warning(hint)
         if not args.quiet:
-            print(result.summary())
+            print(result.summary(), flush=True)
     if not args.quiet:
         print(f"demo done in {time.perf_counter() - t0:.1f} s; open {Path(args.outdir).resolve()}/*.xml in Fiji with "
               "Plugins > Tracking > Load a TrackMate file")

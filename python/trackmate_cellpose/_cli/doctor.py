@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .run import add_detector_options, settings_from_args
+from .options import DeprecatedAlias, add_detector_options, settings_from_args
 
 __all__ = ["register"]
 
@@ -14,7 +14,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "doctor", help="check Python, torch, cellpose, device, model weights, Java and Fiji; print fixes",
         description="Diagnose the environment. Exit code 0 when nothing is broken, 1 otherwise.")
-    p.add_argument("--fiji-dir", type=Path, metavar="DIR", help="Fiji.app folder to inspect [$FIJI_DIR]")
+    p.add_argument("--fiji", type=Path, metavar="DIR", help="Fiji.app folder to inspect [$FIJI_DIR]")
+    p.add_argument("--fiji-dir", type=Path, dest="fiji", action=DeprecatedAlias, new="--fiji", help=argparse.SUPPRESS)
     p.add_argument("--start-jvm", action="store_true",
                    help="also start a JVM with Fiji's jars (subprocess) and load TrackMate")
     add_detector_options(p)
@@ -24,6 +25,6 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..doctor import diagnose
 
-    report = diagnose(settings_from_args(args), fiji_dir=args.fiji_dir, start_jvm=args.start_jvm)
+    report = diagnose(settings_from_args(args), fiji_dir=args.fiji, start_jvm=args.start_jvm)
     print(report.format())
     return 0 if report.ok else 1

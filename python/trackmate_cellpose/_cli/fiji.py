@@ -2,7 +2,7 @@
 
 * ``trackmate-cellpose fiji [--fiji DIR]`` opens the Fiji GUI (blocks until Fiji is closed); TrackMate then lists
   "Cellpose advanced (Python)".
-* ``trackmate-cellpose fiji --fiji DIR --run IMAGE.tif [--settings S.json] [--tracker overlap --min-iou 0.25]
+* ``trackmate-cellpose fiji --fiji DIR --run IMAGE.tif [--settings S.json] [--tracker overlap --min-iou 0.3]
   -o OUT.xml`` runs TrackMate headless (this detector, then TrackMate's tracker) and saves TrackMate's XML
   (``-o OUT.geff``: a GEFF of the same model).
 
@@ -15,10 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .options import add_runtime_options, add_tracker_options, read_settings_file, runtime_from_args, tracker_from_args
+
 __all__ = ["register"]
 
-
-from .run import add_runtime_options, runtime_from_args
 
 def _roi(text: str) -> tuple[int, int, int, int]:
     try:
@@ -49,11 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", metavar="IMAGE", help="run TrackMate headless on IMAGE and exit")
     p.add_argument("-o", "--output", metavar="OUT.xml",
                    help="TrackMate XML to write (with --run); OUT.geff writes a GEFF of the model instead")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT.xml (otherwise an error)")
     p.add_argument("--settings", metavar="S.json", help="detector settings (JSON of TrackMate keys)")
-    p.add_argument("--tracker", choices=("overlap", "none"), default="overlap", help="tracker (default: overlap)")
-    p.add_argument("--min-iou", type=float, default=0.25, help="overlap tracker MIN_IOU (default: 0.25)")
-    p.add_argument("--iou-calculation", choices=("PRECISE", "FAST"), default="PRECISE",
-                   help="overlap tracker IoU calculation (default: PRECISE)")
+    add_tracker_options(p, with_3d=False)  # TrackMate's own tracker: XY only, no 3D voxel IoU
     p.add_argument("--roi", type=_roi, metavar="X,Y,W,H", help="crop rectangle in pixels")
     p.add_argument("--t-range", type=_t_range, metavar="FIRST:LAST", help="frames to process (0-based, inclusive)")
     p.add_argument("--initial-quality", type=float, default=0.0, help="TrackMate's initial QUALITY threshold")
@@ -84,16 +82,21 @@ def run(args: argparse.Namespace) -> int:
             import geff  # noqa: F401
         except ImportError as e:
             raise UsageError("-o OUT.geff needs the geff package: pip install 'trackmate-cellpose[geff]'") from e
-    settings = DetectorSettings()
-    if args.settings:
-        settings = DetectorSettings.from_json(Path(args.settings).read_text(encoding="utf-8"))
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        from ..errors import OutputExistsError
+
+        raise OutputExistsError(f"-o {args.output} already exists; pass --overwrite to replace it or choose another "
+                                "file", paths=[Path(args.output)])
+    settings = read_settings_file(args.settings) if args.settings else DetectorSettings()
+    tracker_settings = tracker_from_args(args)
     runtime = runtime_from_args(args)
 
     from ..bridge import run_trackmate, start_fiji
     from ..bridge._service import set_runtime_options
 
-    def log(msg: str) -> None:
-        print(f"trackmate-cellpose: {msg}", file=sys.stderr)
+    from .logs import get_logger
+
+    log = get_logger().info
 
     set_runtime_options(runtime)
     if args.script:
@@ -108,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     start_fiji(args.fiji, endpoint=args.endpoint, mode="headless", java_home=args.java_home,
                max_heap=args.max_heap, log=log)
-    result = run_trackmate(args.run, settings, output=args.output, tracker=args.tracker, min_iou=args.min_iou,
-                           iou_calculation=args.iou_calculation, roi=args.roi, t_range=args.t_range,
+    result = run_trackmate(args.run, settings, output=args.output, tracker=args.tracker,
+                           tracker_settings=tracker_settings, roi=args.roi, t_range=args.t_range,
                            initial_quality=args.initial_quality)
     if args.log:
         print(result.log, file=sys.stderr)

@@ -6,6 +6,7 @@ Everything after detection is TrackMate's own code: the initial quality filter, 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any, Callable
 from ..errors import BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError, \
     TrackMateCellposeError
 from ..settings import DETECTOR_KEY, DetectorSettings
+from ..tracking import OverlapTrackerSettings
 from ._jvm import FijiSession, current_session, start_fiji
 
 __all__ = ["TrackMateError", "TrackMateRun", "run_trackmate", "open_image", "to_java_map", "TRACKERS"]
@@ -101,8 +103,8 @@ def _session(fiji_dir: str | Path | None) -> FijiSession:
 
 def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = None, *,
                   fiji_dir: str | Path | None = None, output: str | Path | None = None, tracker: str = "overlap",
-                  min_iou: float = 0.25, iou_calculation: str = "PRECISE",
-                  roi: tuple[int, int, int, int] | None = None, t_range: tuple[int, int] | None = None,
+                  tracker_settings: OverlapTrackerSettings | None = None, min_iou: float | None = None,
+                  iou_calculation: str | None = None, roi: tuple[int, int, int, int] | None = None, t_range: tuple[int, int] | None = None,
                   initial_quality: float = 0.0, cancel: threading.Event | None = None,
                   log: Callable[[str], None] | None = None) -> TrackMateRun:
     """Detect with "Cellpose advanced (Python)", track with TrackMate's tracker, and save TrackMate's XML.
@@ -118,8 +120,11 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
         TrackMate XML to write (with ``TmXmlWriter``), or, when it ends in ``.geff``, a GEFF of the same model
         (TrackMate's XML of the model converted with ``export.convert``; needs the ``geff`` package).
     tracker : {"overlap", "none"}
+    tracker_settings : OverlapTrackerSettings, optional
+        ``MIN_IOU``, ``SCALE_FACTOR``, ``IOU_CALCULATION`` of TrackMate's overlap tracker; the same object and
+        defaults as the standalone pipeline (``mode_3d`` does not apply: TrackMate's tracker compares XY shapes).
     min_iou, iou_calculation
-        Overlap tracker settings (``MIN_IOU``, ``IOU_CALCULATION`` = PRECISE or FAST).
+        Deprecated: pass ``tracker_settings``. Given, they override its fields (with a ``DeprecationWarning``).
     roi : (x, y, width, height), optional
         Crop rectangle in pixels (TrackMate's ROI).
     t_range : (first, last), optional
@@ -139,11 +144,14 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     if tracker not in TRACKERS:
         raise InvalidSettingsError(f"tracker must be one of {', '.join(TRACKERS)}, got {tracker!r}",
                                    key="tracker", value=tracker)
-    if not 0.0 <= float(min_iou) <= 1.0:
-        raise InvalidSettingsError(f"min_iou must be within 0..1, got {min_iou!r}", key="min_iou", value=min_iou)
-    if iou_calculation not in ("PRECISE", "FAST"):
-        raise InvalidSettingsError(f"iou_calculation must be PRECISE or FAST, got {iou_calculation!r}",
-                                   key="iou_calculation", value=iou_calculation)
+    tracker_settings = tracker_settings or OverlapTrackerSettings()
+    old = {k: v for k, v in (("min_iou", min_iou), ("iou_calculation", iou_calculation)) if v is not None}
+    if old:
+        import warnings
+
+        warnings.warn(f"run_trackmate({', '.join(old)}=...) is deprecated; pass tracker_settings="
+                      "OverlapTrackerSettings(...)", DeprecationWarning, stacklevel=2)
+        tracker_settings = dataclasses.replace(tracker_settings, **old)  # validated again
     settings = settings or DetectorSettings()
     t0 = time.perf_counter()
     _session(fiji_dir)
@@ -184,8 +192,8 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     if tracker == "overlap":
         tf = TrackerProvider().getFactory("OVERLAP_TRACKER")
         tmap = tf.getDefaultSettings()
-        tmap.put("MIN_IOU", JClass("java.lang.Double")(float(min_iou)))
-        tmap.put("IOU_CALCULATION", iou_calculation)
+        for key, value in tracker_settings.to_trackmate_map().items():
+            tmap.put(key, JClass("java.lang.Double")(value) if isinstance(value, float) else value)
         ts.trackerFactory = tf
         ts.trackerSettings = tmap
     ts.addAllAnalyzers()

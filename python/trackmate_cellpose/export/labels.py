@@ -8,6 +8,7 @@ detection. Imports numpy, scipy, scikit-image and tifffile.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from ..axes import Calibration
 from ..objects import FrameResult
 from ..tracking import TrackingResult
 
-__all__ = ["spot_index_image", "spot_id_images", "write_label_tiff"]
+__all__ = ["spot_index_image", "spot_id_images", "iter_spot_id_images", "write_label_tiff"]
 
 
 def spot_index_image(fr: FrameResult, calibration: Calibration | None = None) -> np.ndarray:
@@ -59,16 +60,12 @@ def _split_components(mask: np.ndarray, dets, ks, out: np.ndarray, cal: Calibrat
         out[comp == c] = ks[best] + 1
 
 
-def spot_id_images(tracking: TrackingResult, frames: list[FrameResult], *, by_track: bool = False,
-                   calibration: Calibration | None = None) -> np.ndarray:
-    """Stack (T, Z, Y, X) of spot IDs + 1 (or track IDs + 1; spots in no track get IDs after the last track).
-
-    ``frames`` must be the frames whose detections, concatenated in order, are ``tracking.spots``.
-    """
-    imgs = []
+def iter_spot_id_images(tracking: TrackingResult, frames: list[FrameResult], *, by_track: bool = False,
+                        calibration: Calibration | None = None) -> Iterator[np.ndarray]:
+    """:func:`spot_id_images` one frame at a time: yields (Z, Y, X) int32 images, in frame order (memory: one frame)."""
     base = 0
     n_tracks = len(tracking.tracks)
-    lone = {}
+    lone: dict[int, int] = {}
     for fr in sorted(frames, key=lambda f: f.frame):
         idx = spot_index_image(fr, calibration)
         ids = np.arange(base, base + len(fr.detections))
@@ -79,25 +76,53 @@ def spot_id_images(tracking: TrackingResult, frames: list[FrameResult], *, by_tr
                 if t < 0:
                     t = lone.setdefault(int(i), n_tracks + len(lone))
                 vals.append(t + 1)
-            lut = np.r_[0, np.array(vals, np.int64)]
+            lut = np.r_[0, np.array(vals, np.int64)].astype(np.int32)
         else:
-            lut = np.r_[0, ids + 1]
+            lut = np.r_[0, ids + 1].astype(np.int32)
         img = lut[idx]
-        imgs.append(img if img.ndim == 3 else img[None])
+        yield img if img.ndim == 3 else img[None]
         base += len(fr.detections)
-    return np.stack(imgs) if imgs else np.zeros((0, 1, 1, 1), np.int64)
 
 
-def write_label_tiff(path: str | Path, labels_tzyx: np.ndarray, calibration: Calibration) -> Path:
-    """ImageJ hyperstack (TZCYX, C = 1) with the calibration; uint16, or float32 beyond 65535 labels."""
+def spot_id_images(tracking: TrackingResult, frames: list[FrameResult], *, by_track: bool = False,
+                   calibration: Calibration | None = None) -> np.ndarray:
+    """Stack (T, Z, Y, X) of spot IDs + 1 (or track IDs + 1; spots in no track get IDs after the last track).
+
+    ``frames`` must be the frames whose detections, concatenated in order, are ``tracking.spots``.
+    """
+    imgs = list(iter_spot_id_images(tracking, frames, by_track=by_track, calibration=calibration))
+    return np.stack(imgs) if imgs else np.zeros((0, 1, 1, 1), np.int32)
+
+
+def write_label_tiff(path: str | Path, labels_tzyx: np.ndarray | Iterable[np.ndarray], calibration: Calibration, *,
+                     shape_tzyx: tuple[int, int, int, int] | None = None, max_label: int | None = None) -> Path:
+    """ImageJ hyperstack (TZCYX, C = 1) with the calibration; uint16, or float32 beyond 65535 labels.
+
+    ``labels_tzyx`` is a (T, Z, Y, X) array, or an iterable of (Z, Y, X) frames (e.g. :func:`iter_spot_id_images`)
+    written one at a time, which then needs ``shape_tzyx`` and ``max_label`` (an upper bound of the labels).
+    """
     import tifffile
 
-    arr = np.asarray(labels_tzyx)
-    dtype = np.uint16 if arr.max(initial=0) <= np.iinfo(np.uint16).max else np.float32
-    data = arr.astype(dtype)[:, :, None]  # T Z C Y X
     p = Path(path)
     meta = {"axes": "TZCYX", "spacing": calibration.z, "finterval": calibration.t}
     if calibration.is_spatially_calibrated:
         meta["unit"] = "micron" if calibration.space_unit in ("um", "\u00b5m", "micron") else calibration.space_unit
-    tifffile.imwrite(p, data, imagej=True, resolution=(1.0 / calibration.x, 1.0 / calibration.y), metadata=meta)
+    res = (1.0 / calibration.x, 1.0 / calibration.y)
+    if isinstance(labels_tzyx, np.ndarray) or shape_tzyx is None:
+        arr = np.asarray(labels_tzyx if isinstance(labels_tzyx, np.ndarray) else list(labels_tzyx))
+        dtype = np.uint16 if arr.max(initial=0) <= np.iinfo(np.uint16).max else np.float32
+        tifffile.imwrite(p, arr.astype(dtype)[:, :, None], imagej=True, resolution=res, metadata=meta)
+        return p
+    if max_label is None:
+        raise ValueError("write_label_tiff: frames given one by one need max_label")
+    dtype = np.uint16 if max_label <= np.iinfo(np.uint16).max else np.float32
+    t, z, y, x = shape_tzyx
+
+    def planes() -> Iterator[np.ndarray]:
+        for vol in labels_tzyx:
+            for plane in np.asarray(vol).reshape(-1, y, x):
+                yield plane.astype(dtype)
+
+    tifffile.imwrite(p, data=planes(), shape=(t, z, 1, y, x), dtype=dtype, imagej=True, resolution=res,
+                     metadata=meta)
     return p

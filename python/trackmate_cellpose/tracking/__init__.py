@@ -4,7 +4,8 @@ Imports numpy, scipy and shapely (lazily) only; never cellpose or Java.
 """
 
 from ._features import edge_features, spot_features, track_features
-from ._overlap import OVERLAP_TRACKER_KEY, Link, OverlapTrackerSettings, TrackingResult, track_overlap
+from ._overlap import (OVERLAP_TRACKER_KEY, Link, OverlapTrackerSettings, TrackingResult, track_overlap,
+                       tracker_settings_table)
 
 __all__ = ["OverlapTrackerSettings", "Link", "TrackingResult", "track_overlap", "OVERLAP_TRACKER_KEY",
-           "spot_features", "edge_features", "track_features"]
+           "spot_features", "edge_features", "track_features", "tracker_settings_table"]

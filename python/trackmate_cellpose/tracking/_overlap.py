@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import InvalidSettingsError
 from ..objects import Detection, DetectionResult
 
-__all__ = ["OverlapTrackerSettings", "Link", "TrackingResult", "track_overlap", "OVERLAP_TRACKER_KEY"]
+__all__ = ["OverlapTrackerSettings", "Link", "TrackingResult", "track_overlap", "OVERLAP_TRACKER_KEY",
+           "tracker_settings_table"]
 
 #: TrackMate key of the overlap tracker factory.
 OVERLAP_TRACKER_KEY = "OVERLAP_TRACKER"
@@ -47,10 +48,18 @@ class OverlapTrackerSettings:
         circle (parity with TrackMate's own tracker, which ignores Z). Not a TrackMate setting; not written to XML.
     """
 
-    min_iou: float = 0.3
-    scale_factor: float = 1.0
-    iou_calculation: str = "PRECISE"
-    mode_3d: str = "voxels"
+    min_iou: float = field(default=0.3, metadata={
+        "key": "MIN_IOU", "unit": "-", "range": "0 .. 1",
+        "doc": "link an object to the one of the previous frame with the largest IoU strictly above this"})
+    scale_factor: float = field(default=1.0, metadata={
+        "key": "SCALE_FACTOR", "unit": "-", "range": "> 0",
+        "doc": "scale shapes about their centre by this factor before the IoU"})
+    iou_calculation: str = field(default="PRECISE", metadata={
+        "key": "IOU_CALCULATION", "unit": "-", "range": "PRECISE or FAST", "choices": ("PRECISE", "FAST"),
+        "doc": "IoU of the polygons (PRECISE) or of their bounding boxes (FAST)"})
+    mode_3d: str = field(default="voxels", metadata={
+        "key": None, "unit": "-", "range": "voxels or xy", "choices": ("voxels", "xy"),
+        "doc": "3D: IoU of the objects' voxels, or TrackMate's XY circles (Z ignored; parity with TrackMate)"})
 
     def __post_init__(self) -> None:
         for name in ("min_iou", "scale_factor"):
@@ -78,6 +87,13 @@ class OverlapTrackerSettings:
         """TrackMate's tracker settings map (``mode_3d`` has no TrackMate key and is left out)."""
         return {"MIN_IOU": float(self.min_iou), "SCALE_FACTOR": float(self.scale_factor),
                 "IOU_CALCULATION": self.iou_calculation}
+
+
+def tracker_settings_table() -> list[dict[str, object]]:
+    """One row per overlap-tracker setting: field, TrackMate key (None for ``mode_3d``), default, unit, range, doc."""
+    import dataclasses
+
+    return [{"field": f.name, "default": f.default, **f.metadata} for f in dataclasses.fields(OverlapTrackerSettings)]
 
 
 @dataclass(frozen=True)

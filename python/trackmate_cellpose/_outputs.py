@@ -1,0 +1,209 @@
+"""Where the pipeline's files go: which names it owns, refusing to replace earlier results, and moving finished
+outputs into OUTDIR as one step that Ctrl-C cannot cut in half.
+
+Rules: (1) the pipeline writes only names it owns (``<stem>.xml``, ``<stem>_labels.tif``, ..., and inside
+``<stem>_ctc/`` only ``mask*.tif`` and ``res_track.txt``); (2) an existing file of one of those names is replaced only
+with ``overwrite``, and then the older outputs of the formats being written (including a stale ``.xml.meshes`` or
+CTC mask of a longer movie) are removed, never anything else (a user's own file in ``<stem>_ctc/`` stays); (3) the
+move into OUTDIR defers SIGINT until it is done, puts the XML last, and rolls back (restoring what it replaced) on
+any error; (4) a folder created by a run that fails is removed again when it is still empty.
+
+Imports the standard library and :mod:`trackmate_cellpose.errors` only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputExistsError
+
+__all__ = ["owned_names", "find_existing", "refuse_existing", "check_outdir", "OutDir", "deferred_sigint",
+           "commit_outputs"]
+
+_CTC_FILE = re.compile(r"^(mask\d+\.tif|res_track\.txt)$")
+
+
+def owned_names(stem: str, formats: tuple[str, ...]) -> list[str]:
+    """Top-level names in OUTDIR that a run with ``formats`` writes or replaces (the settings JSON always)."""
+    names = [f"{stem}_settings.json"]
+    per = {"xml": [f"{stem}.xml", f"{stem}.xml.meshes"],
+           "labels": [f"{stem}_labels.tif", f"{stem}_track_labels.tif"],
+           "csv": [f"{stem}_spots.csv", f"{stem}_edges.csv", f"{stem}_tracks.csv"],
+           "ctc": [f"{stem}_ctc"],
+           "png": [f"{stem}_overlay.png", f"{stem}_overlay.gif", f"{stem}_meshes.png"],
+           "geff": [f"{stem}.geff"]}
+    for f in formats:
+        names += per[f]
+    return names
+
+
+def _ctc_dir_names(stem: str) -> set[str]:
+    return {f"{stem}_ctc"}
+
+
+def find_existing(out: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
+    """Outputs of an earlier run in ``out`` that this run would replace (a ``_ctc`` folder counts only when it
+    holds CTC files)."""
+    found = []
+    if not out.is_dir():
+        return found
+    for name in owned_names(stem, formats):
+        p = out / name
+        if name in _ctc_dir_names(stem):
+            if p.is_dir() and any(_CTC_FILE.match(q.name) for q in p.iterdir()):
+                found.append(p)
+            elif p.exists() and not p.is_dir():
+                found.append(p)
+        elif p.exists() or p.is_symlink():
+            found.append(p)
+    return found
+
+
+def refuse_existing(out: Path, stem: str, formats: tuple[str, ...], source_name: str) -> None:
+    """Raise :class:`OutputExistsError` naming what an earlier run left that this one would replace."""
+    existing = find_existing(out, stem, formats)
+    if existing:
+        shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in existing[:12])
+        more = f" and {len(existing) - 12} more" if len(existing) > 12 else ""
+        raise OutputExistsError(
+            f"OUTDIR {out} already holds results for {source_name}: {shown}{more}; pass --overwrite to replace them "
+            "(only files this program writes are touched) or choose another -o OUTDIR", paths=existing)
+
+
+def check_outdir(out: Path) -> None:
+    """Check that ``out`` is, or can be created as, a writable folder, without creating anything."""
+    if out.exists():
+        if not out.is_dir():
+            raise NotADirectoryError(f"OUTDIR exists and is not a folder: {out}")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(f"OUTDIR is not writable: {out}")
+        return
+    parent = out.parent
+    while not parent.exists():
+        if parent == parent.parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder ({parent})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot create OUTDIR {out}: {parent} is not writable")
+
+
+class OutDir:
+    """OUTDIR of one run: created if needed; :meth:`discard_if_empty` removes the folders this run created."""
+
+    def __init__(self, out: Path):
+        self.created: list[Path] = []
+        check_outdir(out)
+        missing = []
+        p = out
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as e:
+            raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder") from e
+        except PermissionError as e:
+            raise PermissionError(f"cannot create OUTDIR {out}: permission denied") from e
+        self.created = missing  # deepest first
+        self.path = out.resolve()
+        try:  # the only reliable check (ACLs, read-only mounts): actually write
+            with tempfile.TemporaryFile(dir=self.path):
+                pass
+        except OSError as e:
+            self.discard_if_empty()
+            raise PermissionError(f"OUTDIR is not writable: {out} ({e.strerror})") from e
+
+    def discard_if_empty(self) -> None:
+        for p in self.created:
+            try:
+                p.rmdir()  # only when empty
+            except OSError:
+                return
+
+
+@contextmanager
+def deferred_sigint() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block is done, then deliver it (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
+
+
+def commit_outputs(stage: Path, out: Path, written: list[Path], *, stem: str, formats: tuple[str, ...],
+                   overwrite: bool, source_name: str) -> list[Path]:
+    """Move the staged outputs into ``out`` as one step; return their final paths (files, and folders that are one
+    output, such as a GEFF store).
+
+    Older outputs of the same names (and stale ones of the same formats) are set aside in the stage first and
+    deleted only once every new file is in place; any error restores them and removes what was moved in.
+    """
+    if not overwrite:
+        refuse_existing(out, stem, formats, source_name)
+    backup = stage / ".replaced"
+    moved_in: list[Path] = []
+    set_aside: list[tuple[Path, Path]] = []
+    with deferred_sigint():
+        try:
+            for p in find_existing(out, stem, formats):  # empty unless overwrite
+                if p.name in _ctc_dir_names(stem) and p.is_dir() and not p.is_symlink():
+                    # <stem>_ctc/: only our files move; the folder and the user's files in it stay
+                    for q in sorted(p.iterdir()):
+                        if _CTC_FILE.match(q.name) and q.is_file():
+                            dst = backup / p.name / q.name
+                            dst.parent.mkdir(parents=True, exist_ok=True)
+                            os.replace(q, dst)
+                            set_aside.append((q, dst))
+                else:
+                    dst = backup / p.name
+                    backup.mkdir(exist_ok=True)
+                    os.replace(p, dst)
+                    set_aside.append((p, dst))
+            top = sorted({p.relative_to(stage).parts[0] for p in written},
+                         key=lambda n: (n == f"{stem}.xml", n))  # the XML last: it is what "looks complete"
+            for name in top:
+                src, dst = stage / name, out / name
+                if name in _ctc_dir_names(stem) and src.is_dir() and dst.is_dir():  # the user keeps files there
+                    for q in sorted(src.iterdir()):
+                        os.replace(q, dst / q.name)
+                        moved_in.append(dst / q.name)
+                else:
+                    os.replace(src, dst)
+                    moved_in.append(dst)
+        except BaseException:
+            for p in reversed(moved_in):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+            for orig, saved in reversed(set_aside):
+                orig.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(saved, orig)
+            raise
+    final = [out / p.relative_to(stage) for p in written]
+    # a folder whose files are listed (CTC) is left out; a folder that is one output (a GEFF zarr store) stays
+    return [p for p in final if not p.is_dir() or not any(q.parent == p for q in final)]
