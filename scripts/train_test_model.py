@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n-frames", type=int, default=16)
     ap.add_argument("--n-volumes", type=int, default=3)
     ap.add_argument("--finetune-epochs", type=int, default=20)
+    ap.add_argument("--finetune-lr", type=float, default=0.002)
     ap.add_argument("--per-epoch", type=int, default=24, help="images drawn per fine-tuning epoch")
     ap.add_argument("--init", type=Path, help="skip stage 1: fine-tune this cellpose-3 model file")
     ap.add_argument("--seed", type=int, default=0)
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
             imgs, labs = training_set(args.n_frames, 0, seed=args.seed)
             stage(model.net, imgs, labs, args.epochs, 0.005, len(imgs), "stage1")
         imgs, labs = training_set(args.n_frames, args.n_volumes, seed=args.seed)
-        path = stage(model.net, imgs, labs, args.finetune_epochs, 0.002, args.per_epoch, "tmcp_test_model")
+        path = stage(model.net, imgs, labs, args.finetune_epochs, args.finetune_lr, args.per_epoch, "tmcp_test_model")
         state = torch.load(path, map_location="cpu", weights_only=True)
     half = {k: (v.half() if v.is_floating_point() and k not in ("diam_mean", "diam_labels") else v)
             for k, v in state.items()}

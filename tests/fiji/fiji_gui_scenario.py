@@ -211,7 +211,8 @@ def main(argv):
             return result
 
         set_detect_function(recording_detect)
-        s = DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()), diameter=10.0, use_gpu=False)
+        s = DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()),
+                             diameter=10.0, use_gpu=False)
 
         # 2D+t: Preview on frame 4 (1-based) -> TrackMate's DetectionPreview runs our detector on that frame only.
         frame, panel, imp = open_config_panel("2dt", work, "2d", res)

@@ -28,7 +28,9 @@ from trackmate_cellpose.tracking import OverlapTrackerSettings
 
 from _shapes import Shapes  # noqa: E402 - test support next to this script
 
-SETTINGS = DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()), diameter=10.0, use_gpu=False)
+# the test model of the installed cellpose (tests/conftest.py sets TMCP_TEST_MODEL)
+SETTINGS = DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()),
+                            diameter=10.0, use_gpu=False)
 KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
 
 

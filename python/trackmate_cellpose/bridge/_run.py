@@ -104,7 +104,8 @@ def _session(fiji_dir: str | Path | None) -> FijiSession:
 def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = None, *,
                   fiji_dir: str | Path | None = None, output: str | Path | None = None, tracker: str = "overlap",
                   tracker_settings: OverlapTrackerSettings | None = None, min_iou: float | None = None,
-                  iou_calculation: str | None = None, roi: tuple[int, int, int, int] | None = None, t_range: tuple[int, int] | None = None,
+                  iou_calculation: str | None = None, roi: tuple[int, int, int, int] | None = None,
+                  t_range: tuple[int, int] | None = None,
                   initial_quality: float = 0.0, cancel: threading.Event | None = None,
                   log: Callable[[str], None] | None = None) -> TrackMateRun:
     """Detect with "Cellpose advanced (Python)", track with TrackMate's tracker, and save TrackMate's XML.

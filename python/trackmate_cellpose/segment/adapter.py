@@ -193,8 +193,8 @@ class CellposeAdapter:
             known = set(getattr(models, "MODEL_NAMES", [])) | set(models.get_user_models())
             if self.spec.name not in known:
                 # cellpose would log a warning and silently download its default model instead
-                raise BackendUnavailableError(
-                    f"cellpose {self.major} has no built-in model {self.spec.name!r}; it has: {', '.join(sorted(known))}")
+                raise BackendUnavailableError(f"cellpose {self.major} has no built-in model {self.spec.name!r}; it "
+                                              f"has: {', '.join(sorted(known))}")
         logger = logging.getLogger("cellpose.models")
         if not any(isinstance(f, _DropExpectedNotices) for f in logger.filters):
             logger.addFilter(_DropExpectedNotices())

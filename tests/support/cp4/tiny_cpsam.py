@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import types
+from pathlib import Path
 
 #: Encoder configuration of the tiny model (must match the shipped ``tiny_cpsam.pth``; checked by the tests).
 TINY = {"embed_dim": 32, "depth": 1, "num_heads": 1, "out_chans": 32}
@@ -29,13 +30,16 @@ def shim_torchvision_ops() -> bool:
 
     import torch
 
-    if importlib.util.find_spec("torchvision") is None:
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None:
         return False
-    try:
-        torch._C._dispatch_find_schema_or_throw("torchvision::nms", "")  # already there (a matching build)
-        return False
-    except RuntimeError:
-        pass
+    for folder in spec.submodule_search_locations or []:
+        for lib in Path(folder).glob("_C*.so"):
+            try:
+                torch.ops.load_library(str(lib))  # a torchvision built for this torch: its own ops, no shim
+                return False
+            except (OSError, RuntimeError):
+                pass
     lib = torch.library.Library("torchvision", "DEF")  # noqa: TOR901 - schemas only, never called
     lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     lib.define("qnms(Tensor qdets, Tensor qscores, float iou_threshold) -> Tensor")
