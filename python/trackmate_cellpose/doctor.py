@@ -152,12 +152,16 @@ def _check_model(r: Report, settings: DetectorSettings, major: int | None) -> No
         r.add(label, "warn", f"{settings.model_path or settings.model!r}: cannot check without cellpose")
         return
     from .segment.adapter import builtin_weights_path
-    from .segment.models import check_model
+    from .segment.models import BUILTIN_MODELS, check_model
 
     try:
         spec = check_model(settings, major)  # the very check detection runs first
     except TrackMateCellposeError as e:
-        r.add(label, "error", str(e), "choose a model of the installed cellpose (--model NAME or --model-path FILE)")
+        fix = (f"set CELLPOSE_MODEL_FILEPATH (--model-path) to a cellpose-{major} model file"
+               if settings.is_custom_model else
+               f"set CELLPOSE_MODEL (--model) to a built-in model of cellpose {major}: "
+               + ", ".join(BUILTIN_MODELS[major]))
+        r.add(label, "error", str(e), fix)
         return
     if spec.path:
         p = Path(spec.path)

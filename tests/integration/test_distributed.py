@@ -16,6 +16,7 @@ import tifffile
 from trackmate_cellpose import (Calibration, Cancelled, DetectorSettings, RuntimeOptions, SegmentationError,
                                 detect)
 from trackmate_cellpose.data import sample_path
+from trackmate_cellpose.settings import installed_cellpose_major
 
 distributed = pytest.importorskip("distributed")
 
@@ -53,6 +54,19 @@ def _runtime(cluster, fpb: int) -> RuntimeOptions:
     return RuntimeOptions(frames_per_batch=fpb, scheduler=cluster[0].scheduler_address)
 
 
+CELLPOSE_MAJOR = installed_cellpose_major()
+
+
+def _same_features(fa: dict, fb: dict) -> bool:
+    """Features are exactly equal under cellpose 3. Under cellpose 4 the network's output (hence MEAN_CELLPROB) can
+    differ in the last float32 bits between a 2-thread in-process run and 1-thread workers (the ViT's matrix products
+    sum in another order); everything derived from the labels stays exactly equal."""
+    if CELLPOSE_MAJOR != 4:
+        return fa == fb
+    return fa.keys() == fb.keys() and all(
+        fa[k] == fb[k] or (k == "MEAN_CELLPROB" and fa[k] == pytest.approx(fb[k], rel=1e-6)) for k in fa)
+
+
 def assert_identical(a, b) -> None:
     """Exact equality of frames, label arrays, spot records (positions, ROI arrays, features) and notes."""
     assert [f.frame for f in a.frames] == [f.frame for f in b.frames]
@@ -64,7 +78,7 @@ def assert_identical(a, b) -> None:
         for da, db in zip(fa.detections, fb.detections):
             assert (da.frame, da.label, da.x, da.y, da.z, da.radius, da.quality) == \
                    (db.frame, db.label, db.x, db.y, db.z, db.radius, db.quality)
-            assert da.features == db.features
+            assert _same_features(da.features, db.features), (da.features, db.features)
             if da.roi_xy is None:
                 assert db.roi_xy is None
             else:
@@ -117,6 +131,10 @@ def test_two_workers_identical_to_in_process(cluster, settings, movie, tmp_path)
     assert local.n_detections > 20
     assert progress and progress[-1] == 1.0 and all(b >= a for a, b in zip(progress, progress[1:]))
     xa, xb = _xml_bytes(local, settings, tmp_path / "a.xml"), _xml_bytes(dist, settings, tmp_path / "b.xml")
+    if CELLPOSE_MAJOR == 4:  # MEAN_CELLPROB compared above to float32 rounding (see _same_features)
+        import re
+
+        xa, xb = (re.sub(rb'MEAN_CELLPROB="[^"]*"', b"", x) for x in (xa, xb))
     assert xa == xb
 
     # a frame list with gaps and out of order: same chunks as the engine's batches, same numbers

@@ -24,8 +24,10 @@ def custom(path) -> DetectorSettings:
 
 
 @pytest.mark.parametrize("major", [3, 4])
-def test_file_of_the_installed_major_passes_and_the_other_is_named(test_model, major):
-    files = {3: test_model, 4: TINY_CP4}
+def test_file_of_the_installed_major_passes_and_the_other_is_named(major):
+    from trackmate_cellpose.data import test_model_path
+
+    files = {3: test_model_path(), 4: TINY_CP4}
     assert check_model(custom(files[major]), major=major).path == str(files[major].resolve())
     other = 7 - major
     with pytest.raises(InvalidSettingsError) as ei:

@@ -131,8 +131,10 @@ def _file_major(p: Path) -> int:
 
 def _mismatch(what: str, value: str, model_major: int, installed: int) -> InvalidSettingsError:
     default = DEFAULT_MODELS[installed]
+    v = cellpose_version()
+    shown = v if v.split(".")[0] == str(installed) else f"{installed}.x"
     return InvalidSettingsError(
-        f"{what} {value!r} is a cellpose {model_major} model, but the installed cellpose is {cellpose_version()} "
+        f"{what} {value!r} is a cellpose {model_major} model, but the installed cellpose is {shown} "
         f"(cellpose {installed} cannot load cellpose-{model_major} models): use a cellpose-{installed} model "
         f"(e.g. {default}) or install cellpose {model_major} ({_INSTALL[model_major]})",
         key="CELLPOSE_MODEL_FILEPATH" if what.startswith("CELLPOSE_MODEL_FILEPATH") else "CELLPOSE_MODEL",
