@@ -77,7 +77,7 @@ def _one_line(e: BaseException, path: Path) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..cli import UsageError
+    from ..errors import UsageError
     from ..pipeline import check_input, check_model, output_stem, parse_formats, run_pipeline
 
     log = get_logger()

@@ -1,7 +1,7 @@
 """Label image -> TrackMate shapes: 2D outline polygons, 3D triangle meshes, mesh smoothing.
 
-Imports numpy, scipy and scikit-image only (``fast_simplification`` lazily, for mesh decimation); never cellpose,
-torch or Java. Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh
+Never imports cellpose, torch or Java (``fast_simplification`` is for mesh decimation). Imports: numpy, scipy, skimage
+and fast_simplification (lazily); package: axes, errors, objects. Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh
 vertices as x, y, z.
 """
 
