@@ -258,7 +258,7 @@ def detect_chunk(block_tczyx: np.ndarray, spec: ChunkSpec) -> ChunkOutput:
             frames, notes = _run_block(block_tczyx, spec, spec.frames, signals)
         except Cancelled:
             raise
-        except Exception as e:  # noqa: BLE001 - every failure is reported with its frame
+        except Exception as e:  # every failure is reported with its frame
             raise _as_failure(e, block_tczyx, spec) from e
         _check_fault(spec.frames, "after")
         with _STATE_LOCK:
