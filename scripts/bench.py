@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import fmt_s, interleaved, loadavg, machine_info, paired_ratio, summary  # noqa: E402
+from bench_common import fmt_s, interleaved, loadavg, machine_info, paired_ratio, summary
 
 SCRIPTS = Path(__file__).resolve().parent
 CAL_XY_UM = 0.5  # bundled samples: xy 0.5 um, z 1.0 um

@@ -21,9 +21,9 @@ import tifffile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_test_model import CAL, f1_at_iou  # noqa: E402
-from trackmate_cellpose import DetectorSettings, RuntimeOptions, detect  # noqa: E402
-from trackmate_cellpose.data import sample_path, test_model_path  # noqa: E402
+from eval_test_model import CAL, f1_at_iou
+from trackmate_cellpose import DetectorSettings, RuntimeOptions, detect
+from trackmate_cellpose.data import sample_path, test_model_path
 
 
 def main(argv=None) -> int:

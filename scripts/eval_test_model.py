@@ -20,8 +20,8 @@ import numpy as np
 import tifffile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-from trackmate_cellpose import Calibration, DetectorSettings, detect  # noqa: E402
-from trackmate_cellpose.data import sample_path, test_model_path  # noqa: E402
+from trackmate_cellpose import Calibration, DetectorSettings, detect
+from trackmate_cellpose.data import sample_path, test_model_path
 
 CAL = Calibration(x=0.5, y=0.5, z=1.0, t=5.0, space_unit="um", time_unit="s")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from training_data import training_set  # noqa: E402
+from training_data import training_set
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "python" / "trackmate_cellpose" / "data" / "tmcp_test_model.pth"
 

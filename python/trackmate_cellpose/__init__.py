@@ -3,6 +3,7 @@
 Importing this package starts no JVM and loads neither torch, cellpose nor jpype; those load on first use.
 """
 
+from ._version import __version__
 from .axes import Calibration
 from .errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
                      SegmentationError, TrackMateCellposeError)
@@ -10,8 +11,6 @@ from .objects import Detection, DetectionResult, FrameResult, Mesh
 from .settings import DETECTOR_KEY, DetectorSettings, RuntimeOptions
 from .detect import detect
 from .data import sample_path, test_model_path
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

@@ -162,7 +162,7 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
                 lab, min_size=settings.min_size, split=is_3d)
             done.append((t, lab, prob_list[i].reshape(shape)))
         # drop this batch's network input and raw outputs before handing frames out (only ``done`` stays alive)
-        blocks = labels_list = prob_list = x = masks = cellprob = None  # noqa: F841
+        blocks = labels_list = prob_list = x = masks = cellprob = None
         if progress is not None:
             progress(min(1.0, (start + len(batch)) / total), msg)
         yield from done

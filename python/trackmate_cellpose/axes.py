@@ -1,8 +1,10 @@
-"""Axis order and physical calibration (leaf module: numpy and xarray only).
+"""Axis order and physical calibration (leaf module).
 
 Inside the package every image is a 5D ``tczyx`` array (singleton axes added, never reordered silently) plus a
 :class:`Calibration`. Axis names are case-insensitive single letters: ``t`` time, ``c`` channel, ``z``, ``y``, ``x``.
 TrackMate's order is XYZCT; at that boundary the bridge converts explicitly.
+
+Imports: numpy and xarray (lazily); package: errors.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ import importlib
 import sys
 import traceback
 
-from .errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError, TrackMateCellposeError
+from .errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError, UsageError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "UsageError"]  # UsageError lives in errors; re-exported for old imports
 
 SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "convert")
 DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
@@ -24,10 +24,6 @@ DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline
                "(convert). 'trackmate-cellpose COMMAND --help' lists "
                "a command's options.")
 _DEBUG_HELP = "print tracebacks on errors and show every warning and log record"
-
-
-class UsageError(TrackMateCellposeError):
-    """Bad command-line usage (exit code 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

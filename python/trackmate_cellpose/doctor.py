@@ -1,7 +1,7 @@
 """Environment diagnosis: Python, torch, cellpose (and the API the adapter uses), device, model weights, Java, Fiji.
 
 Starts no JVM: Java is asked for its version with ``java -version`` and a Fiji folder is inspected by reading its
-jars. Each problem comes with its fix. Imports torch/cellpose only inside the checks.
+jars. Each problem comes with its fix. torch and cellpose are reached through ``segment`` only, inside the checks.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .settings import DetectorSettings
+
+if TYPE_CHECKING:
+    from .segment.runtime import TorchInfo
 
 __all__ = ["Check", "Report", "diagnose"]
 
@@ -92,14 +96,16 @@ def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path |
 
 
 def _check_torch(r: Report):
+    from .segment.runtime import torch_info
+
     try:
-        import torch
+        info = torch_info()
     except Exception as e:  # noqa: BLE001 - any import failure is the finding
         r.add("torch", "error", f"cannot import torch: {e}",
               "install PyTorch for your platform (https://pytorch.org/get-started/locally/)")
         return None
-    r.add("torch", "ok", f"{torch.__version__} (CUDA build {torch.version.cuda or 'none'})")
-    return torch
+    r.add("torch", "ok", f"{info.version} (CUDA build {info.cuda_build or 'none'})")
+    return info
 
 
 def _check_cellpose(r: Report) -> int | None:
@@ -128,15 +134,14 @@ def _check_cellpose(r: Report) -> int | None:
     return major
 
 
-def _check_device(r: Report, torch, settings: DetectorSettings) -> None:
-    if torch.cuda.is_available():
-        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-        r.add("device", "ok", f"CUDA: {names}")
-    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+def _check_device(r: Report, torch: TorchInfo, settings: DetectorSettings) -> None:
+    if torch.cuda_devices:
+        r.add("device", "ok", f"CUDA: {', '.join(torch.cuda_devices)}")
+    elif torch.mps:
         r.add("device", "ok", "Apple MPS")
     elif settings.use_gpu:
         fix = ("install a CUDA build of torch matching your driver (https://pytorch.org/get-started/locally/)"
-               if torch.version.cuda is None else "check the NVIDIA driver (nvidia-smi)")
+               if torch.cuda_build is None else "check the NVIDIA driver (nvidia-smi)")
         r.add("device", "warn", "CPU only: USE_GPU is on but no CUDA/MPS device is visible (runs, slower)", fix)
     else:
         r.add("device", "ok", "CPU (USE_GPU is off)")

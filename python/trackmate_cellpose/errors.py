@@ -1,7 +1,9 @@
-"""Exception hierarchy of trackmate-cellpose (leaf module: imports nothing from the package).
+"""Exception hierarchy of trackmate-cellpose (leaf module).
 
 Every message names the parameter, the value received and what was expected, e.g.
 ``flow_threshold must be >= 0, got -0.2``.
+
+Imports: none; package: none.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ __all__ = [
     "SegmentationError",
     "Cancelled",
     "OutputExistsError",
+    "UsageError",
+    "TrackMateError",
 ]
 
 
@@ -71,3 +75,21 @@ class OutputExistsError(TrackMateCellposeError, FileExistsError):
     def __init__(self, message: str, *, paths: list | None = None):
         super().__init__(message)
         self.paths = list(paths or [])
+
+
+class UsageError(TrackMateCellposeError):
+    """Bad command-line usage: a missing, conflicting or malformed option (the CLI exits with code 2)."""
+
+
+class TrackMateError(TrackMateCellposeError, RuntimeError):
+    """TrackMate reported an error (its one-line message; the log holds the details).
+
+    Attributes
+    ----------
+    log : str
+        TrackMate's log text of the failed run.
+    """
+
+    def __init__(self, message: str, *, log: str = ""):
+        super().__init__(message)
+        self.log = log

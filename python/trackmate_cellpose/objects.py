@@ -1,8 +1,10 @@
-"""Detection results as TrackMate will see them (leaf module: numpy only).
+"""Detection results as TrackMate will see them.
 
 A :class:`Detection` is one TrackMate spot: position and radius in absolute physical coordinates, QUALITY, extra
 numeric features, and either a 2D polygon (``roi_xy``) or a 3D triangle mesh (``mesh``). A :class:`FrameResult`
 holds one frame's label image and detections; a :class:`DetectionResult` a whole movie's.
+
+Imports: numpy; package: axes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Axes and physical calibration (pixel size, z step, frame interval, units) come f
 description and resolution tags, or OME-XML); explicit overrides win. Only 2D, 2D+t, 3D and 3D+t images with optional
 channels are accepted; anything else is refused with a message saying what was found and what is accepted.
 
-Imports numpy, tifffile and the package's leaf modules only.
+Imports: numpy and tifffile (lazily); package: axes, errors.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ and from TrackMate's flat settings map (values only ``str``/``int``/``float``/``
 to a JSON document. ``RuntimeOptions`` holds knobs that change how, not what, is computed (device, batching,
 distribution); they are never written into TrackMate files.
 
-Imports only the standard library and :mod:`trackmate_cellpose.errors`.
+Imports: none; package: errors.
 """
 
 from __future__ import annotations

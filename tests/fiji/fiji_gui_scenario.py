@@ -20,7 +20,7 @@ from trackmate_cellpose.bridge import start_fiji
 from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
 from trackmate_cellpose.bridge._service import set_detect_function
 
-from _shapes import Shapes  # noqa: E402 - test support next to this script
+from _shapes import Shapes  # test support next to this script
 
 KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
 NAME = "Cellpose advanced (Python)"

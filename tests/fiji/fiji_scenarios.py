@@ -26,7 +26,7 @@ from trackmate_cellpose.bridge._service import set_detect_function, set_runtime_
 from trackmate_cellpose.errors import Cancelled
 from trackmate_cellpose.tracking import OverlapTrackerSettings
 
-from _shapes import Shapes  # noqa: E402 - test support next to this script
+from _shapes import Shapes  # test support next to this script
 
 # the test model of the installed cellpose (tests/conftest.py sets TMCP_TEST_MODEL)
 SETTINGS = DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL") or str(test_model_path()),

@@ -15,7 +15,7 @@ from scipy.special import elliprg
 
 from trackmate_cellpose.errors import InvalidImageError, InvalidSettingsError
 from trackmate_cellpose.geometry import (is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area,
-                                         taubin_smooth)
+                                         orient_outward, taubin_smooth)
 
 
 def ellipsoid_labels(radii_zyx, cal_zyx, value=1, margin=3, shift=(0.3, -0.2, 0.1)):
@@ -191,6 +191,47 @@ def test_every_mesh_is_closed_and_outward(lab, smoothing_scale, simplify):
         if smoothing_scale == 0 and not simplify:
             # The 0/1 mask's surface never leaves the voxels' bounding box, and encloses less than the voxels.
             assert m.volume <= m.n_voxels * 1.5 * 1.0 * 0.75 + 1e-6
+
+
+# --- orientation: one rule, measured (orient_outward), never assumed from marching cubes' conventions ----------------
+
+
+def test_orient_outward_reverses_an_inward_mesh_and_keeps_an_outward_one():
+    box = trimesh.creation.box(extents=(2.0, 3.0, 5.0))  # trimesh builds it outward
+    v, f = np.asarray(box.vertices, np.float64), np.asarray(box.faces, np.int64)
+    for faces in (f, f[:, ::-1]):
+        out, (volume, centroid, area) = orient_outward(v, faces)
+        np.testing.assert_array_equal(out, f)
+        assert out.dtype == np.int64 and out.flags.c_contiguous
+        assert volume == pytest.approx(30.0) and area == pytest.approx(62.0)
+        np.testing.assert_allclose(centroid, 0.0, atol=1e-12)
+
+
+def outward_fraction(vertices, faces):
+    """Share of faces whose normal points away from the solid's centroid (1.0 for a convex, outward mesh)."""
+    tri = vertices[faces]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return float(np.mean(np.einsum("ij,ij->i", normals, tri.mean(axis=1) - tri.reshape(-1, 3).mean(axis=0)) > 0))
+
+
+@pytest.mark.parametrize("cal_zyx", [(1.0, 1.0, 1.0), (2.0, 0.5, 0.5), (0.3, 1.0, 1.7), (1.0, 0.25, 3.0)])
+@pytest.mark.parametrize("smoothing_scale, simplify", [(0.0, False), (1.5, False), (1.5, True)])
+def test_every_mesh_has_outward_normals_on_anisotropic_calibrations(cal_zyx, smoothing_scale, simplify):
+    # two convex labels (an ellipsoid, a box) and a label in two pieces, each checked against independent oracles
+    lab, _ = ellipsoid_labels((6.0, 5.0, 4.0), cal_zyx, value=3, margin=4)
+    lab = np.pad(lab, ((0, 0), (0, 0), (0, 12)))
+    lab[1:4, 1:5, -10:-4] = 7
+    lab[-3:-1, -3:-1, -3:-1] = 9
+    lab[0:2, -2:, 0:2] = 9
+    meshes = labels_to_meshes(lab, calibration_zyx=cal_zyx, smoothing_scale=smoothing_scale, simplify=simplify)
+    assert [m.label for m in meshes] == [3, 7, 9]
+    for m in meshes:
+        check_closed_outward(m)  # trimesh's own signed volume is positive
+        volume, centroid, area = mesh_volume_centroid_area(m.vertices, m.faces)
+        assert (m.volume, m.area) == (volume, area)  # the record describes its own faces
+        np.testing.assert_array_equal(m.centroid_xyz, centroid)
+        if m.label != 9:  # convex: every face normal points away from the centroid
+            assert outward_fraction(m.vertices, m.faces) > 0.99
 
 
 # --- Taubin smoothing -------------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ def test_wheel_ships_glue_sources_model_and_samples(tmp_path):
                         "-w", str(tmp_path), str(REPO)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = tmp_path.glob("trackmate_cellpose-*.whl")
+    from trackmate_cellpose import __version__
+
+    assert whl.name.startswith(f"trackmate_cellpose-{__version__}-")  # pyproject reads the version from _version.py
     names = zipfile.ZipFile(whl).namelist()
     glue = {n.split("data/java/src/")[1] for n in names if "data/java/src/" in n}
     expected = {str(p.relative_to(REPO / "java-glue" / "src")) for p in (REPO / "java-glue" / "src").rglob("*.java")}

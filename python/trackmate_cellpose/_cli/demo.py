@@ -61,7 +61,7 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..cli import UsageError
+    from ..errors import UsageError
     from ..data import SAMPLES, sample_path
     from ..pipeline import check_input, parse_formats, run_pipeline
 

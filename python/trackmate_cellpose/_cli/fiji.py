@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import UsageError
+    from ..errors import UsageError
     from ..settings import DetectorSettings
 
     if args.script and args.run:
@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_script(args: argparse.Namespace, log) -> int:
     """Run a SciJava script (its #@ parameters from --arg NAME=VALUE) in a headless Fiji started here."""
-    from ..bridge import start_fiji
-    from ..cli import UsageError
+    from ..bridge import run_script, start_fiji
+    from ..errors import UsageError
 
     script = Path(args.script)
     if not script.is_file():
@@ -137,18 +137,8 @@ def _run_script(args: argparse.Namespace, log) -> int:
         inputs[name] = value
     session = start_fiji(args.fiji, endpoint=args.endpoint, mode="headless", java_home=args.java_home,
                          max_heap=args.max_heap, log=log)
-    from jpype import JClass
-
-    params = JClass("java.util.HashMap")()
-    for k, v in inputs.items():
-        params.put(k, v)  # SciJava converts strings to the declared parameter types (File, Double, Boolean ...)
-    ext = script.suffix.lstrip(".")
-    if session.ij.script().getLanguageByExtension(ext) is None:
-        raise RuntimeError(f"this Fiji has no script language for .{ext} files (install it with Help > Update...)")
-    module = session.ij.script().run(JClass("java.io.File")(str(script.resolve())), True, params).get()
+    outputs = run_script(script, inputs, session=session)
     log(f"script {script.name} finished")
-    outputs = module.getOutputs() if module is not None else None
-    if outputs is not None:
-        for k in outputs.keySet():
-            print(f"{k} = {outputs.get(k)}")
+    for k, v in outputs.items():
+        print(f"{k} = {v}")
     return 0

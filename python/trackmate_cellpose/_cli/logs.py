@@ -7,7 +7,7 @@ by other packages (torch, cellpose, numpy ...) are dropped (their deprecations a
 the user's business), our own warnings print as one line without file, line number or source line, and a notice
 repeated word for word prints once. With ``--debug`` everything is shown, with its origin.
 
-Imports the standard library and tqdm only.
+Imports: tqdm (lazily); package: none.
 """
 
 from __future__ import annotations

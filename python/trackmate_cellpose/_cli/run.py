@@ -77,7 +77,7 @@ def _one_line(e: BaseException, path: Path) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..cli import UsageError
+    from ..errors import UsageError
     from ..pipeline import check_input, check_model, output_stem, parse_formats, run_pipeline
 
     log = get_logger()
@@ -125,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
                                   pixel_size=args.pixel_size, z_step=args.z_step, dt=args.dt, runtime=runtime,
                                   progress=not args.quiet, log=log.info, overwrite=args.overwrite,
                                   csv_style=args.csv_style)
-        except Exception as e:  # noqa: BLE001 - reported below with --keep-going; re-raised otherwise
+        except Exception as e:  # reported below with --keep-going; re-raised otherwise
             if not args.keep_going:
                 raise
             (bad if isinstance(e, INPUT_ERRORS) else failed)[path] = e

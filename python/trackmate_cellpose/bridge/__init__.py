@@ -4,6 +4,7 @@
   detection service registered;
 * :func:`run_trackmate` runs TrackMate headless with the "Cellpose advanced (Python)" detector, TrackMate's tracker
   and TrackMate's XML writer;
+* :func:`run_script` runs a SciJava script (Groovy, Jython, ...) in that Fiji;
 * :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM).
 
 Importing this package starts no JVM.
@@ -13,6 +14,7 @@ from ._fiji import FijiInstallation, find_fiji, trackmate_line_of_jar
 from ._glue import build_glue, cache_dir, compile_glue, find_javac, glue_source_root
 from ._jvm import FijiSession, current_session, start_fiji
 from ._run import TrackMateError, TrackMateRun, run_trackmate
+from ._script import run_script
 
 __all__ = [
     "FijiInstallation",
@@ -29,4 +31,5 @@ __all__ = [
     "TrackMateError",
     "TrackMateRun",
     "run_trackmate",
+    "run_script",
 ]

@@ -83,7 +83,7 @@ def _resolve_endpoint(endpoint: str) -> FijiInstallation:
     try:
         env = jgo.build(endpoint=endpoint, cache_dir=scyjava.config.get_cache_dir(),
                         resolver=jgo.maven.PythonResolver(lenient=True))
-    except Exception as e:  # noqa: BLE001 - network/Maven failures of many kinds
+    except Exception as e:  # network/Maven failures of many kinds
         raise BackendUnavailableError(
             f"cannot resolve the endpoint {endpoint!r} (network or Maven repository unavailable?): {e}. "
             "Offline, use a local Fiji with --fiji DIR.") from e
@@ -174,7 +174,7 @@ def start_fiji(fiji_dir: str | Path | None = None, *, endpoint: str | None = Non
 
         _check_java_version(fiji)
 
-        import imagej  # noqa: F401 - imports imglyb, which registers JVM hooks and endpoints
+        import imagej  # imports imglyb, which registers JVM hooks and endpoints
 
         if fiji_dir is not None:
             scyjava.config.endpoints.clear()

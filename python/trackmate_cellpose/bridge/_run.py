@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError, \
-    TrackMateCellposeError
+from ..errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
+                      TrackMateError)
 from ..settings import DETECTOR_KEY, DetectorSettings
 from ..tracking import OverlapTrackerSettings
 from ._jvm import FijiSession, current_session, start_fiji
@@ -23,14 +23,6 @@ __all__ = ["TrackMateError", "TrackMateRun", "run_trackmate", "open_image", "to_
 
 #: Trackers selectable by name: "overlap" (TrackMate's Overlap tracker) or "none" (detection only).
 TRACKERS = ("overlap", "none")
-
-
-class TrackMateError(TrackMateCellposeError, RuntimeError):
-    """TrackMate reported an error (its one-line message; the log holds the details)."""
-
-    def __init__(self, message: str, *, log: str = ""):
-        super().__init__(message)
-        self.log = log
 
 
 @dataclass

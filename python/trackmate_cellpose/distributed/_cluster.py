@@ -5,7 +5,8 @@ so that workers (and the cellpose models they hold warm) survive from one ``dete
 when TrackMate calls the detector repeatedly. ``shutdown()`` (also run at interpreter exit) closes what was started.
 ``slurm_cluster`` is the dask-jobqueue recipe for one GPU per worker.
 
-Imports ``distributed`` (and ``dask_jobqueue`` for SLURM) inside functions only.
+``dask_jobqueue`` is needed for SLURM only. Imports: distributed (lazily) and dask_jobqueue (lazily); package: errors,
+settings, distributed._plugin (lazily) and distributed._worker (lazily).
 """
 
 from __future__ import annotations

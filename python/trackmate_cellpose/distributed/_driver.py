@@ -7,7 +7,8 @@ submitted through one bounded window (at most ``window`` chunks in flight, so th
 of movies) and gathered by chunk index, never by arrival order: a chunk recomputed after a worker died is still
 counted once.
 
-Imports ``distributed`` inside functions only.
+Imports: numpy and distributed (lazily); package: axes, errors, objects, settings, distributed._worker,
+_engine (lazily) and segment.models (lazily).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class WarmWorkerPlugin(WorkerPlugin):
         self.torch_threads = torch_threads
 
     def setup(self, worker) -> None:
-        from ._worker import set_torch_threads
+        from ..segment.runtime import set_torch_threads
 
         n = self.torch_threads or int(os.environ.get(THREADS_ENV, "0") or 0)
         if n < 1:

@@ -6,8 +6,9 @@ of 2D frames or one 3D time point, handed over as a numpy block; the task runs t
 construction. The cellpose model stays warm in the process through ``CellposeAdapter.get``'s per-process cache; this
 module counts how many models a process loaded so that tests and benchmarks can check "once per worker".
 
-Imports the engine and the package's leaf modules; ``distributed`` only inside functions (it is always present on a
-worker).
+``distributed`` is imported inside functions (it is always present on a worker); torch only through ``segment``.
+Imports: numpy and distributed (lazily); package: axes, errors, objects, settings, segment.runtime, _engine (lazily)
+and segment.adapter (lazily).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from ..axes import Calibration
 from ..errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
                       SegmentationError)
 from ..objects import FrameResult
+from ..segment.runtime import torch_threads
 from ..settings import DetectorSettings, RuntimeOptions
 
-__all__ = ["ChunkSpec", "ChunkOutput", "ChunkFailure", "detect_chunk", "worker_stats", "running_chunks",
-           "set_torch_threads"]
+__all__ = ["ChunkSpec", "ChunkOutput", "ChunkFailure", "detect_chunk", "worker_stats", "running_chunks"]
 
 _STATE_LOCK = threading.Lock()
 _STATE: dict[str, Any] = {"model_loads": 0, "tasks": 0, "frames": 0, "running": {}, "adapters": set()}
@@ -107,22 +108,9 @@ class ChunkFailure(Exception):
 
 
 # ---- worker-process state ----------------------------------------------------------------------------------------
-def set_torch_threads(n: int) -> int:
-    """Set torch's intra-op threads in this process (called by the worker plugin); return the value set."""
-    import torch
-
-    n = max(1, int(n))
-    torch.set_num_threads(n)
-    return torch.get_num_threads()
-
-
 def worker_stats() -> dict[str, Any]:
     """This process's counters: model loads, tasks, frames, torch threads, pid (run through ``client.run``)."""
-    import sys
-
-    threads = None
-    if "torch" in sys.modules:
-        threads = sys.modules["torch"].get_num_threads()
+    threads = torch_threads()
     with _STATE_LOCK:
         return {"pid": os.getpid(), "model_loads": _STATE["model_loads"], "tasks": _STATE["tasks"],
                 "frames": _STATE["frames"], "running": sum(_STATE["running"].values()), "torch_threads": threads}
@@ -270,7 +258,7 @@ def detect_chunk(block_tczyx: np.ndarray, spec: ChunkSpec) -> ChunkOutput:
             frames, notes = _run_block(block_tczyx, spec, spec.frames, signals)
         except Cancelled:
             raise
-        except Exception as e:  # noqa: BLE001 - every failure is reported with its frame
+        except Exception as e:  # every failure is reported with its frame
             raise _as_failure(e, block_tczyx, spec) from e
         _check_fault(spec.frames, "after")
         with _STATE_LOCK:

@@ -2,7 +2,7 @@
 
 No cellpose involved: each object is given by its centre and radius (pixels) per frame; the label images are
 rasterised, the polygons are regular N-gons and the meshes come from marching cubes on the ball's voxels.
-Imports numpy and scikit-image only.
+Imports: numpy and skimage (lazily); package: axes, objects.
 """
 
 from __future__ import annotations

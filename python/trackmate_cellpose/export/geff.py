@@ -167,7 +167,6 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
     node_md["lineage_id"] = PropMetadata(identifier="lineage_id", dtype="int64",
                                          description="TRACK_ID, or a fresh ID for a spot in no track")
 
-    ndim = 3 if is_3d else 2
     polygon = None
     if any(i in tm.rois for i in ids):
         rows = []

@@ -5,7 +5,7 @@ DEFLATE zip with entries ``<spotID>.ply`` (binary little-endian PLY; vertex = fl
 face = ``list uchar int vertex_index``), vertices in **absolute physical coordinates**, and ``mesh-info.txt`` (CSV,
 header ``frame,ID``). The PLY bytes are produced here with numpy.
 
-Imports numpy and the standard library only.
+Imports: numpy; package: objects, tracking.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ settings, analyzers). Every spot attribute except ``ID``/``name``/``ROI_N_POINTS
 written as ints, floats with Python's shortest round-trip repr (which Java's ``Double.valueOf`` parses exactly), so ROI
 coordinates round-trip bit for bit.
 
-Imports numpy, the standard library and the package's leaf modules only.
+Imports: none; package: axes, settings, tracking.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ declarations, settings kept as XML text) back to a TrackMate XML file (+ ``.mesh
 
 The counterpart of ``read_trackmate_xml`` for contents that did not come from our own pipeline, e.g. a GEFF read back
 (``geff.read_geff_model``). Numbers follow the same rules as ``export.xml``: declared integer features as ints, floats
-with Python's shortest round-trip repr. Imports numpy, the standard library and sibling modules only.
+with Python's shortest round-trip repr. Imports: numpy; package: export.meshes, export.xml, export.xml_read.
 """
 
 from __future__ import annotations

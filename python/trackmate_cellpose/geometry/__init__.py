@@ -1,12 +1,14 @@
 """Label image -> TrackMate shapes: 2D outline polygons, 3D triangle meshes, mesh smoothing.
 
-Imports numpy, scipy and scikit-image only (``fast_simplification`` lazily, for mesh decimation); never cellpose,
-torch or Java. Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh
-vertices as x, y, z.
+Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh vertices as x, y, z.
+Meshes are closed and outward-oriented (:func:`orient_outward` is the one place that orients them).
+
+Never imports cellpose, torch or Java (``fast_simplification`` is for mesh decimation). Imports: numpy, scipy, skimage
+and fast_simplification (lazily); package: axes, errors, objects.
 """
 
 from ._detections import labels_to_detections
-from ._meshes import MeshRecord, is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area
+from ._meshes import MeshRecord, is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area, orient_outward
 from ._polygons import PolygonRecord, labels_to_polygons, polygon_area_centroid
 from ._smoothing import WEIGHT_TYPES, taubin_smooth
 
@@ -18,6 +20,7 @@ __all__ = [
     "labels_to_meshes",
     "mesh_volume_centroid_area",
     "is_closed_oriented",
+    "orient_outward",
     "taubin_smooth",
     "WEIGHT_TYPES",
     "labels_to_detections",

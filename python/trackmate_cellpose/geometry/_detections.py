@@ -1,7 +1,9 @@
 """Label image -> TrackMate spots (:class:`~trackmate_cellpose.objects.Detection`), in absolute physical coordinates.
 
 2D label images give one polygon spot per connected component (TrackMate's label-image detector); 3D label images
-give one mesh spot per label (TrackMate v9). Imports only the package's leaves and this subpackage.
+give one mesh spot per label (TrackMate v9).
+
+Imports: numpy; package: axes, errors, objects, geometry._meshes, geometry._polygons, geometry._validate.
 """
 
 from __future__ import annotations

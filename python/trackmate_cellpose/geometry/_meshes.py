@@ -1,5 +1,7 @@
-"""3D label image -> closed triangle meshes, following TrackMate v9's ``SpotMeshUtils`` (numpy, scipy, scikit-image;
-``fast_simplification`` lazily, only when decimation is asked for).
+"""3D label image -> closed triangle meshes, following TrackMate v9's ``SpotMeshUtils``.
+
+``fast_simplification`` is needed only when decimation is asked for. Imports: numpy, scipy, skimage and
+fast_simplification (lazily); package: errors, geometry._validate.
 
 Conventions:
 
@@ -8,7 +10,7 @@ Conventions:
 * Vertices are **x, y, z** in physical units relative to the volume origin: the centre of voxel ``(z, y, x)`` is at
   ``(x * cx, y * cy, z * cz)``.
 * Meshes are closed (every edge shared by exactly two triangles) and oriented outward (counter-clockwise seen from
-  outside), so their signed volume is positive.
+  outside), so their signed volume is positive: :func:`orient_outward` is the one step that makes them so.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from skimage.measure import marching_cubes
 from ..errors import InvalidSettingsError
 from ._validate import check_labels, relabel_for_find_objects
 
-__all__ = ["MeshRecord", "labels_to_meshes", "mesh_volume_centroid_area", "is_closed_oriented"]
+__all__ = ["MeshRecord", "labels_to_meshes", "mesh_volume_centroid_area", "is_closed_oriented", "orient_outward"]
 
 _GAUSS_TRUNCATE = 4.0  # scipy's default kernel radius, in sigmas
 # On a 0/1 mask, level 0.5 makes every face shared by two diagonal voxels a tie in marching cubes' ambiguity test,
@@ -130,13 +132,8 @@ def _meshes(labels: np.ndarray, cal: np.ndarray, smoothing_scale: float, simplif
         origin = np.array([s.start for s in sl], dtype=np.float64)
         verts, faces = _mesh_mask(mask, cal, smoothing_scale)
         verts += origin * cal  # still z, y, x
-        verts = np.ascontiguousarray(verts[:, ::-1])
-        faces = faces[:, ::-1]  # swapping x and z mirrors the mesh; reversing the faces keeps it outward
-        volume, centroid, area = mesh_volume_centroid_area(verts, faces)
-        if volume < 0:  # marching cubes' winding is convention-dependent; make it outward whatever it was
-            faces = faces[:, ::-1]
-            volume = -volume
-        faces = np.ascontiguousarray(faces, dtype=np.int64)
+        verts = np.ascontiguousarray(verts[:, ::-1])  # z, y, x -> x, y, z (a mirror: it flips the winding)
+        faces, (volume, centroid, area) = orient_outward(verts, faces)
         if decimate is not None and len(faces) >= 100:
             small = decimate(verts, faces)
             if small is not None:
@@ -146,6 +143,34 @@ def _meshes(labels: np.ndarray, cal: np.ndarray, smoothing_scale: float, simplif
                          volume=float(volume), centroid_xyz=centroid, area=float(area))
         out.append((rec, mean))
     return out
+
+
+def orient_outward(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, tuple[float, np.ndarray, float]]:
+    """The orientation rule of every mesh, in one place: faces counter-clockwise seen from outside (outward normals),
+    which for a closed mesh is the same as a positive signed volume.
+
+    The winding marching cubes produces depends on its conventions and on the axis order of the vertices (swapping
+    z, y, x to x, y, z is a mirror and reverses it), so the rule is not assumed but measured: the winding is reversed
+    when the signed volume is not positive.
+
+    Parameters
+    ----------
+    vertices : ndarray, shape (N, 3)
+    faces : ndarray, shape (M, 3)
+        A closed, consistently oriented mesh (either orientation).
+
+    Returns
+    -------
+    faces : ndarray, shape (M, 3), int64
+        Outward-oriented (contiguous).
+    stats : tuple
+        :func:`mesh_volume_centroid_area` of the returned mesh (volume > 0 unless the mesh encloses nothing).
+    """
+    stats = mesh_volume_centroid_area(vertices, faces)
+    if stats[0] <= 0:
+        faces = faces[:, ::-1]
+        stats = mesh_volume_centroid_area(vertices, faces)
+    return np.ascontiguousarray(faces, dtype=np.int64), stats
 
 
 def _mesh_mask(mask: np.ndarray, cal: np.ndarray, smoothing_scale: float) -> tuple[np.ndarray, np.ndarray]:

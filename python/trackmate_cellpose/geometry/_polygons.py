@@ -167,7 +167,7 @@ def _trace_outer_boundaries(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
         Polygon ``i`` is ``xy[offsets[i]:offsets[i + 1]]``.
     """
     m = np.pad(comp, 1)
-    W1 = m.shape[1] + 1  # vertices per row; vertex (r, c) is the top-left corner of padded pixel (r, c)
+    w1 = m.shape[1] + 1  # vertices per row; vertex (r, c) is the top-left corner of padded pixel (r, c)
     # Directions: 0 = +x, 1 = +y, 2 = -x, 3 = -y.
     a, b = m[:-1, :], m[1:, :]
     r, c = np.nonzero(a != b)
@@ -193,10 +193,10 @@ def _trace_outer_boundaries(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     er = sr + _DR[d]
     ec = sc + _DC[d]
     # At most one edge leaves a vertex in a given direction, so (vertex, direction) is a key.
-    key = (sr * W1 + sc) * 4 + d
+    key = (sr * w1 + sc) * 4 + d
     sort = np.argsort(key)
     skey = key[sort]
-    end = (er * W1 + ec) * 4
+    end = (er * w1 + ec) * 4
     nxt = np.full(n_edges, -1, dtype=np.int64)
     for turn in (3, 0, 1):  # left, straight, right
         k = end + (d + turn) % 4

@@ -1,4 +1,7 @@
-"""Input checks shared by the geometry functions (imports only numpy, scikit-image and the package's errors)."""
+"""Input checks shared by the geometry functions.
+
+Imports: numpy; package: errors.
+"""
 
 from __future__ import annotations
 

@@ -208,7 +208,7 @@ class CellposeAdapter:
                 return models.CellposeModel(gpu=gpu, device=dev, model_type=self.spec.name)
             return models.CellposeModel(gpu=gpu, device=dev, pretrained_model=self.spec.path or self.spec.name,
                                         use_bfloat16=gpu)
-        except Exception as e:  # noqa: BLE001 - cellpose raises plain exceptions
+        except Exception as e:  # cellpose raises plain exceptions
             hint = ""
             if self.spec.name:
                 hint = (f"; the weights of built-in model {self.spec.name!r} are looked up in {models_dir()} and "
@@ -239,7 +239,7 @@ class CellposeAdapter:
                 masks, flows, _ = self.model.eval(x, **kw)
             except Cancelled:
                 raise
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 raise SegmentationError(f"cellpose failed: {type(e).__name__}: {e}") from e
             finally:
                 self._ticker.on_batch = None

@@ -1,6 +1,6 @@
 """Tracking without Fiji: TrackMate's overlap (IoU) tracker on 2D polygons, or on 3D voxels; track features.
 
-Imports numpy, scipy and shapely (lazily) only; never cellpose or Java.
+Never imports cellpose or Java. Imports: numpy, scipy (lazily) and shapely (lazily); package: axes, errors, objects.
 """
 
 from ._features import edge_features, spot_features, track_features

@@ -10,7 +10,8 @@ a detection has no polygon, all scaled about the spot centre by ``SCALE_FACTOR``
 the objects' **voxels** (``mode_3d="voxels"``: exact 3D IoU from the label images); ``mode_3d="xy"`` reproduces
 TrackMate, whose tracker ignores Z and sees a 3D spot as the XY circle (or square) of its radius.
 
-Imports numpy and shapely (polygon clipping) only.
+shapely clips the polygons; scipy groups the links into tracks. Imports: numpy, shapely (lazily) and scipy (lazily);
+package: errors, objects.
 """
 
 from __future__ import annotations
