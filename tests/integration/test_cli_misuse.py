@@ -350,7 +350,10 @@ def test_a_run_that_finds_nothing_says_what_to_try(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert rc == 0
     (hint,) = [ln for ln in err.splitlines() if "no object found" in ln]
-    for word in ("--diameter (CELL_DIAMETER 30 um = 60 px here)", "--cellprob", "--min-size", "--model (now cyto3)"):
+    from trackmate_cellpose.settings import default_model
+
+    for word in ("--diameter (CELL_DIAMETER 30 um = 60 px here)", "--cellprob", "--min-size",
+                 f"--model (now {default_model()})"):
         assert word in hint, hint
 
 
