@@ -1,12 +1,19 @@
-"""Run ``fiji_scenarios.py`` in a Fiji where ``install-fiji`` put the glue, with compiling at run time made impossible.
+"""Run ``fiji_scenarios.py`` with the glue's origin under control, and report where the glue came from.
 
-Usage: as ``fiji_scenarios.py`` (``python installed_scenarios.py OUT.json WORKDIR SCENARIO...``, ``FIJI_DIR`` = the
-Fiji copy). Adds the scenario ``glue_source``: where the session's glue came from and which jar TrackMate's factory
-class was loaded from.
+Usage: as ``fiji_scenarios.py`` (``python installed_scenarios.py OUT.json WORKDIR SCENARIO...``, ``FIJI_DIR`` set).
+
+* default: for a Fiji where ``install-fiji`` put the glue; compiling at run time is made impossible (javac lookup and
+  compilation raise), so a run that works used a jar from the Fiji or the package;
+* ``TMCP_TEST_NO_PREBUILT=1``: the package's prebuilt jars are hidden, so the glue must be compiled against the Fiji
+  (the fallback of a package built without a JDK).
+
+Adds the scenario ``glue_source``: the session's glue origin and jar, and the jar TrackMate's factory class was loaded
+from.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from trackmate_cellpose.bridge import _glue, _jvm
@@ -16,7 +23,10 @@ def _no_compile(*args, **kwargs):
     raise AssertionError("the glue was compiled at run time: the installed jar should have been used")
 
 
-_glue.build_glue = _glue.compile_glue = _glue.find_javac = _jvm.build_glue = _no_compile
+if os.environ.get("TMCP_TEST_NO_PREBUILT") == "1":
+    _glue.shipped_jar = _jvm.shipped_jar = lambda line, log=None: None
+else:
+    _glue.build_glue = _glue.compile_glue = _glue.find_javac = _jvm.build_glue = _no_compile
 
 import fiji_scenarios  # noqa: E402 - after the patch, next to this script
 

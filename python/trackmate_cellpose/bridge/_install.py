@@ -186,7 +186,7 @@ def install_fiji(fiji_dir: str | Path, *, python: str | None = None) -> list[str
     from .. import __version__
 
     fiji = _inspect(fiji_dir)
-    root = Path(fiji_dir).expanduser()
+    root = fiji.root  # resolved: the messages name the real folder
     jar = shipped_jar(fiji.line)
     if jar is None:
         raise BackendUnavailableError(
@@ -235,7 +235,7 @@ def uninstall_fiji(fiji_dir: str | Path) -> list[str]:
     FijiFolderError
         Not a Fiji folder (no ``jars/``), or not writable.
     """
-    root = Path(fiji_dir).expanduser()
+    root = Path(fiji_dir).expanduser().resolve()
     if not (root / "jars").is_dir():
         raise FijiFolderError(f"--fiji {root}: not a Fiji folder; expected a Fiji.app folder with a jars/ subfolder")
     done: list[str] = []
