@@ -31,7 +31,7 @@ PREBUILT = HERE / "python" / "trackmate_cellpose" / "bridge" / "_prebuilt.py"  #
 def _prebuilt_module():
     spec = importlib.util.spec_from_file_location("_tmcp_prebuilt", PREBUILT)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclass-free, but keep the usual import invariants
+    sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod
 

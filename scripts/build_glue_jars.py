@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    spec = importlib.util.spec_from_file_location("_tmcp_prebuilt", REPO / "python/trackmate_cellpose/bridge/_prebuilt.py")
+    spec = importlib.util.spec_from_file_location("_tmcp_prebuilt",
+                                                  REPO / "python/trackmate_cellpose/bridge/_prebuilt.py")
     pb = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pb)
     javac = pb.find_javac_simple()

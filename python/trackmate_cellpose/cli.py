@@ -2,8 +2,8 @@
 ``python -m trackmate_cellpose``).
 
 Each subcommand lives in ``trackmate_cellpose._cli.<name>`` and provides ``register(subparsers)``, which adds its
-parser (or, with ``COMMANDS``, its parsers) and sets ``func(args) -> int``. Exit codes: 0 success, 2 bad usage or invalid input, 1 runtime failure,
-130 cancelled. Errors print one line on stderr; ``--debug`` (before or after the subcommand) adds the traceback and
+parser (or, with ``COMMANDS``, its parsers) and sets ``func(args) -> int``. Exit codes: 0 success, 2 bad usage or
+invalid input, 1 runtime failure, 130 cancelled. Errors print one line on stderr; ``--debug`` (before or after the subcommand) adds the traceback and
 shows every warning and log record. Notices go through one logger (``_cli.logs``) that never writes over a progress
 bar.
 """
@@ -21,8 +21,8 @@ __all__ = ["main", "build_parser"]
 
 SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "convert")  # modules of _cli
 DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
-               "(doctor), open Fiji with the TrackMate detector (fiji), install the detector into a Fiji (install-fiji, "
-               "uninstall-fiji), or convert TrackMate XML to and from GEFF "
+               "(doctor), open Fiji with the TrackMate detector (fiji), install the detector into a Fiji "
+               "(install-fiji, uninstall-fiji), or convert TrackMate XML to and from GEFF "
                "(convert). 'trackmate-cellpose COMMAND --help' lists "
                "a command's options.")
 _DEBUG_HELP = "print tracebacks on errors and show every warning and log record"

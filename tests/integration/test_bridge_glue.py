@@ -219,6 +219,7 @@ def test_the_packages_prebuilt_jars_are_current_with_the_sources(javac):
 
     for line in SOURCE_SETS:
         jar = prebuilt_dir() / prebuilt_jar_name(line)
-        assert jar.is_file(), f"{jar} missing: the build hook did not run (pip install -e . or scripts/build_glue_jars.py)"
+        assert jar.is_file(), (
+            f"{jar} missing: the build hook did not run (pip install -e . or python scripts/build_glue_jars.py)")
         assert read_manifest(jar)["Glue-Source-Hash"] == current_source_hash(line), (
             f"{jar} is stale: run python scripts/build_glue_jars.py")
