@@ -202,15 +202,15 @@ def install_fiji(fiji_dir: str | Path, *, python: str | None = None) -> list[str
     done: list[str] = []
     target = jars_dir / installed_jar_name(__version__)
     data = jar.read_bytes()
-    for old in _our_jars(root):
-        if old != target:
-            old.unlink()
-            done.append(f"removed {old}")
+    olds = [p for p in _our_jars(root) if p != target]
     if target.is_file() and target.read_bytes() == data:
         done.append(f"{target} is already installed (TrackMate {fiji.trackmate_version}, {fiji.line})")
     else:
         _write_new(target, data)
         done.append(f"installed {target} (TrackMate {fiji.trackmate_version}, {fiji.line})")
+    for old in olds:  # after the new one is in place: a failed write leaves the old glue working
+        old.unlink()
+        done.append(f"removed {old}")
     created_dir = not config_dir.exists()
     previous = _read_config(root)
     config = {"python": python or sys.executable, "version": __version__, "jar": f"jars/{target.name}",
