@@ -21,7 +21,10 @@ def main() -> int:
     if javac is None:
         print("no javac: set JAVA_HOME to a JDK or put javac on PATH", file=sys.stderr)
         return 1
-    version = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    pkg = REPO / "python" / "trackmate_cellpose"
+    found = (re.search(r'^__version__ = "([^"]+)"', p.read_text(), re.M)
+             for p in (pkg / "_version.py", pkg / "__init__.py") if p.is_file())
+    version = next(m.group(1) for m in found if m)
     for jar in pb.build_prebuilt_jars(REPO / "java-glue/src", REPO / "java-glue/api-mirror",
                                       REPO / "python/trackmate_cellpose/data/java/glue", javac=javac, version=version):
         print(jar)

@@ -20,11 +20,9 @@ import pytest
 
 from trackmate_cellpose import __version__
 from trackmate_cellpose.bridge import _glue, _install, _jvm, find_fiji
-from trackmate_cellpose.bridge._prebuilt import SOURCE_SETS, prebuilt_jar_name, read_manifest
+from trackmate_cellpose.bridge._prebuilt import SOURCE_SETS, prebuilt_jar_name
 from trackmate_cellpose.cli import main
 from trackmate_cellpose.errors import BackendUnavailableError
-
-ALL_LINES = ("tm7", "tm8", "tm9")
 
 
 def _jar(path: Path, manifest: dict[str, str], extra: dict[str, bytes] | None = None) -> Path:
