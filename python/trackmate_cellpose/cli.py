@@ -1,8 +1,9 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,convert} ...`` (also ``python -m trackmate_cellpose``).
+"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,convert} ...`` (also
+``python -m trackmate_cellpose``).
 
 Each subcommand lives in ``trackmate_cellpose._cli.<name>`` and provides ``register(subparsers)``, which adds its
-parser and sets ``func(args) -> int``. Exit codes: 0 success, 2 bad usage or invalid input, 1 runtime failure,
-130 cancelled. Errors print one line on stderr; ``--debug`` (before or after the subcommand) adds the traceback and
+parser (or, with ``COMMANDS``, its parsers) and sets ``func(args) -> int``. Exit codes: 0 success, 2 bad usage or
+invalid input, 1 runtime failure, 130 cancelled. Errors print one line on stderr; ``--debug`` (before or after the subcommand) adds the traceback and
 shows every warning and log record. Notices go through one logger (``_cli.logs``) that never writes over a progress
 bar.
 """
@@ -18,9 +19,10 @@ from .errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputEx
 
 __all__ = ["main", "build_parser", "UsageError"]  # UsageError lives in errors; re-exported for old imports
 
-SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "convert")
+SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "convert")  # modules of _cli
 DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
-               "(doctor), open Fiji with the TrackMate detector (fiji), or convert TrackMate XML to and from GEFF "
+               "(doctor), open Fiji with the TrackMate detector (fiji), install the detector into a Fiji "
+               "(install-fiji, uninstall-fiji), or convert TrackMate XML to and from GEFF "
                "(convert). 'trackmate-cellpose COMMAND --help' lists "
                "a command's options.")
 _DEBUG_HELP = "print tracebacks on errors and show every warning and log record"
@@ -42,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         mod.register(sub)
         # also accepted after the subcommand; SUPPRESS keeps a --debug given before it
-        sub.choices[name].add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
+        for command in getattr(mod, "COMMANDS", (name,)):
+            sub.choices[command].add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                              help=_DEBUG_HELP)
     return parser
 
 

@@ -206,8 +206,15 @@ def _check_java(r: Report) -> None:
           "" if level == "ok" else "use Java 17+ (21+ for TrackMate 8.1.1 and newer)")
     javac = shutil.which("javac") or (str(Path(home) / "bin" / "javac") if home else None)
     if not javac or not Path(javac).exists():
-        r.add("javac", "warn", "no javac: the TrackMate glue cannot be compiled here",
-              "install a JDK (not only a JRE), or use a prebuilt glue jar")
+        from .bridge._glue import SOURCE_SETS, shipped_jar
+
+        missing = [line for line in SOURCE_SETS if shipped_jar(line) is None]
+        if missing:
+            r.add("javac", "warn", f"no javac, and no current prebuilt glue jar for TrackMate line(s) "
+                                   f"{', '.join(missing)}: the glue cannot be compiled here for those",
+                  "reinstall trackmate-cellpose from a wheel (it ships the jars), or install a JDK")
+        else:
+            r.add("javac", "info", "no javac (not needed: this package ships the prebuilt glue jars)")
 
 
 def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
@@ -220,6 +227,7 @@ def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
         return
     r.add("fiji", "ok", f"{inst.root}: TrackMate {inst.trackmate_version} (API line {inst.line}, Java "
                         f"{inst.java_release} classes), {len(inst.jars)} jars")
+    _check_fiji_glue(r, inst)
     if not start_jvm:
         return
     java = shutil.which("java")
@@ -245,3 +253,42 @@ def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
     else:
         r.add("fiji jvm", "error", f"TrackMate classes do not load: {(out.stderr or out.stdout).strip()[:200]}",
               "update Fiji (Help > Update...) and check that Java matches TrackMate's class version")
+
+
+def _check_fiji_glue(r: Report, inst) -> None:
+    """Is our jar installed in this Fiji (which version, current or stale), and how would the detector run today."""
+    from .bridge._glue import shipped_jar
+    from .bridge._install import installed_glue
+
+    found = installed_glue(inst.root, inst.line)
+    install = f"trackmate-cellpose install-fiji --fiji {inst.root}"
+    glue = None
+    if not found:
+        r.add("fiji glue", "info", "trackmate-cellpose is not installed in this Fiji ('trackmate-cellpose fiji' adds "
+                                   "the glue to the Fiji it starts)", f"{install} puts it into the Fiji's jars/")
+    for g in found:
+        where = f"{g.jar.relative_to(inst.root).as_posix()}: trackmate-cellpose {g.version} for {g.line}"
+        if g.current and len(found) == 1:
+            glue = "the installed jar"
+            r.add("fiji glue", "ok", f"{where}, current")
+        else:
+            r.add("fiji glue", "error", f"{where}, stale (this trackmate-cellpose ships another glue for "
+                                        f"{inst.line}): 'trackmate-cellpose fiji' refuses to start with it",
+                  f"{install} (or trackmate-cellpose uninstall-fiji --fiji {inst.root})")
+        if g.python:
+            recorded = f"recorded for the Python worker: {g.python}"
+            if not Path(g.python).exists():
+                r.add("fiji python", "warn", f"{recorded} (missing)", f"run {install} from the Python to use")
+            elif Path(g.python).resolve() == Path(sys.executable).resolve():
+                r.add("fiji python", "ok", recorded)
+            else:
+                r.add("fiji python", "info", f"{recorded} (not this Python: {sys.executable})")
+    if glue is None and not any(not g.current for g in found):
+        glue = "the prebuilt jar of this package" if shipped_jar(inst.line) else "the glue compiled with javac at start"
+    if glue is not None:
+        r.add("fiji mode", "ok", f"in-process: started with 'trackmate-cellpose fiji --fiji {inst.root}' (or "
+                                 f"trackmate_cellpose.bridge.start_fiji from Python), the detector runs in that "
+                                 f"Python, with {glue}")
+    r.add("fiji classic", "info", "classic launch (Fiji started from its icon, no Python in it): not yet supported; "
+                                  + ("TrackMate lists the detector but cannot run it (the Python worker is not "
+                                     "implemented yet)" if found else "the detector is not listed there"))

@@ -161,3 +161,65 @@ def test_too_old_java_for_trackmate_fails_early_with_advice(tmp_path, monkeypatc
         _check_java_version(fiji)
     monkeypatch.setattr(scyjava, "jvm_version", lambda: (21, 0, 1))
     _check_java_version(fiji)
+
+
+def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_path, javac):
+    """What setup.py ships: one jar per line, Java 8 bytecode, only our classes, SciJava's plugin index (written from
+    the compiled @Plugin annotation), and the hash of the sources in the manifest. The same sources give the same
+    bytes. (That real TrackMate loads these jars: tests/fiji/test_install_fiji.py.)"""
+    import json
+
+    from trackmate_cellpose.bridge._prebuilt import (PLUGIN_INDEX, build_prebuilt_jars, read_manifest,
+                                                     source_hash)
+
+    jars = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "a", javac=javac.path, version="9.9.9")
+    again = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "b", javac=javac.path, version="9.9.9")
+    assert [j.name for j in jars] == [f"trackmate-cellpose-glue-{line}.jar" for line in SOURCE_SETS]
+    factory = (REPO / "java-glue" / "src" / "tm8" / "trackmatecellpose" / "glue" / "CellposePyDetectorFactory.java")
+    assert "priority = Priority.LOW - 2." in factory.read_text()  # -100 - 2 in the mirror's and SciJava's Priority
+    for jar, twin, line in zip(jars, again, SOURCE_SETS):
+        assert jar.read_bytes() == twin.read_bytes(), "reproducible"
+        z = zipfile.ZipFile(jar)
+        names = z.namelist()
+        assert all(n.startswith(("META-INF/", "trackmatecellpose/glue/")) for n in names), names
+        majors = {struct.unpack(">H", z.read(n)[6:8])[0] for n in names if n.endswith(".class")}
+        assert majors == {52}, "Java 8 bytecode runs on every line's Java"
+        index = json.loads(z.read(PLUGIN_INDEX))
+        assert index == {"class": "trackmatecellpose.glue.CellposePyDetectorFactory",
+                         "values": {"priority": -102.0, "type": "fiji.plugin.trackmate.detection.SpotDetectorFactory"}}
+        m = read_manifest(jar)
+        assert (m["TrackMate-Line"], m["TrackMate-Cellpose-Version"], m["TrackMate-Cellpose-Glue"]) == (
+            line, "9.9.9", "true")
+        assert m["Glue-Source-Hash"] == source_hash(glue_source_root(), line)
+
+
+def test_source_hash_follows_the_lines_sources_only(tmp_path):
+    import shutil
+
+    from trackmate_cellpose.bridge._prebuilt import source_hash
+
+    src = tmp_path / "src"
+    shutil.copytree(glue_source_root(), src)
+    before = {line: source_hash(src, line) for line in SOURCE_SETS}
+    assert len(set(before.values())) == 3
+    f = src / "spots-v9" / "trackmatecellpose" / "glue" / "SpotMaker.java"
+    f.write_bytes(f.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout hashes the same
+    assert {line: source_hash(src, line) for line in SOURCE_SETS} == before
+    f.write_text(f.read_text() + "// changed\n")
+    after = {line: source_hash(src, line) for line in SOURCE_SETS}
+    assert after["tm9"] != before["tm9"] and after["tm7"] == before["tm7"] and after["tm8"] == before["tm8"]
+
+
+def test_the_packages_prebuilt_jars_are_current_with_the_sources(javac):
+    """The jars the build hook put into this installation (wheel: site-packages; editable: the source tree) were built
+    from the sources it holds. Fails after editing java-glue/src without rebuilding: run
+    `python scripts/build_glue_jars.py` (or `pip install -e .`)."""
+    from trackmate_cellpose.bridge._glue import current_source_hash, prebuilt_dir
+    from trackmate_cellpose.bridge._prebuilt import prebuilt_jar_name, read_manifest
+
+    for line in SOURCE_SETS:
+        jar = prebuilt_dir() / prebuilt_jar_name(line)
+        assert jar.is_file(), (
+            f"{jar} missing: the build hook did not run (pip install -e . or python scripts/build_glue_jars.py)")
+        assert read_manifest(jar)["Glue-Source-Hash"] == current_source_hash(line), (
+            f"{jar} is stale: run python scripts/build_glue_jars.py")

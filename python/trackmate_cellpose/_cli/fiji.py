@@ -44,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--fiji", metavar="DIR", help="local Fiji.app folder (default: $FIJI_DIR); works offline")
     src.add_argument("--endpoint", metavar="COORDS",
                      help="Maven endpoint for pyimagej instead of a local Fiji, e.g. sc.fiji:fiji (needs network)")
-    p.add_argument("--java-home", metavar="DIR", help="JDK to compile the glue and run Fiji (default: $JAVA_HOME)")
+    p.add_argument("--java-home", metavar="DIR",
+                   help="Java to run Fiji, and the JDK to compile the glue where no prebuilt jar matches "
+                        "(default: $JAVA_HOME)")
     p.add_argument("--max-heap", metavar="SIZE", help="JVM maximum heap, e.g. 8g")
     p.add_argument("--run", metavar="IMAGE", help="run TrackMate headless on IMAGE and exit")
     p.add_argument("-o", "--output", metavar="OUT.xml",

@@ -5,13 +5,15 @@
 * :func:`run_trackmate` runs TrackMate headless with the "Cellpose advanced (Python)" detector, TrackMate's tracker
   and TrackMate's XML writer;
 * :func:`run_script` runs a SciJava script (Groovy, Jython, ...) in that Fiji;
-* :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM).
+* :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM);
+* :func:`install_fiji` / :func:`uninstall_fiji` put the prebuilt glue into a Fiji's ``jars/`` and take it out again.
 
 Importing this package starts no JVM.
 """
 
 from ._fiji import FijiInstallation, find_fiji, trackmate_line_of_jar
 from ._glue import build_glue, cache_dir, compile_glue, find_javac, glue_source_root
+from ._install import install_fiji, installed_glue, uninstall_fiji
 from ._jvm import FijiSession, current_session, start_fiji
 from ._run import TrackMateError, TrackMateRun, run_trackmate
 from ._script import run_script
@@ -24,6 +26,9 @@ __all__ = [
     "compile_glue",
     "find_javac",
     "glue_source_root",
+    "install_fiji",
+    "uninstall_fiji",
+    "installed_glue",
     "cache_dir",
     "FijiSession",
     "start_fiji",

@@ -1,4 +1,5 @@
-"""Compile the Java glue (java-glue/) for one TrackMate API line with plain ``javac`` into a per-user cache.
+"""The glue jar for a Fiji: the prebuilt jar shipped in the package (:func:`shipped_jar`), or, as a fallback when no
+current prebuilt jar matches, the glue compiled with plain ``javac`` against that Fiji into a per-user cache.
 
 Needs only a JDK: no Maven, no network. The jar is keyed by a hash of the sources, the line, the Java release and
 the TrackMate jar, so upgrading either rebuilds it once. javac's SciJava annotation processor (from scijava-common
@@ -23,16 +24,10 @@ from typing import Iterable, Sequence
 
 from ..errors import BackendUnavailableError
 from ._fiji import FijiInstallation
+from ._prebuilt import SOURCE_SETS, prebuilt_jar_name, read_manifest, source_hash
 
 __all__ = ["SOURCE_SETS", "glue_source_root", "cache_dir", "find_javac", "Javac", "compile_glue", "build_glue",
-           "GLUE_PLUGIN_CLASS"]
-
-#: Source sets (folders of java-glue/src) compiled for each TrackMate line, in order.
-SOURCE_SETS: dict[str, tuple[str, ...]] = {
-    "tm7": ("common", "tm7", "spots-class"),
-    "tm8": ("common", "tm8", "spots-class"),
-    "tm9": ("common", "tm8", "spots-v9"),
-}
+           "GLUE_PLUGIN_CLASS", "prebuilt_dir", "shipped_jar", "current_source_hash"]
 
 GLUE_PLUGIN_CLASS = "trackmatecellpose.glue.CellposePyDetectorFactory"
 _PLUGIN_INDEX = "META-INF/json/org.scijava.plugin.Plugin"
@@ -217,3 +212,35 @@ def build_glue(fiji: FijiInstallation, *, cache: Path | None = None, javac: Java
     if log:
         log(f"compiling the TrackMate {fiji.trackmate_version} glue ({fiji.line}) with javac {javac.major} -> {jar}")
     return compile_glue(fiji.line, fiji.jars, jar, release=fiji.java_release, javac=javac)
+
+
+def prebuilt_dir() -> Path:
+    """Folder of the prebuilt jars shipped in the package (``trackmate_cellpose/data/java/glue``)."""
+    return Path(__file__).resolve().parents[1] / "data" / "java" / "glue"
+
+
+def current_source_hash(line: str) -> str | None:
+    """Hash of the installed glue sources of ``line`` (what a current prebuilt jar records); None without sources."""
+    try:
+        return source_hash(glue_source_root(), line)
+    except BackendUnavailableError:
+        return None
+
+
+def shipped_jar(line: str, *, log=None) -> Path | None:
+    """The prebuilt jar of ``line`` shipped in this package, if present and current with the installed sources.
+
+    A jar whose recorded ``Glue-Source-Hash`` differs from the sources' (a source tree edited after the last build)
+    is stale: it is not used (``log`` hears why) and callers fall back to compiling.
+    """
+    jar = prebuilt_dir() / prebuilt_jar_name(line)
+    if not jar.is_file():
+        return None
+    recorded = read_manifest(jar).get("Glue-Source-Hash")
+    current = current_source_hash(line)
+    if recorded is None or recorded != current:
+        if log:
+            log(f"the prebuilt glue {jar} is stale (sources hash {current}, jar built from {recorded}); not used "
+                "(rebuild: pip install -e . or python -m build)")
+        return None
+    return jar

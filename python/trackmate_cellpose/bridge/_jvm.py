@@ -8,7 +8,10 @@ same :class:`FijiSession`. Two ways to get Fiji:
 * a Maven endpoint (``endpoint``, e.g. ``"sc.fiji:fiji"``): pyimagej's normal online path; jgo resolves the jars
   once to compile the glue, then pyimagej starts from the same (cached) resolution.
 
-The glue jar must be on the class path when the JVM starts: SciJava's plugin index ignores jars added later.
+The glue jar must be on the class path when the JVM starts: SciJava's plugin index ignores jars added later. Which jar
+(:func:`select_glue`): the one ``install-fiji`` put into the Fiji's ``jars/`` (already on Fiji's class path) when it is
+current, else the prebuilt jar shipped in the package for the Fiji's TrackMate line, else (no current prebuilt jar, e.g.
+a package built without a JDK) the glue compiled with javac against that Fiji.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from typing import Any, Callable, Sequence
 
 from ..errors import BackendUnavailableError
 from ._fiji import FijiInstallation, find_fiji, installation_from_jars
-from ._glue import build_glue
+from ._glue import build_glue, shipped_jar
+from ._install import check_installed_glue
 
-__all__ = ["FijiSession", "start_fiji", "current_session", "jvm_options_for_tests"]
+__all__ = ["FijiSession", "start_fiji", "current_session", "jvm_options_for_tests", "select_glue"]
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -41,6 +45,9 @@ class FijiSession:
     ----------
     fiji : FijiInstallation
     glue_jar : Path
+    glue_origin : str
+        Where the glue came from: ``"installed"`` (the Fiji's own jars/, put there by install-fiji), ``"prebuilt"``
+        (shipped in the package) or ``"compiled"`` (javac against this Fiji, the fallback).
     ij : object
         The ImageJ2 gateway (``net.imagej.ImageJ``); None in GUI mode until the GUI is up.
     mode : str
@@ -53,6 +60,7 @@ class FijiSession:
     fiji: FijiInstallation
     glue_jar: Path
     mode: str
+    glue_origin: str = "compiled"
     ij: Any = None
     service: Any = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -89,6 +97,25 @@ def _resolve_endpoint(endpoint: str) -> FijiInstallation:
             "Offline, use a local Fiji with --fiji DIR.") from e
     jars = sorted(Path(env.jars_dir).glob("*.jar")) + sorted(Path(env.modules_dir).glob("*.jar"))
     return installation_from_jars(Path(env.jars_dir), jars)
+
+
+def select_glue(fiji: FijiInstallation, *, java_home: str | Path | None = None, log: Callable[[str], None] | None = None
+                ) -> tuple[Path, str]:
+    """The glue jar for ``fiji`` and where it comes from (``"installed"``, ``"prebuilt"`` or ``"compiled"``).
+
+    Raises
+    ------
+    BackendUnavailableError
+        The Fiji holds a stale copy of our jar (it would clash; the message says to run install-fiji), or no prebuilt
+        jar matches and no JDK is there to compile one.
+    """
+    installed = check_installed_glue(fiji)
+    if installed is not None:
+        return installed, "installed"
+    jar = shipped_jar(fiji.line, log=log)
+    if jar is not None:
+        return jar, "prebuilt"
+    return build_glue(fiji, java_home=java_home, log=log), "compiled"
 
 
 def _drop_imglyb_hooks() -> None:
@@ -167,10 +194,10 @@ def start_fiji(fiji_dir: str | Path | None = None, *, endpoint: str | None = Non
                 "Java (JPype cannot restart the JVM)")
         t0 = time.perf_counter()
         fiji = find_fiji(fiji_dir) if fiji_dir is not None else _resolve_endpoint(endpoint)
-        glue = build_glue(fiji, java_home=java_home, log=log)
+        glue, origin = select_glue(fiji, java_home=java_home, log=log)
         t_glue = time.perf_counter() - t0
         if log:
-            log(f"TrackMate {fiji.trackmate_version} ({fiji.line}); glue {glue}")
+            log(f"TrackMate {fiji.trackmate_version} ({fiji.line}); glue {glue} ({origin})")
 
         _check_java_version(fiji)
 
@@ -181,7 +208,8 @@ def start_fiji(fiji_dir: str | Path | None = None, *, endpoint: str | None = Non
             scyjava.config.set_java_constraints(fetch="auto", version=str(max(11, fiji.java_release)))
         if not fiji.has_imglyb:
             _drop_imglyb_hooks()
-        scyjava.config.add_classpath(str(glue))
+        if origin != "installed":  # an installed jar is in Fiji's jars/, on the class path already
+            scyjava.config.add_classpath(str(glue))
         opts = ["--add-opens=java.base/java.lang=ALL-UNNAMED"]
         if mode == "headless":
             opts.append("-Djava.awt.headless=true")
@@ -190,7 +218,7 @@ def start_fiji(fiji_dir: str | Path | None = None, *, endpoint: str | None = Non
         for o in [*opts, *jvm_options]:
             scyjava.config.add_option(o)
 
-        session = FijiSession(fiji=fiji, glue_jar=glue, mode=mode, timings={"glue": t_glue})
+        session = FijiSession(fiji=fiji, glue_jar=glue, glue_origin=origin, mode=mode, timings={"glue": t_glue})
         _session = session
 
         def _register() -> None:

@@ -54,6 +54,7 @@ public final class CellposePyServices
 	public static String notRunningMessage()
 	{
 		return "The Python side of the Cellpose advanced (Python) detector is not running in this Fiji. "
-				+ "Start Fiji from Python with 'trackmate-cellpose fiji' (or trackmate_cellpose.bridge.start_fiji()).";
+				+ "Start Fiji from Python with 'trackmate-cellpose fiji' (or trackmate_cellpose.bridge.start_fiji()); "
+				+ "a Fiji started from its icon cannot run this detector yet.";
 	}
 }

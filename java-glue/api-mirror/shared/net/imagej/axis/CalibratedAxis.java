@@ -2,4 +2,4 @@
 package net.imagej.axis;
 
 
-public interface CalibratedAxis { String unit(); AxisType type(); double averageScale(double rawValue1, double rawValue2); }
+public interface CalibratedAxis extends Axis { String unit(); AxisType type(); double averageScale(double rawValue1, double rawValue2); }

@@ -1,0 +1,263 @@
+"""The prebuilt glue jars: one per TrackMate line, compiled ``--release 8`` against the API mirror at package build.
+
+Users need no JDK: the wheel ships ``trackmate_cellpose/data/java/glue/trackmate-cellpose-glue-<line>.jar``, built by
+``setup.py`` (which loads THIS FILE BY PATH, so it imports nothing but the standard library, not even the package).
+Each jar's manifest records the package version, the line and a hash of the sources it was compiled from
+(``Glue-Source-Hash``); at run time a jar whose hash differs from the installed sources' is stale and not used.
+
+The mirror (java-glue/api-mirror) has no SciJava annotation processor, so the plugin index that lets TrackMate find the
+factory (``META-INF/json/org.scijava.plugin.Plugin``) is written here from the ``@Plugin`` annotation that javac
+stored in the compiled class (read from the class file), in the index format SciJava's own processor writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+__all__ = ["SOURCE_SETS", "PLUGIN_INDEX", "MANIFEST_MARKER", "source_hash", "plugin_index_of_classes",
+           "build_prebuilt_jar", "build_prebuilt_jars", "read_manifest", "prebuilt_jar_name", "find_javac_simple"]
+
+#: Source sets (folders of java-glue/src) compiled for each TrackMate line, in order.
+SOURCE_SETS: dict[str, tuple[str, ...]] = {
+    "tm7": ("common", "tm7", "spots-class"),
+    "tm8": ("common", "tm8", "spots-class"),
+    "tm9": ("common", "tm8", "spots-v9"),
+}
+
+PLUGIN_INDEX = "META-INF/json/org.scijava.plugin.Plugin"
+#: Manifest attribute that marks a jar as trackmate-cellpose's glue (install-fiji replaces only such jars).
+MANIFEST_MARKER = "TrackMate-Cellpose-Glue"
+_PLUGIN_DESC = "Lorg/scijava/plugin/Plugin;"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same jar bytes
+
+
+def prebuilt_jar_name(line: str) -> str:
+    return f"trackmate-cellpose-glue-{line}.jar"
+
+
+def _line_sources(root: Path, line: str) -> list[Path]:
+    if line not in SOURCE_SETS:
+        raise ValueError(f"unknown TrackMate line {line!r}; expected one of {', '.join(SOURCE_SETS)}")
+    files: list[Path] = []
+    for sset in SOURCE_SETS[line]:
+        files += sorted((root / sset).rglob("*.java"))
+    return files
+
+
+def source_hash(root: Path, line: str) -> str:
+    """Hash (32 hex digits) of the glue sources of ``line`` under ``root``: relative paths and contents, with line
+    endings normalized (a Windows checkout hashes as a Unix one)."""
+    h = hashlib.sha256(line.encode())
+    for f in _line_sources(Path(root), line):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0")
+        h.update(f.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return h.hexdigest()[:32]
+
+
+# -- the SciJava plugin index, read from the compiled classes -----------------------------------------------------
+
+class _ClassFile:
+    """Just enough of a class-file reader to get the class's runtime-visible annotations."""
+
+    def __init__(self, data: bytes):
+        self.d, self.p = data, 0
+        if self.u4() != 0xCAFEBABE:
+            raise ValueError("not a Java class file")
+        self.u2(), self.u2()
+        self.cp: list = [None] * self.u2()
+        i = 1
+        while i < len(self.cp):
+            tag = self.u1()
+            if tag == 1:
+                n = self.u2()
+                self.cp[i] = self.d[self.p:self.p + n].decode("utf-8", "replace")
+                self.p += n
+            elif tag in (3, 4):
+                self.cp[i] = self.d[self.p:self.p + 4]
+                self.p += 4
+            elif tag in (5, 6):
+                self.cp[i] = (tag, self.d[self.p:self.p + 8])
+                self.p += 8
+                i += 1
+            elif tag in (7, 8, 16, 19, 20):
+                self.cp[i] = self.u2()
+            elif tag == 15:
+                self.p += 3
+            elif tag in (9, 10, 11, 12, 17, 18):
+                self.p += 4
+            else:
+                raise ValueError(f"unknown constant pool tag {tag}")
+            i += 1
+        self.u2()
+        self.name = self.cp[self.cp[self.u2()]].replace("/", ".")
+        self.u2()
+        n_interfaces = self.u2()
+        self.p += 2 * n_interfaces
+        for _ in range(2):  # fields, methods
+            for _ in range(self.u2()):
+                self.p += 6
+                self._skip_attributes()
+        self.annotations: dict[str, dict] = {}
+        for _ in range(self.u2()):
+            name, length = self.cp[self.u2()], self.u4()
+            end = self.p + length
+            if name == "RuntimeVisibleAnnotations":
+                for _ in range(self.u2()):
+                    desc, values = self._annotation()
+                    self.annotations[desc] = values
+            self.p = end
+
+    def u1(self) -> int:
+        self.p += 1
+        return self.d[self.p - 1]
+
+    def u2(self) -> int:
+        self.p += 2
+        return struct.unpack(">H", self.d[self.p - 2:self.p])[0]
+
+    def u4(self) -> int:
+        self.p += 4
+        return struct.unpack(">I", self.d[self.p - 4:self.p])[0]
+
+    def _skip_attributes(self) -> None:
+        for _ in range(self.u2()):
+            self.p += 2
+            length = self.u4()  # read before advancing: `self.p += self.u4()` would lose the read
+            self.p += length
+
+    def _annotation(self) -> tuple[str, dict]:
+        desc = self.cp[self.u2()]
+        return desc, {self.cp[self.u2()]: self._element_value() for _ in range(self.u2())}
+
+    def _element_value(self):
+        tag = chr(self.u1())
+        if tag in "BCISZ":
+            v = struct.unpack(">i", self.cp[self.u2()])[0]
+            return bool(v) if tag == "Z" else v
+        if tag == "D":
+            return struct.unpack(">d", self.cp[self.u2()][1])[0]
+        if tag == "F":
+            return struct.unpack(">f", self.cp[self.u2()])[0]
+        if tag == "J":
+            return struct.unpack(">q", self.cp[self.u2()][1])[0]
+        if tag == "s":
+            return self.cp[self.u2()]
+        if tag == "c":  # a class literal: its descriptor, e.g. Lfiji/plugin/trackmate/detection/SpotDetectorFactory;
+            return self.cp[self.u2()][1:-1].replace("/", ".")
+        if tag == "e":
+            self.u2()
+            return self.cp[self.u2()]
+        if tag == "[":
+            return [self._element_value() for _ in range(self.u2())]
+        if tag == "@":
+            return self._annotation()[1]
+        raise ValueError(f"unknown annotation element tag {tag!r}")
+
+
+def plugin_index_of_classes(classes_dir: Path) -> str:
+    """SciJava plugin index (JSON objects, one per ``@Plugin`` class) of the class files under ``classes_dir``.
+
+    Only the values written in the annotation are listed (defaults are not), as SciJava's processor does.
+    """
+    entries = []
+    for f in sorted(Path(classes_dir).rglob("*.class")):
+        cf = _ClassFile(f.read_bytes())
+        if _PLUGIN_DESC in cf.annotations:
+            values = dict(sorted(cf.annotations[_PLUGIN_DESC].items()))
+            entries.append(json.dumps({"class": cf.name, "values": values}, separators=(",", ":")))
+    return "".join(entries)
+
+
+# -- building ------------------------------------------------------------------------------------------------------
+
+def find_javac_simple() -> Path | None:
+    """``$JAVA_HOME/bin/javac``, else ``javac`` on PATH (the build machine's JDK), else None."""
+    exe = "javac.exe" if os.name == "nt" else "javac"
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / exe).is_file():
+        return Path(home) / "bin" / exe
+    which = shutil.which("javac")
+    return Path(which) if which else None
+
+
+def _javac(javac: Path, args: list[str], tmp: Path, what: str) -> None:
+    argfile = tmp / f"{what}.args"
+    argfile.write_text("\n".join('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in args), "utf-8")
+    proc = subprocess.run([str(javac), f"@{argfile}"], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"javac ({javac}) failed compiling {what}:\n{proc.stdout}{proc.stderr}")
+
+
+def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Path, *, javac: Path,
+                       version: str) -> Path:
+    """Compile the glue of ``line`` with ``--release 8`` against the API mirror into ``out_jar`` (atomically).
+
+    The jar holds only the glue's classes (never the mirror's), the plugin index and a manifest with
+    ``TrackMate-Cellpose-Glue``, ``TrackMate-Cellpose-Version``, ``TrackMate-Line`` and ``Glue-Source-Hash``.
+    """
+    src_root, mirror_root, out_jar = Path(src_root), Path(mirror_root), Path(out_jar)
+    flags = ["-encoding", "UTF-8", "-nowarn", "-Xlint:-options", "--release", "8"]
+    out_jar.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"tmcp-prebuilt-{line}-") as tmp_s:
+        tmp = Path(tmp_s)
+        mirror_classes, classes = tmp / "mirror", tmp / "classes"
+        mirror_classes.mkdir()
+        classes.mkdir()
+        mirror_src = sorted((mirror_root / "shared").rglob("*.java")) + sorted((mirror_root / line).rglob("*.java"))
+        _javac(javac, [*flags, "-proc:none", "-d", str(mirror_classes), *map(str, mirror_src)], tmp, f"mirror-{line}")
+        _javac(javac, [*flags, "-proc:none", "-d", str(classes), "-cp", str(mirror_classes),
+                       *map(str, _line_sources(src_root, line))], tmp, f"glue-{line}")
+        index = plugin_index_of_classes(classes)
+        if not index:
+            raise RuntimeError(f"the {line} glue has no @Plugin class: TrackMate would not find its detector")
+        manifest = ("Manifest-Version: 1.0\r\nCreated-By: trackmate-cellpose\r\n"
+                    f"{MANIFEST_MARKER}: true\r\nTrackMate-Cellpose-Version: {version}\r\n"
+                    f"TrackMate-Line: {line}\r\nGlue-Source-Hash: {source_hash(src_root, line)}\r\n"
+                    "Glue-Compiled-Against: api-mirror, release 8\r\n\r\n")
+        tmp_jar = out_jar.with_name(out_jar.name + ".tmp")
+        with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", _ZIP_DATE), manifest)
+            z.writestr(zipfile.ZipInfo(PLUGIN_INDEX, _ZIP_DATE), index)
+            for f in sorted(classes.rglob("*.class")):
+                info = zipfile.ZipInfo(f.relative_to(classes).as_posix(), _ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, f.read_bytes())
+        os.replace(tmp_jar, out_jar)
+    return out_jar
+
+
+def build_prebuilt_jars(src_root: Path, mirror_root: Path, out_dir: Path, *, javac: Path, version: str
+                        ) -> list[Path]:
+    """Build the jar of every line into ``out_dir`` (``trackmate-cellpose-glue-<line>.jar``)."""
+    return [build_prebuilt_jar(line, src_root, mirror_root, Path(out_dir) / prebuilt_jar_name(line), javac=javac,
+                               version=version) for line in SOURCE_SETS]
+
+
+def read_manifest(jar: Path) -> dict[str, str]:
+    """Main attributes of a jar's manifest (continuation lines joined); empty if it has none or is unreadable."""
+    try:
+        with zipfile.ZipFile(jar) as z:
+            text = z.read("META-INF/MANIFEST.MF").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    out: dict[str, str] = {}
+    key = None
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        if not raw:
+            if out:
+                break  # end of the main section
+            continue
+        if raw.startswith(" ") and key:
+            out[key] += raw[1:]
+        elif ":" in raw:
+            key, _, value = raw.partition(":")
+            out[key] = value.strip()
+    return out
