@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
 import sys
 import traceback
 from pathlib import Path
 
 import pytest
+from _facts import run_facts_script  # test support next to this file
 
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
@@ -172,18 +172,7 @@ def _main(argv: list[str]) -> int:
 @pytest.fixture(scope="module")
 def facts(tmp_path_factory, fiji_dir) -> dict:
     pytest.importorskip("geff")
-    work = tmp_path_factory.mktemp("csvgeff")
-    out = work / "facts.json"
-    env = {**os.environ, "FIJI_DIR": str(fiji_dir), "XDG_CACHE_HOME": str(work / "cache"),
-           "TRACKMATE_CELLPOSE_CACHE": str(work / "cache" / "trackmate-cellpose"), "HOME": str(work / "home"),
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run([sys.executable, str(HERE), str(out), str(work)], capture_output=True, text=True,
-                          timeout=900, cwd=work, env=env)
-    if not out.is_file():
-        pytest.fail(f"no facts written (rc={proc.returncode}):\n{proc.stderr[-4000:]}")
-    data = json.loads(out.read_text())
-    assert "error" not in data, data["error"] + proc.stderr[-3000:]
-    return data
+    return run_facts_script(HERE, tmp_path_factory.mktemp("csvgeff"), fiji_dir)
 
 
 def _split(path: str) -> tuple[list[list[str]], dict[str, list[str]]]:

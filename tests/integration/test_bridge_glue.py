@@ -17,6 +17,8 @@ from trackmate_cellpose.bridge._glue import SOURCE_SETS, compile_glue, find_java
 from trackmate_cellpose.errors import BackendUnavailableError
 from trackmate_cellpose.settings import DETECTOR_KEY, TRACKMATE_KEYS, DetectorSettings
 
+from support.fake_fiji import fake_trackmate_jar
+
 REPO = Path(__file__).resolve().parents[2]
 MIRROR = REPO / "java-glue" / "api-mirror"
 KEYS_JAVA = REPO / "java-glue" / "src" / "common" / "trackmatecellpose" / "glue" / "CellposePyKeys.java"
@@ -61,20 +63,9 @@ def test_java_defaults_match_python_defaults():
         assert type(java[key]) is type(value) and java[key] == pytest.approx(value), key
 
 
-def _fake_trackmate_jar(path: Path, line: str, major: int = 52) -> Path:
-    spot = struct.pack(">IHH", 0xCAFEBABE, 0, major) + b"\0" * 8
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("fiji/plugin/trackmate/Spot.class", spot)
-        if line in ("tm8", "tm9"):
-            z.writestr("fiji/plugin/trackmate/TrackMateFactoryBase.class", spot)
-        if line == "tm9":
-            z.writestr("fiji/plugin/trackmate/SpotMesh.class", spot)
-    return path
-
-
 @pytest.mark.parametrize("line,major,release", [("tm7", 52, 8), ("tm8", 65, 21), ("tm9", 61, 17)])
 def test_trackmate_line_is_read_from_the_jar_classes(tmp_path, line, major, release):
-    jar = _fake_trackmate_jar(tmp_path / "TrackMate-x.jar", line, major)
+    jar = fake_trackmate_jar(tmp_path / "TrackMate-x.jar", line, major)
     assert trackmate_line_of_jar(jar) == (line, release)
 
 
@@ -82,7 +73,7 @@ def test_find_fiji_classifies_a_fiji_folder(tmp_path):
     jars = tmp_path / "Fiji.app" / "jars"
     (jars / "win64").mkdir(parents=True)
     (tmp_path / "Fiji.app" / "plugins").mkdir()
-    _fake_trackmate_jar(jars / "TrackMate-8.1.6.jar", "tm8", 65)
+    fake_trackmate_jar(jars / "TrackMate-8.1.6.jar", "tm8", 65)
     (jars / "win64" / "native.jar").write_bytes(b"")
     (jars / "imglib2-7.1.2.jar").write_bytes(b"")
     fiji = find_fiji(tmp_path / "Fiji.app")
@@ -102,7 +93,7 @@ def test_find_fiji_errors_are_clear(tmp_path):
 def test_glue_key_changes_with_sources_and_line(tmp_path):
     jars = tmp_path / "jars"
     jars.mkdir()
-    _fake_trackmate_jar(jars / "TrackMate-7.13.2.jar", "tm7")
+    fake_trackmate_jar(jars / "TrackMate-7.13.2.jar", "tm7")
     fiji = find_fiji(tmp_path)
     assert glue_key(fiji) == glue_key(fiji)
     src = tmp_path / "src"
@@ -154,7 +145,7 @@ def test_too_old_java_for_trackmate_fails_early_with_advice(tmp_path, monkeypatc
 
     jars = tmp_path / "jars"
     jars.mkdir()
-    _fake_trackmate_jar(jars / "TrackMate-8.1.6.jar", "tm8", 65)
+    fake_trackmate_jar(jars / "TrackMate-8.1.6.jar", "tm8", 65)
     fiji = find_fiji(tmp_path)
     monkeypatch.setattr(scyjava, "jvm_version", lambda: (17, 0, 15))
     with pytest.raises(BackendUnavailableError, match="needs Java 21 or later.*JAVA_HOME"):

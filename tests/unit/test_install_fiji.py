@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import zipfile
@@ -23,6 +22,8 @@ from trackmate_cellpose.bridge import _glue, _install, _jvm, find_fiji
 from trackmate_cellpose.bridge._prebuilt import SOURCE_SETS, prebuilt_jar_name
 from trackmate_cellpose.cli import main
 from trackmate_cellpose.errors import BackendUnavailableError
+
+from support.fake_fiji import fake_trackmate_jar
 
 
 def _jar(path: Path, manifest: dict[str, str], extra: dict[str, bytes] | None = None) -> Path:
@@ -51,16 +52,7 @@ def prebuilt(tmp_path, monkeypatch) -> Path:
 
 
 def _trackmate_jar(path: Path, line: str, *, global_detectors: bool = True) -> Path:
-    spot = struct.pack(">IHH", 0xCAFEBABE, 0, 52) + b"\0" * 8
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("fiji/plugin/trackmate/Spot.class", spot)
-        if global_detectors:
-            z.writestr("fiji/plugin/trackmate/detection/SpotGlobalDetectorFactory.class", spot)
-        if line in ("tm8", "tm9"):
-            z.writestr("fiji/plugin/trackmate/TrackMateFactoryBase.class", spot)
-        if line == "tm9":
-            z.writestr("fiji/plugin/trackmate/SpotMesh.class", spot)
-    return path
+    return fake_trackmate_jar(path, line, global_detectors=global_detectors)
 
 
 def _fake_fiji(root: Path, line: str = "tm8", version: str = "8.1.6", **kw) -> Path:
