@@ -12,6 +12,7 @@ Imports: none; package: errors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import numbers
@@ -45,8 +46,11 @@ CUSTOM_MODEL = "CUSTOM"
 DEFAULT_MODELS: dict[int, str] = {3: "cyto3", 4: "cpsam"}
 
 
+@functools.lru_cache(maxsize=None)
 def installed_cellpose_major() -> int | None:
-    """Major version of the installed cellpose from its package metadata (cellpose is not imported), or None."""
+    """Major version of the installed cellpose from its package metadata (cellpose is not imported), or None.
+
+    Read once per process (every ``DetectorSettings()`` asks it for its default model)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

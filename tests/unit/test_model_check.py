@@ -111,3 +111,13 @@ def test_model_check_imports_no_cellpose():
             "print('cellpose' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_model_in_torchs_legacy_format_is_read(tmp_path):
+    import torch
+
+    from trackmate_cellpose.data import test_model_path
+
+    legacy = tmp_path / "legacy.pth"
+    torch.save(torch.load(test_model_path(), weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert check_model(custom(legacy), major=3).path == str(legacy.resolve())

@@ -110,7 +110,13 @@ def _file_major(p: Path) -> int:
                                       "(pip install torch==<version>)") from e
     what = f"CELLPOSE_MODEL_FILEPATH (--model-path) must be a cellpose model file, got {str(p)!r}"
     try:
-        state = torch.load(str(p), map_location="cpu", weights_only=True, mmap=True)
+        try:
+            state = torch.load(str(p), map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as e:
+            if "mmap" not in str(e):
+                raise
+            # a file in torch's legacy (non-zip) format cannot be memory-mapped: read it whole
+            state = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types; its advice (weights_only=False) is unsafe
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if "weights_only" in reason or "Unpickl" in type(e).__name__ or "pickle" in reason.lower():
