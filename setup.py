@@ -63,7 +63,15 @@ class BuildPyWithGlue(build_py):
                 print(msg.replace("trackmate-cellpose:", "trackmate-cellpose: warning:"), file=sys.stderr)
                 return
             raise SystemExit(msg)
-        jars = pb.build_prebuilt_jars(GLUE_SRC, MIRROR, out_dir, javac=javac, version=self.distribution.get_version())
+        try:
+            jars = pb.build_prebuilt_jars(GLUE_SRC, MIRROR, out_dir, javac=javac,
+                                          version=self.distribution.get_version())
+        except (RuntimeError, OSError) as e:  # e.g. a javac too old for --release 8
+            if not editable:
+                raise
+            print(f"trackmate-cellpose: warning: the prebuilt TrackMate glue jars were not built ({e}); the glue is "
+                  "compiled against the user's Fiji instead", file=sys.stderr)
+            return
         print(f"trackmate-cellpose: built {', '.join(j.name for j in jars)} with {javac}", file=sys.stderr)
 
 

@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ._cli.logs import get_logger, setup_logging
+    from ._cli.options import deprecation_notices
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     setup_logging(debug=args.debug, quiet=getattr(args, "quiet", False))
-    for note in getattr(args, "_deprecations", []):
+    for note in deprecation_notices(args):
         get_logger().warning(note)
     try:
         return int(args.func(args) or 0)

@@ -283,7 +283,7 @@ def _check_fiji_glue(r: Report, inst) -> None:
                 r.add("fiji python", "ok", recorded)
             else:
                 r.add("fiji python", "info", f"{recorded} (not this Python: {sys.executable})")
-    if glue is None and not any(not g.current for g in found):
+    if glue is None and not found:
         glue = "the prebuilt jar of this package" if shipped_jar(inst.line) else "the glue compiled with javac at start"
     if glue is not None:
         r.add("fiji mode", "ok", f"in-process: started with 'trackmate-cellpose fiji --fiji {inst.root}' (or "

@@ -12,6 +12,7 @@ May import every module of the package except ``bridge``; cellpose/torch load on
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -29,7 +30,7 @@ from .reader import ImageData, ImageHeader, inspect_image, read_image
 from .settings import DetectorSettings, RuntimeOptions
 from .tracking import OverlapTrackerSettings, TrackingResult, track_overlap
 
-__all__ = ["run_pipeline", "check_input", "check_model", "PipelineResult", "FORMATS", "DEFAULT_FORMATS",
+__all__ = ["run_pipeline", "check_input", "check_model", "require_geff", "PipelineResult", "FORMATS", "DEFAULT_FORMATS",
            "CSV_STYLES", "output_stem", "parse_formats"]
 
 #: Output formats, in the order they are written ("all" = every one of them).
@@ -204,7 +205,7 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
         raise InvalidSettingsError(f"csv_style must be one of {', '.join(CSV_STYLES)}, got {csv_style!r}",
                                    key="csv_style", value=csv_style)
     if "geff" in fmts:
-        _require_geff()
+        require_geff()
     if tracker not in _TRACKERS:
         raise InvalidSettingsError(f"tracker must be one of {', '.join(_TRACKERS)}, got {tracker!r}",
                                    key="tracker", value=tracker)
@@ -213,8 +214,6 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     src = Path(input_path).expanduser()
     if not src.exists():
         raise FileNotFoundError(f"input image not found: {src}")
-    if settings.is_custom_model and not Path(settings.model_path).expanduser().is_file():
-        raise FileNotFoundError(f"CELLPOSE_MODEL_FILEPATH does not name a file: {settings.model_path}")
     check_model(settings)
     check_input(src, outdir, settings, formats=fmts, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt,
                 overwrite=overwrite, warn=False)
@@ -277,7 +276,7 @@ def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker
                           timings=timings)
 
 
-def _require_geff() -> None:
+def require_geff() -> None:
     try:
         import geff  # noqa: F401
     except ImportError as e:
@@ -368,4 +367,12 @@ def _write_geff(stage: Path, stem: str, write_xml, tracking: TrackingResult, fra
     finally:
         tmp.unlink()
     model.meshes = {i: d.mesh for i, d in enumerate(tracking.spots) if d.mesh is not None and len(d.mesh.faces)}
-    return write_geff(stage / f"{stem}.geff", model, labels_tzyx=spot_id_images(tracking, frames, calibration=cal))
+    # the store is written in the staging folder and then moved up into OUTDIR: record the image path relative to
+    # where the GEFF ends up, not to where it is written
+    idata = model.settings.get("ImageData", {})
+    image_path = None
+    if idata.get("filename"):
+        final = stage.resolve().parent / f"{stem}.geff"
+        image_path = os.path.relpath(Path(idata.get("folder", "")).resolve() / idata["filename"], final)
+    return write_geff(stage / f"{stem}.geff", model, labels_tzyx=spot_id_images(tracking, frames, calibration=cal),
+                      image_path=image_path)

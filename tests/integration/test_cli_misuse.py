@@ -370,3 +370,25 @@ def test_cellpose_own_progress_bars_are_off_unless_debug(monkeypatch, capsys):
     quiet_third_party_bars()
     list(dynamics.trange(3))  # e.g. the per-plane bar of 2D+Z stitching, drawn on stderr by cellpose
     assert capsys.readouterr().err == ""
+
+
+def test_keep_going_does_not_swallow_a_cancel(tmp_path, monkeypatch):
+    """Ctrl-C or a cluster-wide cancel during one input ends the whole command (exit 130), even with --keep-going."""
+    from trackmate_cellpose.errors import Cancelled
+
+    def cancelled(say):
+        raise Cancelled("cancelled on the cluster")
+
+    calls = _stub_detect(monkeypatch, during=cancelled)
+    a, b = _movie(tmp_path / "a.tif"), _movie(tmp_path / "b.tif")
+    assert main(["run", str(a), str(b), "-o", str(tmp_path / "out"), "--keep-going", "-q"]) == 130
+    assert calls == ["a.tif"]  # b was not started
+
+
+def test_geff_without_the_geff_package_is_a_usage_error_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "geff", None)  # makes `import geff` fail
+    calls = _stub_detect(monkeypatch)
+    inp = _movie(tmp_path / "movie.tif")
+    assert main(["run", str(inp), "-o", str(tmp_path / "out"), "--formats", "xml,geff", "-q"]) == 2
+    assert "--formats geff needs the geff package" in capsys.readouterr().err and calls == []
+    assert main(["convert", str(tmp_path / "x.xml"), str(tmp_path / "x.geff")]) == 2

@@ -54,15 +54,24 @@ def run2d(tmp_path_factory, test_model):
     return out, gt, work
 
 
+def mem_meta(g):
+    from geff import GeffMetadata
+
+    return GeffMetadata.read(str(g))
+
+
 def test_geff_is_written_valid_and_equals_the_xml(run2d):
     from geff.core_io import read_to_memory
     from geff.validate.data import ValidationConfig
 
     from trackmate_cellpose.export.xml_read import read_trackmate_xml
 
-    out, _, _ = run2d
+    out, _, work = run2d
     g = out / "movie.geff"
     geff.validate_structure(str(g))
+    # the source image is found from where the store ends up (it is written in a staging folder, then moved)
+    image = next(o for o in mem_meta(g).related_objects if o.type == "image")
+    assert (g / image.path).resolve() == (work / "movie.tif").resolve()
     mem = read_to_memory(str(g), data_validation=ValidationConfig(graph=True, sphere=True, lineage=True))
     xml = read_trackmate_xml(out / "movie.xml")
     assert sorted(int(i) for i in mem["node_ids"]) == sorted(xml.spots) and xml.spots

@@ -23,11 +23,9 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..export.convert import convert
+    from .options import require_geff_for
 
-    try:
-        import geff  # noqa: F401
-    except ImportError as e:
-        raise UsageError("convert needs the geff package: pip install 'trackmate-cellpose[geff]'") from e
+    require_geff_for("convert")
     try:
         out = convert(args.input, args.output, overwrite=args.overwrite)
     except (ValueError, FileExistsError) as e:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from .logs import get_logger, quiet_third_party_bars
-from .options import tracker_from_args
+from .options import require_geff_for, tracker_from_args
 from .run import add_common_run_options, empty_result_hint
 
 __all__ = ["register", "demo_settings", "DEMO_DIAMETER_UM"]
@@ -70,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
     if bad or not names:
         raise UsageError(f"--samples must be a subset of {','.join(SAMPLES)}, got {args.samples!r}")
     formats = parse_formats(args.formats)
+    if "geff" in formats:
+        require_geff_for("--formats geff")
     settings = demo_settings(use_gpu=args.use_gpu, model_path=args.model_path)
     _check_demo_model(settings, explicit=args.model_path is not None)
     tracker_settings = tracker_from_args(args)

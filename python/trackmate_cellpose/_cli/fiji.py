@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import add_runtime_options, add_tracker_options, read_settings_file, runtime_from_args, tracker_from_args
+from .options import (add_runtime_options, add_tracker_options, read_settings_file, require_geff_for, runtime_from_args,
+                      tracker_from_args)
 
 __all__ = ["register"]
 
@@ -80,10 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.run and not args.output:
         raise UsageError("--run needs -o OUT.xml (the TrackMate file to write)")
     if args.output and str(args.output).lower().endswith(".geff"):
-        try:
-            import geff  # noqa: F401
-        except ImportError as e:
-            raise UsageError("-o OUT.geff needs the geff package: pip install 'trackmate-cellpose[geff]'") from e
+        require_geff_for("-o OUT.geff")
     if args.output and Path(args.output).exists() and not args.overwrite:
         from ..errors import OutputExistsError
 

@@ -119,6 +119,17 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
         g.add_argument(off, dest=f"s_{fld}", action="store_const", const=False, help=f"{row['key']}=false")
 
 
+def require_geff_for(what: str) -> None:
+    """Usage error (exit 2, before any work) when ``what`` needs the geff package and it is missing."""
+    from ..errors import BackendUnavailableError, UsageError
+    from ..pipeline import require_geff
+
+    try:
+        require_geff()
+    except BackendUnavailableError as e:
+        raise UsageError(f"{what} needs the geff package: pip install 'trackmate-cellpose[geff]'") from e
+
+
 def read_settings_file(path: str | Path) -> DetectorSettings:
     """``--settings FILE``: a JSON object of TrackMate keys; every error names the file."""
     path = Path(path)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InvalidImageError, InvalidSettingsError, OutputExistsError
+from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError
 from .logs import get_logger, quiet_third_party_bars
 from .options import (add_calibration_options, add_detector_options, add_runtime_options, add_tracker_options,
-                      check_calibration_args, name_flag, runtime_from_args, settings_from_args, tracker_from_args)
+                      check_calibration_args, name_flag, require_geff_for, runtime_from_args, settings_from_args,
+                      tracker_from_args)
 
 __all__ = ["register", "add_detector_options", "settings_from_args", "add_common_run_options", "add_runtime_options",
            "runtime_from_args", "tracker_from_args", "empty_result_hint"]
@@ -90,6 +91,8 @@ def main(args: argparse.Namespace) -> int:
         formats = parse_formats(args.formats)
     except ValueError as e:
         raise UsageError(f"--formats: {e}") from e
+    if "geff" in formats:
+        require_geff_for("--formats geff")
     stems = [output_stem(path) for path in args.inputs]
     dupes = sorted({st for st in stems if stems.count(st) > 1})
     if dupes:
@@ -125,6 +128,8 @@ def main(args: argparse.Namespace) -> int:
                                   pixel_size=args.pixel_size, z_step=args.z_step, dt=args.dt, runtime=runtime,
                                   progress=not args.quiet, log=log.info, overwrite=args.overwrite,
                                   csv_style=args.csv_style)
+        except Cancelled:
+            raise  # Ctrl-C / a cluster-wide cancel ends the command (exit 130), it is no per-input failure
         except Exception as e:  # reported below with --keep-going; re-raised otherwise
             if not args.keep_going:
                 raise

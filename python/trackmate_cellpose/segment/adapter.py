@@ -51,6 +51,8 @@ def import_cellpose_models():
         if "torchvision::" not in str(e):
             raise BackendUnavailableError(f"cellpose cannot be imported: {type(e).__name__}: {e}") from e
         raise BackendUnavailableError(torchvision_mismatch_message(str(e))) from e
+    except Exception as e:
+        raise BackendUnavailableError(f"cellpose cannot be imported: {type(e).__name__}: {e}") from e
     return models
 
 

@@ -10,6 +10,7 @@ version mismatch names both versions. torch is imported only to read a CUSTOM fi
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ class ModelSpec:
         return self.path or self.name or "?"
 
 
+@functools.lru_cache(maxsize=None)
 def cellpose_version() -> str:
-    """Version string of the installed cellpose; BackendUnavailableError when it is not installed."""
+    """Version string of the installed cellpose (read once per process); BackendUnavailableError when missing."""
     try:
         return version("cellpose")
     except PackageNotFoundError as e:
