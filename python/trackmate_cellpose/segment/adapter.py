@@ -51,7 +51,7 @@ def import_cellpose_models():
         if "torchvision::" not in str(e):
             raise BackendUnavailableError(f"cellpose cannot be imported: {type(e).__name__}: {e}") from e
         raise BackendUnavailableError(torchvision_mismatch_message(str(e))) from e
-    except Exception as e:
+    except Exception as e:  # e.g. OSError for a missing CUDA library: report it, never crash doctor
         raise BackendUnavailableError(f"cellpose cannot be imported: {type(e).__name__}: {e}") from e
     return models
 
