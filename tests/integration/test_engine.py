@@ -91,6 +91,7 @@ def result3d(settings, vol3d):
 
 @pytest.mark.parametrize("do_2dz", [False, True], ids=["3d-mode", "2d+z-stitch"])
 def test_3d_accuracy_meshes(settings, vol3d, result3d, do_2dz, quality):
+    import trimesh
     from scipy import ndimage as ndi
 
     from trackmate_cellpose.geometry import labels_to_meshes
@@ -108,6 +109,9 @@ def test_3d_accuracy_meshes(settings, vol3d, result3d, do_2dz, quality):
     raw = {m.label: m for m in labels_to_meshes(lab, calibration_zyx=CAL.zyx, smoothing_scale=0.0)}
     for d in res:
         assert d.mesh is not None and d.roi_xy is None
+        # every spot's mesh is one closed body without tunnels (no floating pieces, no rings)
+        tm = trimesh.Trimesh(d.mesh.vertices, d.mesh.faces, process=True)
+        assert tm.is_watertight and tm.euler_number == 2 and len(tm.split(only_watertight=False)) == 1, d.label
         voxels = int((lab == d.label).sum())
         assert d.quality == voxels
         voxel_volume = voxels * CAL.x * CAL.y * CAL.z

@@ -181,11 +181,27 @@ def _mesh_mask(mask: np.ndarray, cal: np.ndarray, smoothing_scale: float) -> tup
         vol = np.pad(mask.astype(np.float32), [(p, p) for p in pad])
         vol = ndimage.gaussian_filter(vol, sigma, truncate=_GAUSS_TRUNCATE, mode="constant")
         if vol.max() > 0.5:
-            verts, faces = _marching_cubes(vol, cal, 0.5)
+            verts, faces = _marching_cubes(_main_body(vol), cal, 0.5)
             return verts - pad * cal, faces
     vol = np.pad(mask.astype(np.float32), 1)
     verts, faces = _marching_cubes(vol, cal, _MASK_LEVEL)
     return verts - cal, faces
+
+
+def _main_body(vol: np.ndarray) -> np.ndarray:
+    """The smoothed object without the pieces that smoothing cut off it.
+
+    Blurring one 26-connected object can cut a thin appendage or a diagonal contact, which marching cubes at 0.5
+    then meshes as a separate floating body inside the same spot. The parts of ``vol > 0.5`` are taken as marching
+    cubes joins them (face-connected); only the one holding the largest mass is kept. The others are set to 0: they
+    are never face neighbours of the kept part, so no vertex of its surface moves.
+    """
+    above = vol > 0.5
+    parts, n = ndimage.label(above)
+    if n <= 1:
+        return vol
+    main = 1 + int(np.argmax(ndimage.sum_labels(vol, parts, index=np.arange(1, n + 1))))
+    return np.where(above & (parts != main), 0, vol).astype(vol.dtype, copy=False)
 
 
 def _marching_cubes(vol: np.ndarray, cal: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
