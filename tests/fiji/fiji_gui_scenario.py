@@ -149,7 +149,17 @@ def run_preview(panel, imp, settings, position_czt, calls, returned, timeout=600
     t0 = time.perf_counter()
     while not returned and time.perf_counter() - t0 < timeout:
         time.sleep(0.2)
-    time.sleep(3.0)  # TrackMate draws the spots and the quality histogram
+    # TrackMate then puts the spots into the preview model and draws them: wait for that, not a fixed time (on a
+    # loaded machine it takes longer than seconds)
+    frame0, t1 = position_czt[2] - 1, time.perf_counter()
+    while returned and returned[-1] > 0 and time.perf_counter() - t1 < 120.0:
+        try:
+            if overlay_model(imp).getSpots().iterable(frame0, False) is not None:
+                break
+        except RuntimeError:  # no spot overlay on the image yet
+            pass
+        time.sleep(0.2)
+    time.sleep(1.0)  # the drawing and the quality histogram
     return btn
 
 
