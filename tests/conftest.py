@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from trackmate_cellpose.data import test_model_path as bundled_test_model_path
+
 REPO = Path(__file__).resolve().parents[1]
 CP4_SUPPORT = REPO / "tests" / "support" / "cp4"
 TINY_CPSAM = REPO / "tests" / "data" / "tiny_cpsam.pth"
@@ -37,9 +39,10 @@ MODEL_QUALITY = {
         "xml_hits": 0.8},
 }
 
-# Scripts that tests run in their own processes (tests/fiji scenarios) read the test model from here.
-os.environ["TMCP_TEST_MODEL"] = str(TINY_CPSAM if CELLPOSE_MAJOR == 4 else REPO / "python" / "trackmate_cellpose" /
-                                    "data" / "tmcp_test_model.pth")
+#: The model the inference tests run: the bundled cellpose-3 model, or the tiny Cellpose-SAM under cellpose 4.
+#: Scripts that tests run in their own processes (tests/fiji scenarios) read it from TMCP_TEST_MODEL.
+TEST_MODEL = TINY_CPSAM if CELLPOSE_MAJOR == 4 else bundled_test_model_path()
+os.environ["TMCP_TEST_MODEL"] = str(TEST_MODEL)
 
 if CELLPOSE_MAJOR == 4:
     # Real cellpose-4 code with the tiny test encoder, in this process and in every process a test starts (CLI
@@ -78,14 +81,11 @@ def fiji_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def test_model() -> Path:
-    """The model the inference tests run: the bundled cellpose-3 model, or the tiny Cellpose-SAM under cellpose 4."""
-    from trackmate_cellpose.data import test_model_path
-
-    p = TINY_CPSAM if CELLPOSE_MAJOR == 4 else test_model_path()
-    assert str(p) == os.environ["TMCP_TEST_MODEL"]
-    if not p.exists():
-        pytest.fail(f"test model missing: {p} (run scripts/train_test_model.py or scripts/train_tiny_cpsam.py)")
-    return p
+    """The model the inference tests run (``TEST_MODEL``)."""
+    if not TEST_MODEL.exists():
+        pytest.fail(f"test model missing: {TEST_MODEL} (run scripts/train_test_model.py or "
+                    "scripts/train_tiny_cpsam.py)")
+    return TEST_MODEL
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ May import every module of the package except ``bridge``; cellpose/torch load on
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -367,12 +366,6 @@ def _write_geff(stage: Path, stem: str, write_xml, tracking: TrackingResult, fra
     finally:
         tmp.unlink()
     model.meshes = {i: d.mesh for i, d in enumerate(tracking.spots) if d.mesh is not None and len(d.mesh.faces)}
-    # the store is written in the staging folder and then moved up into OUTDIR: record the image path relative to
-    # where the GEFF ends up, not to where it is written
-    idata = model.settings.get("ImageData", {})
-    image_path = None
-    if idata.get("filename"):
-        final = stage.resolve().parent / f"{stem}.geff"
-        image_path = os.path.relpath(Path(idata.get("folder", "")).resolve() / idata["filename"], final)
+    # written in the staging folder, then moved up into OUTDIR: paths inside are relative to where it ends up
     return write_geff(stage / f"{stem}.geff", model, labels_tzyx=spot_id_images(tracking, frames, calibration=cal),
-                      image_path=image_path)
+                      final_path=stage.resolve().parent / f"{stem}.geff")

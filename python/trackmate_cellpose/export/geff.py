@@ -90,7 +90,8 @@ def _json_safe(v: Any) -> Any:
 
 
 def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | None = None,
-               image_path: str | None = None, overwrite: bool = False, zarr_format: int = 2) -> Path:
+               image_path: str | None = None, overwrite: bool = False, zarr_format: int = 2,
+               final_path: str | Path | None = None) -> Path:
     """Write a TrackMate model as a GEFF zarr group (layout in the module docstring).
 
     Parameters
@@ -108,6 +109,9 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
     overwrite : bool
         Replace an existing GEFF at ``path``; otherwise an existing one is an error.
     zarr_format : {2, 3}
+    final_path : str or Path, optional
+        Where the group will be used from when it is written elsewhere first and moved (e.g. a staging folder):
+        the image path is made relative to it (default: ``path``).
 
     Returns
     -------
@@ -210,7 +214,8 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
         idata = tm.settings["ImageData"]
         img = str(Path(idata.get("folder", "")) / idata["filename"])
     if img:  # the spec wants paths relative to the GEFF group
-        rel = os.path.relpath(img, out.resolve()) if Path(img).is_absolute() else str(img)
+        home = Path(final_path) if final_path is not None else out
+        rel = os.path.relpath(img, home.resolve()) if Path(img).is_absolute() else str(img)
         related.append(RelatedObject(type="image", path=rel))
     if labels_tzyx is not None:
         node_props["seg_id"] = _prop([i + 1 for i in ids], np.int64)

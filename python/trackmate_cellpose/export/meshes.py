@@ -11,6 +11,7 @@ Imports: numpy; package: objects, tracking.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from ..objects import Mesh
 from ..tracking import TrackingResult
 
-__all__ = ["write_meshes", "read_meshes", "mesh_to_ply_bytes", "mesh_from_ply_bytes", "MESH_FILE_EXTENSION"]
+__all__ = ["write_meshes", "write_mesh_zip", "read_meshes", "mesh_to_ply_bytes", "mesh_from_ply_bytes", "MESH_FILE_EXTENSION"]
 
 #: Appended to the XML file name (``tracks.xml`` -> ``tracks.xml.meshes``), as TrackMate v9 does.
 MESH_FILE_EXTENSION = ".meshes"
@@ -136,9 +137,16 @@ def write_meshes(xml_path: str | Path, tracking: TrackingResult) -> Path | None:
     with_mesh = [(i, d) for i, d in enumerate(tracking.spots) if d.mesh is not None and len(d.mesh.faces)]
     if not with_mesh:
         return None
-    out = Path(str(xml_path) + MESH_FILE_EXTENSION)
+    return write_mesh_zip(Path(str(xml_path) + MESH_FILE_EXTENSION), {i: d.mesh for i, d in with_mesh},
+                          {i: int(d.frame) for i, d in with_mesh})
+
+
+def write_mesh_zip(out: str | Path, meshes: Mapping[int, Mesh], frames: Mapping[int, int]) -> Path:
+    """TrackMate v9's ``.meshes`` zip: one binary PLY per spot ID in ``meshes``, and ``mesh-info.txt`` listing
+    ``frame,ID`` for the IDs whose frame ``frames`` gives (in that order)."""
+    out = Path(out)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as zf:
-        for i, d in with_mesh:
-            zf.writestr(f"{i}.ply", mesh_to_ply_bytes(d.mesh))
-        zf.writestr("mesh-info.txt", "frame,ID\n" + "".join(f"{int(d.frame)},{i}\n" for i, d in with_mesh))
+        for sid, mesh in meshes.items():
+            zf.writestr(f"{sid}.ply", mesh_to_ply_bytes(mesh))
+        zf.writestr("mesh-info.txt", "frame,ID\n" + "".join(f"{frame},{sid}\n" for sid, frame in frames.items()))
     return out

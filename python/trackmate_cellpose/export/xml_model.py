@@ -9,12 +9,11 @@ with Python's shortest round-trip repr. Imports: numpy; package: export.meshes, 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .meshes import MESH_FILE_EXTENSION, mesh_to_ply_bytes
+from .meshes import MESH_FILE_EXTENSION, write_mesh_zip
 from .xml import TRACKMATE_XML_VERSION, _num
 from .xml_read import TrackMateXml
 
@@ -96,10 +95,6 @@ def write_trackmate_xml_model(path: str | Path, tm: TrackMateXml) -> Path:
     p = Path(path)
     tree.write(p, encoding="UTF-8", xml_declaration=True)
     if tm.meshes:
-        with zipfile.ZipFile(str(p) + MESH_FILE_EXTENSION, "w", compression=zipfile.ZIP_DEFLATED,
-                             compresslevel=5) as zf:
-            for sid, mesh in tm.meshes.items():
-                zf.writestr(f"{sid}.ply", mesh_to_ply_bytes(mesh))
-            zf.writestr("mesh-info.txt", "frame,ID\n" + "".join(
-                f"{int(tm.spots[sid].get('FRAME', 0))},{sid}\n" for sid in tm.meshes if sid in tm.spots))
+        write_mesh_zip(str(p) + MESH_FILE_EXTENSION, tm.meshes,
+                       {sid: int(tm.spots[sid].get("FRAME", 0)) for sid in tm.meshes if sid in tm.spots})
     return p
