@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .axes import Calibration, to_tczyx
+from .call import DetectCall
 from .errors import Cancelled, InvalidImageError, InvalidSettingsError, SegmentationError
 from .objects import DetectionResult, FrameResult
 from .segment.labels import clean_labels
@@ -168,28 +169,27 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
         yield from done
 
 
-def prepare_input(image: Any, settings: DetectorSettings, *, axes: str | None, calibration: Calibration | None,
-                  frames: Sequence[int] | None) -> tuple[np.ndarray, Calibration, list[int], np.ndarray]:
+def prepare_input(call: DetectCall) -> tuple[np.ndarray, Calibration, list[int], np.ndarray]:
     """Validate the input and bring it to the engine's layout (shared with the distributed driver).
 
     Returns the TCZYX array, its calibration, the frames to process and the channel-selected TCZYX data.
     """
+    settings = call.settings
     if not isinstance(settings, DetectorSettings):
         raise InvalidSettingsError(f"settings must be a DetectorSettings, got {type(settings).__name__}")
-    arr, cal = to_tczyx(image, axes, calibration)
-    frame_list = _checked_frames(frames, arr.shape[0])
+    arr, cal = to_tczyx(call.image, call.axes, call.calibration)
+    frame_list = _checked_frames(call.placement.frames, arr.shape[0])
     return arr, cal, frame_list, select_channels(arr, settings)
 
 
-def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, calibration: Calibration | None,
-                  runtime: RuntimeOptions, frames: Sequence[int] | None, origin_xyz: tuple[int, int, int],
-                  frame_offset: int, progress: Callable[[float, str], None] | None,
-                  cancel: Callable[[], bool] | None, log: Callable[[str], None] | None) -> DetectionResult:
+def run_detection(call: DetectCall) -> DetectionResult:
     """See :func:`trackmate_cellpose.detect`."""
     from .geometry import labels_to_detections
     from .segment.adapter import CellposeAdapter
 
-    arr, cal, frame_list, data = prepare_input(image, settings, axes=axes, calibration=calibration, frames=frames)
+    arr, cal, frame_list, data = prepare_input(call)
+    settings, runtime, hooks = call.settings, call.runtime, call.hooks
+    origin_xyz, frame_offset = call.placement.origin_xyz, call.placement.frame_offset
     n_z = arr.shape[2]
     is_3d = n_z > 1
     notes: list[str] = []
@@ -197,8 +197,8 @@ def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, c
     def notice(msg: str) -> None:
         if msg not in notes:
             notes.append(msg)
-            if log is not None:
-                log(msg)
+            if hooks.log is not None:
+                hooks.log(msg)
 
     if is_3d:
         with warnings.catch_warnings(record=True) as caught:
@@ -216,10 +216,10 @@ def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, c
     adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, log=notice)
     # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs
     segmented = iter_segmented(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
-                               progress=progress, cancel=cancel)
+                               progress=hooks.progress, cancel=hooks.cancel)
     results = []
     for t, labels, cellprob in segmented:
-        if cancel is not None and cancel():
+        if hooks.cancelled():
             raise Cancelled(f"cancelled while building spots of frame {t}")
         dets = labels_to_detections(
             labels, frame=frame_offset + t, calibration=cal, origin_xyz=tuple(origin_xyz),

@@ -195,8 +195,8 @@ def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:
     from trackmate_cellpose.geometry import labels_to_detections
     from trackmate_cellpose.objects import DetectionResult, FrameResult
 
-    def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, frame_offset, progress, cancel,
-                    log, frames=None):
+    def fake_detect(image, settings, *, axes, calibration, runtime, placement, hooks):
+        origin_xyz, frame_offset = placement.origin_xyz, placement.frame_offset
         arr, cal = to_tczyx(image, axes, calibration)
         out = []
         for i in range(arr.shape[0]):

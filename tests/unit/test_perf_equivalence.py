@@ -13,6 +13,7 @@ from scipy import ndimage as ndi
 
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions
 from trackmate_cellpose import _engine
+from trackmate_cellpose.call import DetectCall, Hooks, Placement
 from trackmate_cellpose.geometry import labels_to_detections
 from trackmate_cellpose.synthetic import synthetic_movie_2d, synthetic_movie_3d
 
@@ -88,9 +89,9 @@ def test_streamed_detection_equals_segment_then_build(monkeypatch, kind):
     monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
                         classmethod(lambda cls, *a, **k: FakeAdapter()))
     progress: list[tuple[float, str]] = []
-    res = _engine.run_detection(movie, settings, axes=axes, calibration=cal, runtime=runtime, frames=None,
-                                origin_xyz=(0, 0, 0), frame_offset=5, progress=lambda f, m: progress.append((f, m)),
-                                cancel=None, log=None)
+    res = _engine.run_detection(DetectCall(movie, settings, axes=axes, calibration=cal, runtime=runtime,
+                                           placement=Placement(frame_offset=5),
+                                           hooks=Hooks(progress=lambda f, m: progress.append((f, m)))))
     assert progress == ref_progress
     assert [fr.frame for fr in res.frames] == [5 + t for t in range(len(movie))]
     for fr, lab, dets in zip(res.frames, ref_labels, ref_dets):
@@ -113,9 +114,8 @@ def test_streamed_detection_stops_between_batches_on_cancel(monkeypatch):
         return len(fake.calls) >= 1 and len(seen) >= 2
 
     with pytest.raises(_engine.Cancelled):
-        _engine.run_detection(movie, _settings(), axes="tyx", calibration=None,
-                              runtime=RuntimeOptions(frames_per_batch=2), frames=None, origin_xyz=(0, 0, 0),
-                              frame_offset=0, progress=lambda f, m: seen.append(f), cancel=cancel, log=None)
+        _engine.run_detection(DetectCall(movie, _settings(), axes="tyx", runtime=RuntimeOptions(frames_per_batch=2),
+                                         hooks=Hooks(progress=lambda f, m: seen.append(f), cancel=cancel)))
     assert len(fake.calls) == 1  # the second batch never reached the network
 
 

@@ -16,12 +16,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..axes import Calibration
+from ..call import Hooks, Placement
 from ..errors import Cancelled, TrackMateCellposeError
 from ..settings import DetectorSettings, RuntimeOptions
 
 __all__ = ["register_service", "request_to_numpy", "DetectFn", "set_detect_function", "set_runtime_options"]
 
-#: ``detect``-compatible callable (tests substitute a fake engine).
+#: ``detect``-compatible callable (tests substitute a fake engine); called with ``placement=`` and ``hooks=``.
 DetectFn = Callable[..., Any]
 
 _detect_fn: DetectFn | None = None
@@ -144,8 +145,9 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
             sink.progress((_s + fraction * (_e - _s)) / n, str(message))
 
         result = detect_fn(image, settings, axes="tczyx", calibration=cal, runtime=runtime,
-                           origin_xyz=origin, frame_offset=first + start, progress=progress,
-                           cancel=lambda: bool(sink.isCanceled()), log=lambda m: sink.log(str(m)))
+                           placement=Placement(origin_xyz=origin, frame_offset=first + start),
+                           hooks=Hooks(progress=progress, cancel=lambda: bool(sink.isCanceled()),
+                                       log=lambda m: sink.log(str(m))))
         t2 = time.perf_counter()
         for fr in result.frames:
             _send_frame(sink, fr, bool(result.is_3d))

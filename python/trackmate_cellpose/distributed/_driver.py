@@ -7,7 +7,7 @@ submitted through one bounded window (at most ``window`` chunks in flight, so th
 of movies) and gathered by chunk index, never by arrival order: a chunk recomputed after a worker died is still
 counted once.
 
-Imports: numpy and distributed (lazily); package: axes, errors, objects, settings, distributed._worker,
+Imports: numpy and distributed (lazily); package: axes, call, errors, objects, settings, distributed._worker,
 _engine (lazily) and segment.models (lazily).
 """
 
@@ -18,11 +18,12 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..axes import Calibration
+from ..call import DetectCall, Hooks, Placement
 from ..errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
                       SegmentationError)
 from ..objects import DetectionResult
@@ -54,8 +55,7 @@ class Job:
     settings: DetectorSettings  # as given by the caller (goes into the result)
     worker_settings: DetectorSettings  # channels renumbered for the channel-selected data
     runtime: RuntimeOptions
-    origin_xyz: tuple[int, int, int]
-    frame_offset: int
+    placement: Placement  # origin and frame offset of the caller (its frames are planned into ``chunks``)
     chunks: list[tuple[int, ...]]
     is_3d: bool
     outputs: dict[int, ChunkOutput] = field(default_factory=dict)
@@ -90,15 +90,13 @@ class Job:
         return span if not self.name else f"{self.name}: {span}"
 
 
-def prepare_job(index: int, image: Any, settings: DetectorSettings, *, name: str = "", axes: str | None = None,
-                calibration: Calibration | None = None, runtime: RuntimeOptions,
-                frames: Sequence[int] | None = None, origin_xyz: tuple[int, int, int] = (0, 0, 0),
-                frame_offset: int = 0) -> Job:
+def prepare_job(index: int, call: DetectCall, *, name: str = "") -> Job:
     """Validate like the in-process engine does (same errors, before any cluster time is spent) and plan chunks."""
     from .._engine import prepare_input
     from ..segment.models import check_model
 
-    arr, cal, frame_list, data = prepare_input(image, settings, axes=axes, calibration=calibration, frames=frames)
+    arr, cal, frame_list, data = prepare_input(call)
+    settings, runtime = call.settings, call.runtime
     if settings.is_custom_model:
         check_model(settings)  # a missing model file fails here, not on every worker
     n_z = arr.shape[2]
@@ -112,8 +110,8 @@ def prepare_job(index: int, image: Any, settings: DetectorSettings, *, name: str
         cal.check_anisotropy(n_z)
     worker_settings = settings.replace(target_channel=1, channel_2=2 if settings.channel_2 else 0)
     return Job(index=index, name=name, data=data, shape_tczyx=tuple(arr.shape), calibration=cal, settings=settings,
-               worker_settings=worker_settings, runtime=runtime, origin_xyz=tuple(int(v) for v in origin_xyz),
-               frame_offset=int(frame_offset),
+               worker_settings=worker_settings, runtime=runtime,
+               placement=Placement(origin_xyz=call.placement.origin_xyz, frame_offset=call.placement.frame_offset),
                chunks=plan_chunks(frame_list, is_3d=is_3d, frames_per_batch=runtime.frames_per_batch), is_3d=is_3d)
 
 
@@ -124,9 +122,8 @@ def _block(job: Job, chunk: tuple[int, ...]) -> tuple[np.ndarray, bool]:
     return job.data[list(chunk)], False
 
 
-def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[float, str], None] | None = None,
-             cancel: Callable[[], bool] | None = None, log: Callable[[str], None] | None = None,
-             window: int | None = None, stats: dict | None = None) -> Iterator[Job]:
+def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks(), window: int | None = None,
+             stats: dict | None = None) -> Iterator[Job]:
     """Run every chunk of ``jobs`` (consumed lazily) on ``client``'s cluster; yield each job when it is complete.
 
     Raises
@@ -193,7 +190,7 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
             block, contiguous = _block(job, chunk)
             spec = ChunkSpec(run_id=run_id, index=next_id, frames=chunk, contiguous=contiguous,
                              settings=job.worker_settings, calibration=job.calibration, runtime=job.runtime,
-                             origin_xyz=job.origin_xyz, frame_offset=job.frame_offset)
+                             placement=job.placement)
             from ._worker import detect_chunk
 
             with warnings.catch_warnings():
@@ -206,7 +203,7 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
 
     def report() -> None:
         nonlocal reported
-        if progress is None:
+        if hooks.progress is None:
             return
         with lock:
             fr = dict(remote_fraction)
@@ -217,13 +214,13 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
         value = min(1.0, max(reported, total / max(1, n_jobs)))
         if value > reported:
             reported = value
-            progress(value, f"{finished_jobs}/{n_jobs} images, {frames_done} frames segmented" if n_jobs > 1
+            hooks.progress(value, f"{finished_jobs}/{n_jobs} images, {frames_done} frames segmented" if n_jobs > 1
                      else f"{frames_done} frames segmented")
 
     try:
         refill()
         while pending or queue or not exhausted or any(j.done for j in open_jobs.values()):
-            if cancel is not None and cancel():
+            if hooks.cancelled():
                 raise Cancelled("cancelled while the cluster was segmenting")
             wake.wait(_POLL_S)
             wake.clear()
@@ -241,8 +238,8 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
                 for note in out.notes:
                     if note not in seen_notes:
                         seen_notes.add(note)
-                        if log is not None:
-                            log(note)
+                        if hooks.log is not None:
+                            hooks.log(note)
             report()
             for idx in [i for i, j in open_jobs.items() if j.done]:
                 job = open_jobs.pop(idx)

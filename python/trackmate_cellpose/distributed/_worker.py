@@ -7,7 +7,7 @@ construction. The cellpose model stays warm in the process through ``CellposeAda
 module counts how many models a process loaded so that tests and benchmarks can check "once per worker".
 
 ``distributed`` is imported inside functions (it is always present on a worker); torch only through ``segment``.
-Imports: numpy and distributed (lazily); package: axes, errors, objects, settings, segment.runtime, _engine (lazily)
+Imports: numpy and distributed (lazily); package: axes, call, errors, objects, settings, segment.runtime, _engine (lazily)
 and segment.adapter (lazily).
 """
 
@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..axes import Calibration
+from ..call import DetectCall, Hooks, Placement
 from ..errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
                       SegmentationError)
 from ..objects import FrameResult
@@ -52,7 +53,7 @@ class ChunkSpec:
         Frame indices into the T axis of the caller's image, in processing order.
     contiguous : bool
         True when ``frames`` is ``lo, lo+1, ...``: the block is ``image[lo:hi+1]`` and the engine gets
-        ``frame_offset + lo``, exactly the numbers of a local run. Otherwise the block stacks ``frames`` and the frame
+        ``placement.frame_offset + lo``, exactly the numbers of a local run. Otherwise the block stacks ``frames`` and the frame
         numbers are mapped back after the run.
     """
 
@@ -63,8 +64,7 @@ class ChunkSpec:
     settings: DetectorSettings
     calibration: Calibration
     runtime: RuntimeOptions
-    origin_xyz: tuple[int, int, int]
-    frame_offset: int
+    placement: Placement  # the caller's origin and frame offset (its ``frames`` are unused: see ``frames``)
 
 
 @dataclass
@@ -281,19 +281,19 @@ def _run_block(block: np.ndarray, spec: ChunkSpec, frames: Sequence[int], signal
     """Run the local engine on the block's ``frames`` (indices into the caller's image)."""
     from .._engine import run_detection
 
-    notes: list[str] = []
+    offset = spec.placement.frame_offset
+    hooks = Hooks(progress=signals.progress, cancel=signals.cancel)
     if spec.contiguous:
         lo = spec.frames[0]
-        res = run_detection(block, spec.settings, axes="tczyx", calibration=spec.calibration, runtime=spec.runtime,
-                            frames=[t - lo for t in frames], origin_xyz=spec.origin_xyz,
-                            frame_offset=spec.frame_offset + lo, progress=signals.progress, cancel=signals.cancel,
-                            log=notes.append)
+        placement = Placement(frames=[t - lo for t in frames], origin_xyz=spec.placement.origin_xyz,
+                              frame_offset=offset + lo)
+    else:
+        placement = Placement(frames=[spec.frames.index(t) for t in frames], origin_xyz=spec.placement.origin_xyz)
+    res = run_detection(DetectCall(block, spec.settings, axes="tczyx", calibration=spec.calibration,
+                                   runtime=spec.runtime, placement=placement, hooks=hooks))
+    if spec.contiguous:
         return res.frames, res.notes
-    pos = [spec.frames.index(t) for t in frames]
-    res = run_detection(block, spec.settings, axes="tczyx", calibration=spec.calibration, runtime=spec.runtime,
-                        frames=pos, origin_xyz=spec.origin_xyz, frame_offset=0, progress=signals.progress,
-                        cancel=signals.cancel, log=notes.append)
-    return [_renumber(fr, spec.frame_offset + t) for fr, t in zip(res.frames, frames)], res.notes
+    return [_renumber(fr, offset + t) for fr, t in zip(res.frames, frames)], res.notes
 
 
 def _renumber(fr: FrameResult, frame: int) -> FrameResult:
