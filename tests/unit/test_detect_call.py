@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from trackmate_cellpose import Hooks, Placement, RuntimeOptions, detect
-from trackmate_cellpose import _engine
+from trackmate_cellpose import _engine, _input
 from trackmate_cellpose.call import DetectCall, call_keywords, keyword_signature
 from trackmate_cellpose.distributed import _api as dist_api
 from trackmate_cellpose.distributed import _driver, _worker
@@ -47,7 +47,7 @@ def test_every_keyword_is_documented(fn):
 
 
 def test_internal_layers_take_the_one_call_object():
-    for fn in (_engine.run_detection, _engine.prepare_input, dist_api.detect_call_distributed):
+    for fn in (_engine.run_detection, _input.prepare_input, dist_api.detect_call_distributed):
         params = list(inspect.signature(fn).parameters.values())
         assert params[0].name == "call" and params[0].annotation in ("DetectCall", DetectCall), fn
     assert "call" in inspect.signature(_driver.prepare_job).parameters

@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions
-from trackmate_cellpose import _engine
+from trackmate_cellpose import _engine, _input
 from trackmate_cellpose.call import DetectCall, Hooks, Placement
 from trackmate_cellpose.geometry import labels_to_detections
 from trackmate_cellpose.synthetic import synthetic_movie_2d, synthetic_movie_3d
@@ -46,7 +46,7 @@ def _settings(**kw) -> DetectorSettings:
 
 def _reference(image, axes, settings, cal, runtime, frame_offset=0):
     """The pre-streaming engine: segment every frame first, then build every frame's spots."""
-    arr, cal = _engine.to_tczyx(image, axes, cal)
+    arr, cal = _input.to_tczyx(image, axes, cal)
     data = arr[:, [settings.target_channel - 1]]  # the former copy
     progress: list[tuple[float, str]] = []
     seg = _engine.segment_frames(data, settings, cal, frames=list(range(arr.shape[0])), runtime=runtime,
@@ -125,7 +125,7 @@ def test_select_channels_view_has_same_values(channels):
     arr = rng.integers(0, 1000, size=(3, 3, 2, 8, 9), dtype=np.uint16)
     s = _settings(target_channel=channels[0], channel_2=channels[1])
     idx = [channels[0] - 1] + ([channels[1] - 1] if channels[1] else [])
-    out = _engine.select_channels(arr, s)
+    out = _input.select_channels(arr, s)
     np.testing.assert_array_equal(out, arr[:, idx])
     assert out.shape == (3, len(idx), 2, 8, 9)
 

@@ -8,7 +8,7 @@ of movies) and gathered by chunk index, never by arrival order: a chunk recomput
 counted once.
 
 Imports: numpy and distributed (lazily); package: axes, call, errors, objects, settings, distributed._worker,
-_engine (lazily) and segment.models (lazily).
+_input (lazily) and segment.models (lazily).
 """
 
 from __future__ import annotations
@@ -92,22 +92,17 @@ class Job:
 
 def prepare_job(index: int, call: DetectCall, *, name: str = "") -> Job:
     """Validate like the in-process engine does (same errors, before any cluster time is spent) and plan chunks."""
-    from .._engine import prepare_input
+    from .._input import emit_notices, prepare_input
     from ..segment.models import check_model
 
-    arr, cal, frame_list, data = prepare_input(call)
+    prepared = prepare_input(call)
     settings, runtime = call.settings, call.runtime
     if settings.is_custom_model:
         check_model(settings)  # a missing model file fails here, not on every worker
-    n_z = arr.shape[2]
-    if np.issubdtype(data.dtype, np.floating):
-        for t in frame_list:
-            if not np.all(np.isfinite(data[t])):
-                raise InvalidImageError(f"frame {t} contains NaN or infinite pixel values; cellpose needs finite "
-                                        "values (replace them, e.g. with 0)")
-    is_3d = n_z > 1
-    if is_3d:
-        cal.check_anisotropy(n_z)
+    # warnings here, on the driver; the workers prepare their blocks again and send every notice back as a note
+    emit_notices([n for n in prepared.notices if n.category is not None], None, stacklevel=5)
+    arr, cal, frame_list, data = prepared.array_tczyx, prepared.calibration, prepared.frames, prepared.data_tczyx
+    is_3d = prepared.is_3d
     worker_settings = settings.replace(target_channel=1, channel_2=2 if settings.channel_2 else 0)
     return Job(index=index, name=name, data=data, shape_tczyx=tuple(arr.shape), calibration=cal, settings=settings,
                worker_settings=worker_settings, runtime=runtime,
