@@ -13,6 +13,7 @@ _input (lazily) and segment.models (lazily).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -24,11 +25,10 @@ import numpy as np
 
 from ..axes import Calibration
 from ..call import DetectCall, Hooks, Placement
-from ..errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
-                      SegmentationError)
+from ..errors import BackendUnavailableError, Cancelled, SegmentationError, TrackMateCellposeError
 from ..objects import DetectionResult
 from ..settings import DetectorSettings, RuntimeOptions
-from ._worker import ChunkFailure, ChunkOutput, ChunkSpec, cancel_event_name, progress_topic
+from ._worker import ChunkOutput, ChunkSpec, cancel_event_name, progress_topic
 
 __all__ = ["Job", "prepare_job", "plan_chunks", "run_jobs"]
 
@@ -138,7 +138,6 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks()
         threads = sum(client.nthreads().values()) if client.nthreads() else 1
         window = max(64, 4 * threads)
     lock = threading.Lock()
-    wake = threading.Event()
     remote_fraction: dict[int, float] = {}
 
     def on_progress(event_record) -> None:
@@ -185,13 +184,12 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks()
             block, contiguous = _block(job, chunk)
             spec = ChunkSpec(run_id=run_id, index=next_id, frames=chunk, contiguous=contiguous,
                              settings=job.worker_settings, calibration=job.calibration, runtime=job.runtime,
-                             placement=job.placement)
+                             placement=job.placement, name=job.name)
             from ._worker import detect_chunk
 
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*[Ll]arge (graph|object).*")
                 fut = client.submit(detect_chunk, block, spec, key=f"tmcp-{run_id}-{next_id:06d}", pure=False)
-            fut.add_done_callback(lambda _f: wake.set())
             pending[fut] = (job, ci, next_id)
             by_id[next_id] = (job, ci)
             next_id += 1
@@ -217,9 +215,7 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks()
         while pending or queue or not exhausted or any(j.done for j in open_jobs.values()):
             if hooks.cancelled():
                 raise Cancelled("cancelled while the cluster was segmenting")
-            wake.wait(_POLL_S)
-            wake.clear()
-            for fut in [f for f in pending if f.done()]:
+            for fut in _completed(client, list(pending), timeout=_POLL_S):
                 job, ci, _ = pending.pop(fut)
                 if fut.status != "finished":
                     _raise_for(fut, job, job.chunks[ci])
@@ -256,6 +252,26 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks()
             pass
 
 
+def _completed(client, futures: list, *, timeout: float) -> list:
+    """The futures of ``futures`` that are done (finished, failed or cancelled), waiting at most ``timeout`` seconds
+    for the first one with ``distributed.wait`` (the caller checks cancel and reports progress between waits)."""
+    from distributed import client as dask_client
+    from distributed import wait
+
+    # newer distributed raise this group when a done future was cancelled (the caller handles it as Cancelled)
+    cancelled_group = getattr(dask_client, "FuturesCancelledError", None)
+    quiet = (TimeoutError, asyncio.TimeoutError) + ((cancelled_group,) if cancelled_group else ())
+    if not futures:
+        time.sleep(timeout)
+        return []
+    try:
+        with client.as_current():  # ``wait`` asks for the current client: the caller's, not a global default
+            wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+    except quiet:
+        pass
+    return [f for f in futures if f.done()]
+
+
 def _stop(client, event, futures: list, run_id: str) -> None:
     """Cancel the run's tasks and wait (bounded) until no worker still executes one of its chunks."""
     from ._worker import running_chunks
@@ -283,15 +299,11 @@ def _raise_for(fut, job: Job, chunk: tuple[int, ...]) -> None:
         raise Cancelled(f"{where}: the task was cancelled on the cluster")
     exc = fut.exception()
     name = f"{job.name}: " if job.name else ""
-    if isinstance(exc, ChunkFailure):
-        if exc.kind == "segmentation" or exc.kind == "other":
-            frame = exc.frame
-            msg = exc.message if frame is not None else f"{where}: {exc.message}"
-            raise SegmentationError(f"{name}{msg}" if frame is not None else msg, frame=frame,
-                                    settings=job.settings) from exc
-        cls = {"settings": InvalidSettingsError, "image": InvalidImageError,
-               "backend": BackendUnavailableError}[exc.kind]
-        raise cls(f"{name}{exc.message}") from exc
+    if isinstance(exc, TrackMateCellposeError) and not isinstance(exc, Cancelled):
+        # raised on the worker as the package's own error, frame and image name included (remote_traceback too)
+        if isinstance(exc, SegmentationError):
+            exc.settings = job.settings  # the caller's settings (the worker ran them with renumbered channels)
+        raise exc
     try:
         from distributed.scheduler import KilledWorker
     except ImportError:  # pragma: no cover
