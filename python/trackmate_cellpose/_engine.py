@@ -21,7 +21,7 @@ from .objects import DetectionResult, FrameResult
 from .segment.labels import clean_labels
 from .settings import DetectorSettings, RuntimeOptions
 
-__all__ = ["run_detection", "segment_frames", "iter_segmented"]
+__all__ = ["run_detection", "iter_segmented"]
 
 
 def _is_blank(block: np.ndarray) -> bool:
@@ -44,27 +44,17 @@ def _net_batches_estimate(mode: str, zyx: tuple[int, int, int], rescale: float, 
     return max(1, math.ceil(planes / tile_batch))
 
 
-def segment_frames(data_tczyx: np.ndarray, settings: DetectorSettings, calibration: Calibration, *,
-                   frames: Sequence[int], runtime: RuntimeOptions, adapter: Any,
-                   progress: Callable[[float, str], None] | None = None,
-                   cancel: Callable[[], bool] | None = None
-                   ) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Segment ``frames`` of a channel-selected TCZYX array; return ``(t, labels, cellprob)`` per frame, in order.
-
-    ``labels`` are cleaned (CELL_MIN_SIZE applied on the original grid after stitching; one id per connected object
-    in 3D; renumbered 1..n); ``cellprob`` is cellpose's cell-probability map at the original size.
-    """
-    return list(iter_segmented(data_tczyx, settings, calibration, frames=frames, runtime=runtime, adapter=adapter,
-                               progress=progress, cancel=cancel))
-
-
 def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibration: Calibration, *,
                    frames: Sequence[int], runtime: RuntimeOptions, adapter: Any,
                    progress: Callable[[float, str], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """:func:`segment_frames` as a generator: yields each batch's frames as soon as cellpose is done with them, so a
-    caller can turn them into spots and drop the cell-probability maps before the next batch (peak memory grows
-    with the batch, not the movie)."""
+    """Segment ``frames`` of a channel-selected TCZYX array; yield ``(t, labels, cellprob)`` per frame, in order.
+
+    ``labels`` are cleaned (CELL_MIN_SIZE applied on the original grid after stitching; one id per connected object
+    in 3D; renumbered 1..n); ``cellprob`` is cellpose's cell-probability map at the original size. Each batch's
+    frames are yielded as soon as cellpose is done with them, so that a caller can turn them into spots and drop the
+    cell-probability maps before the next batch (peak memory grows with the batch, not the movie).
+    """
     n_t, n_c, n_z, n_y, n_x = data_tczyx.shape
     is_3d = n_z > 1
     mode = "2d" if not is_3d else ("2dz" if settings.do_2dz else "3d")

@@ -58,7 +58,7 @@ def _random_scene(seed: int = 3, n: int = 30, n_frames: int = 6):
 
 
 def _scene(name: str):
-    from trackmate_cellpose.export._fixtures import balls_result, discs_result
+    from support.export_fixtures import balls_result, discs_result
 
     if name == "random":
         return discs_result(_random_scene(), shape_yx=(128, 128))

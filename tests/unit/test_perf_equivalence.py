@@ -15,7 +15,7 @@ from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions
 from trackmate_cellpose import _engine, _input
 from trackmate_cellpose.call import DetectCall, Hooks, Placement
 from trackmate_cellpose.geometry import labels_to_detections
-from trackmate_cellpose.synthetic import synthetic_movie_2d, synthetic_movie_3d
+from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
 
 
 class FakeAdapter:
@@ -49,8 +49,8 @@ def _reference(image, axes, settings, cal, runtime, frame_offset=0):
     arr, cal = _input.to_tczyx(image, axes, cal)
     data = arr[:, [settings.target_channel - 1]]  # the former copy
     progress: list[tuple[float, str]] = []
-    seg = _engine.segment_frames(data, settings, cal, frames=list(range(arr.shape[0])), runtime=runtime,
-                                 adapter=FakeAdapter(), progress=lambda f, m: progress.append((f, m)))
+    seg = list(_engine.iter_segmented(data, settings, cal, frames=list(range(arr.shape[0])), runtime=runtime,
+                                      adapter=FakeAdapter(), progress=lambda f, m: progress.append((f, m))))
     is_3d = arr.shape[2] > 1
     dets = [labels_to_detections(lab, frame=frame_offset + t, calibration=cal, simplify=settings.simplify_contours,
                                  smoothing_scale=settings.smoothing_scale if is_3d else 0.0, cellprob=cp)
