@@ -77,3 +77,19 @@ def test_keyword_errors_name_the_keyword():
         DetectCall.from_keywords(None, hooks={"log": print})
     with pytest.raises(TypeError, match=r"detect_distributed\(\) got an unexpected keyword argument 'worker'"):
         detect_distributed(np.zeros((4, 4)), axes="yx", worker=2)
+
+
+def test_readme_detect_examples_use_only_accepted_keywords():
+    # the README's examples call detect() with keywords; each must be one the call still accepts
+    import ast
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    used = set()
+    for block in blocks:
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("detect", "detect_distributed"):
+                used |= {k.arg for k in node.keywords if k.arg}
+    assert used and used <= set(call_keywords()), used - set(call_keywords())
