@@ -12,6 +12,13 @@ Tasks
     (a zero-copy buffer view) -> one memcpy, the whole movie at once and frame by frame; numpy -> Java the other
     way (label images back); and, for the record, ``np.array(java_array)`` without the buffer view.
 
+``request_copy``
+    The glue's frame copy as TrackMate's detector runs it: ``ImgPlusDetectionRequest.frame(i)`` (Java) for every
+    frame of a uint16 X, Y, T movie (``size`` x ``size`` x ``frames``, the crop is the whole image), then
+    ``np.asarray`` of the returned array, on three ImgLib2 layouts: ``PlanarImg`` (what ImageJ hands TrackMate),
+    ``ArrayImg``, and ``CellImg`` (no single storage array: the per-pixel path). ``glue_jar`` names the glue jar to
+    time (e.g. one built before and one after a change). Reports ms per frame and whether the bulk path was taken.
+
 The JVM gets every jar of ``FIJI_DIR`` (jars/ recursively, plugins/) and ``-Djava.awt.headless=true``; Java
 preferences and ``user.home`` go to a temporary folder.
 """
@@ -28,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _start_jvm(fiji: str) -> None:
+def _start_jvm(fiji: str, extra: list[str] | None = None) -> None:
     import jpype
 
     from trackmate_cellpose.bridge._fiji import find_fiji
@@ -37,7 +44,7 @@ def _start_jvm(fiji: str) -> None:
     home = tempfile.mkdtemp(prefix="tmcp_bench_home_")
     jpype.startJVM("-Djava.awt.headless=true", f"-Duser.home={home}", f"-Djava.util.prefs.userRoot={home}",
                    "-XX:-UsePerfData", "--add-opens=java.base/java.lang=ALL-UNNAMED",
-                   classpath=[str(p) for p in inst.jars], convertStrings=False)
+                   classpath=[*(extra or []), *(str(p) for p in inst.jars)], convertStrings=False)
 
 
 def label_image_detector(args: dict) -> dict:
@@ -119,11 +126,56 @@ def copy_cost(args: dict) -> dict:
             "per_frame_s": per_frame, "labels_back_s": back, "labels_back_bytes": t * lab.nbytes}
 
 
+def request_copy(args: dict) -> dict:
+    import jpype
+
+    t, y, x = int(args["frames"]), int(args["size"]), int(args["size"])
+    reps = int(args["reps"])
+    rng = np.random.default_rng(0)
+    movie = rng.integers(0, 4000, size=(t, y, x), dtype=np.uint16)
+    flat = jpype.JArray(jpype.JShort)(movie.view(np.int16).ravel())
+    ArrayImgs = jpype.JClass("net.imglib2.img.array.ArrayImgs")
+    PlanarImgs = jpype.JClass("net.imglib2.img.planar.PlanarImgs")
+    CellImgFactory = jpype.JClass("net.imglib2.img.cell.CellImgFactory")
+    UnsignedShortType = jpype.JClass("net.imglib2.type.numeric.integer.UnsignedShortType")
+    ImgUtil = jpype.JClass("net.imglib2.util.ImgUtil")
+    ImgPlus = jpype.JClass("net.imagej.ImgPlus")
+    Axes = jpype.JClass("net.imagej.axis.Axes")
+    AxisType = jpype.JClass("net.imagej.axis.AxisType")
+    Intervals = jpype.JClass("net.imglib2.util.Intervals")
+    Request = jpype.JClass("trackmatecellpose.glue.ImgPlusDetectionRequest")
+    HashMap = jpype.JClass("java.util.HashMap")
+    source = ArrayImgs.unsignedShorts(flat, x, y, t)
+    planar = PlanarImgs.unsignedShorts(x, y, t)
+    cell = CellImgFactory(UnsignedShortType(), 64).create(x, y, t)
+    out: dict = {"frames": t, "shape_yx": [y, x], "glue_jar": Path(args["glue_jar"]).name}
+    for name, img in (("ArrayImg", source), ("PlanarImg", planar), ("CellImg", cell)):
+        if img is not source:  # the same pixels, through ImgLib2's own copy (x fastest)
+            ImgUtil.copy(jpype.JArray(jpype.JInt)(movie.astype(np.int32).ravel()), 0,
+                         jpype.JArray(jpype.JInt)([1, x, x * y]), img)
+        axes = jpype.JArray(AxisType)([Axes.X, Axes.Y, Axes.TIME])
+        imp = ImgPlus(img, "bench", axes)
+        req = Request(imp, Intervals.createMinMax(0, 0, 0, x - 1, y - 1, t - 1), HashMap())
+        secs = []
+        for r in range(reps + 1):
+            t0 = time.perf_counter()
+            frames = [np.asarray(req.frame(i)) for i in range(t)]
+            t1 = time.perf_counter()
+            if r == 0:
+                got = np.stack(frames).view(np.uint16).reshape(t, y, x)
+                assert np.array_equal(got, movie), f"{name}: the copy changed the pixels"
+            else:
+                secs.append(t1 - t0)
+        bulk = bool(req.copiesInBulk()) if hasattr(req, "copiesInBulk") else None
+        out[name] = {"ms_per_frame": [1000 * s_ / t for s_ in secs], "bulk": bulk}
+    return out
+
+
 def main() -> int:
     task, args_path = sys.argv[1], sys.argv[2]
     args = json.loads(Path(args_path).read_text())
-    _start_jvm(os.environ["FIJI_DIR"])
-    fn = {"label_image_detector": label_image_detector, "copy_cost": copy_cost}[task]
+    _start_jvm(os.environ["FIJI_DIR"], [args["glue_jar"]] if "glue_jar" in args else None)
+    fn = {"label_image_detector": label_image_detector, "copy_cost": copy_cost, "request_copy": request_copy}[task]
     print(json.dumps(fn(args)))
     return 0
 

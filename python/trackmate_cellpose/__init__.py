@@ -5,6 +5,7 @@ Importing this package starts no JVM and loads neither torch, cellpose nor jpype
 
 from ._version import __version__
 from .axes import Calibration
+from .call import Hooks, Placement
 from .errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
                      SegmentationError, TrackMateCellposeError)
 from .objects import Detection, DetectionResult, FrameResult, Mesh
@@ -23,6 +24,8 @@ __all__ = [
     "FrameResult",
     "Mesh",
     "detect",
+    "Placement",
+    "Hooks",
     "sample_path",
     "test_model_path",
     "TrackMateCellposeError",

@@ -107,16 +107,22 @@ class Calibration:
         """False when the unit is 'pixel'-like, i.e. no physical calibration was found."""
         return self.space_unit.strip().lower() not in _UNCALIBRATED_UNITS
 
-    def check_anisotropy(self, n_z: int) -> float:
-        """Return the anisotropy for a stack of ``n_z`` planes, warning loudly when it cannot be trusted."""
+    def anisotropy_problem(self, n_z: int) -> str | None:
+        """Why the anisotropy of a stack of ``n_z`` planes cannot be trusted, or None when it can (or for 2D)."""
         if n_z > 1 and (not self.is_spatially_calibrated or (self.z == 1.0 and self.x == 1.0)):
             # Uncalibrated: the numbers are placeholders (1), not what the file said; do not quote them as facts.
             what = ("the image has no spatial calibration (no length unit)" if not self.is_spatially_calibrated
                     else f"the image's Z step and pixel size are both 1 {self.space_unit} (likely a default)")
-            warnings.warn(
-                f"{what}: anisotropy cannot be corrected and is taken as 1. Set the voxel size (Image > Properties "
-                "in Fiji, or --pixel-size/--z-step) if Z is sampled differently from XY.",
-                AnisotropyWarning, stacklevel=2)
+            return (f"{what}: anisotropy cannot be corrected and is taken as 1. Set the voxel size (Image > "
+                    "Properties in Fiji, or --pixel-size/--z-step) if Z is sampled differently from XY.")
+        return None
+
+    def check_anisotropy(self, n_z: int) -> float:
+        """Return the anisotropy for a stack of ``n_z`` planes, warning (:class:`AnisotropyWarning`) with
+        :meth:`anisotropy_problem`'s text when it cannot be trusted."""
+        problem = self.anisotropy_problem(n_z)
+        if problem is not None:
+            warnings.warn(problem, AnisotropyWarning, stacklevel=2)
         return self.anisotropy
 
     def to_dict(self) -> dict[str, Any]:

@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 def _report(e: BaseException, args: argparse.Namespace) -> None:
     if getattr(args, "debug", False):
         traceback.print_exception(e)
+        remote = getattr(e, "remote_traceback", "")  # an error raised on a dask worker: where it happened there
+        if remote:
+            print(remote.rstrip(), file=sys.stderr)
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     print(f"trackmate-cellpose: error: {msg}", file=sys.stderr)
 

@@ -1,29 +1,20 @@
 """Public detection entry point: image + settings -> TrackMate-ready detections (no Java involved).
 
-May import ``segment`` (lazily, so that importing this module loads no torch/cellpose) and ``geometry``.
+Imports: none; package: call, objects, settings, _engine (lazily) and distributed (lazily).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from .axes import Calibration
+from .call import CancelCheck, DetectCall, ProgressCallback, keyword_signature
 from .objects import DetectionResult
-from .settings import DetectorSettings, RuntimeOptions
+from .settings import DetectorSettings
 
-__all__ = ["detect", "ProgressCallback", "CancelCheck"]
-
-#: ``progress(fraction_done: float in [0, 1], message: str)``
-ProgressCallback = Callable[[float, str], None]
-#: ``cancel() -> bool``; True asks the work to stop (raises :class:`~trackmate_cellpose.errors.Cancelled`).
-CancelCheck = Callable[[], bool]
+__all__ = ["detect", "run_call", "ProgressCallback", "CancelCheck"]
 
 
-def detect(image: Any, settings: DetectorSettings | None = None, *, axes: str | None = None,
-           calibration: Calibration | None = None, runtime: RuntimeOptions | None = None,
-           frames: range | list[int] | None = None, origin_xyz: tuple[int, int, int] = (0, 0, 0),
-           frame_offset: int = 0, progress: ProgressCallback | None = None, cancel: CancelCheck | None = None,
-           log: Callable[[str], None] | None = None) -> DetectionResult:
+def detect(image: Any, settings: DetectorSettings | None = None, **options: Any) -> DetectionResult:
     """Segment every frame of ``image`` with cellpose and turn the labels into TrackMate detections.
 
     Parameters
@@ -47,20 +38,26 @@ def detect(image: Any, settings: DetectorSettings | None = None, *, axes: str | 
         Added to frame indices (absolute frame of ``image[0]``).
     progress, cancel, log
         Progress callback, cooperative cancel check (between frames and inside 3D work), notice logger.
+    placement, hooks : Placement, Hooks, optional
+        ``frames``/``origin_xyz``/``frame_offset`` and ``progress``/``cancel``/``log`` as one object each
+        (:mod:`trackmate_cellpose.call`); give the object or its fields, not both.
 
     Returns
     -------
     DetectionResult
     """
-    runtime = runtime or RuntimeOptions()
-    if runtime.workers > 0 or runtime.scheduler:
-        from .distributed import detect_distributed
+    return run_call(DetectCall.from_keywords(image, settings, **options))
 
-        return detect_distributed(image, settings or DetectorSettings(), axes=axes, calibration=calibration,
-                                  runtime=runtime, frames=frames, origin_xyz=origin_xyz, frame_offset=frame_offset,
-                                  progress=progress, cancel=cancel, log=log)
+
+detect.__signature__ = keyword_signature()  # type: ignore[attr-defined]
+
+
+def run_call(call: DetectCall) -> DetectionResult:
+    """Run one :class:`~trackmate_cellpose.call.DetectCall` in-process or on the cluster its runtime names."""
+    if call.distributed:
+        from .distributed import detect_call_distributed
+
+        return detect_call_distributed(call)
     from ._engine import run_detection
 
-    return run_detection(image, settings or DetectorSettings(), axes=axes, calibration=calibration,
-                         runtime=runtime, frames=frames, origin_xyz=origin_xyz,
-                         frame_offset=frame_offset, progress=progress, cancel=cancel, log=log)
+    return run_detection(call)

@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 
 from ._outputs import OutDir, check_outdir, commit_outputs, refuse_existing
 from .axes import Calibration
+from .call import Hooks
 from .export.tables import CSV_STYLES
 from .errors import BackendUnavailableError, InvalidSettingsError
 from .objects import DetectionResult
@@ -287,7 +288,7 @@ def _detect(image: ImageData, settings, runtime, on_progress, say) -> DetectionR
     from .detect import detect
 
     return detect(image.array, settings, axes="tczyx", calibration=image.calibration, runtime=runtime,
-                  progress=on_progress, log=say)
+                  hooks=Hooks(progress=on_progress, log=say))
 
 
 def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult, tracking: TrackingResult,

@@ -4,7 +4,7 @@ Axes and physical calibration (pixel size, z step, frame interval, units) come f
 description and resolution tags, or OME-XML); explicit overrides win. Only 2D, 2D+t, 3D and 3D+t images with optional
 channels are accepted; anything else is refused with a message saying what was found and what is accepted.
 
-Imports: numpy and tifffile (lazily); package: axes, errors.
+Imports: numpy and tifffile (lazily); package: _input, axes, errors.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._input import check_finite
 from .axes import LENGTH_UNITS, Calibration, CalibrationWarning, to_tczyx, um_per_unit
 from .errors import InvalidImageError
 
@@ -197,12 +198,8 @@ def read_image(path: str | Path, *, axes: str | None = None, pixel_size: float |
         raise InvalidImageError(f"{p.name} is not a readable TIFF image: {e}") from e
     if head._squeeze:
         data = data.squeeze(axis=head._squeeze)
-    if data.dtype.kind == "f":
-        bad = int(np.count_nonzero(~np.isfinite(data)))
-        if bad:
-            raise InvalidImageError(f"{p.name} contains {bad} NaN or infinite pixel(s); replace them (e.g. by 0) "
-                                    "before segmentation")
     arr, _ = to_tczyx(data, head.axes)
+    check_finite(arr, name=p.name)
     return ImageData(array=arr, calibration=head.calibration, axes=head.axes, path=p)
 
 

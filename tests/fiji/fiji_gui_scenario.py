@@ -213,7 +213,7 @@ def main(argv):
         returned = []
 
         def recording_detect(image, settings, **kw):
-            calls.append({"frame_offset": kw["frame_offset"], "n_frames": int(image.shape[0])})
+            calls.append({"frame_offset": kw["placement"].frame_offset, "n_frames": int(image.shape[0])})
             from trackmate_cellpose import detect
 
             result = detect(image, settings, **kw)

@@ -195,8 +195,8 @@ def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:
     from trackmate_cellpose.geometry import labels_to_detections
     from trackmate_cellpose.objects import DetectionResult, FrameResult
 
-    def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, frame_offset, progress, cancel,
-                    log, frames=None):
+    def fake_detect(image, settings, *, axes, calibration, runtime, placement, hooks):
+        origin_xyz, frame_offset = placement.origin_xyz, placement.frame_offset
         arr, cal = to_tczyx(image, axes, calibration)
         out = []
         for i in range(arr.shape[0]):
@@ -286,6 +286,72 @@ def sc_shapes_3d(work: Path, ctx: dict) -> dict:
     if ctx["session"].line == "tm9":  # v9's own "Smooth 3D meshes" action works on our meshes
         res["smoother"] = _smooth_meshes([s for s in _spots(run.model) if shapes.kind(s) == "mesh"])
     return res
+
+
+def _imp_of(path: Path, bits: int):
+    """The sample at ``path`` as an 8-bit or 32-bit ImageJ hyperstack (1 channel, Z, T), built plane by plane."""
+    import tifffile
+    from jpype import JArray, JByte, JFloat
+
+    arr = tifffile.imread(path)
+    arr = arr[:, None] if arr.ndim == 3 else arr  # (T, Z, Y, X)
+    t, z, h, w = arr.shape
+    stack = _jc("ij.ImageStack")(w, h)
+    for ti in range(t):
+        for zi in range(z):
+            plane = arr[ti, zi].ravel()
+            proc = (_jc("ij.process.ByteProcessor")(w, h, JArray(JByte)((plane % 256).astype(np.uint8).view(np.int8)))
+                    if bits == 8 else _jc("ij.process.FloatProcessor")(w, h, JArray(JFloat)(plane.astype(np.float32))))
+            stack.addSlice(proc)
+    imp = _jc("ij.ImagePlus")(f"{path.stem}_{bits}bit", stack)
+    imp.setDimensions(1, z, t)
+    imp.setOpenAsHyperStack(True)
+    return imp
+
+
+def sc_frame_copy(work: Path, ctx: dict) -> dict:
+    """The glue's frame copy (``ImgPlusDetectionRequest.frame``) on TrackMate's own view of ImageJ images
+    (``TMUtils.rawWraps``, as its detectors get them), against the ImagePlus's own pixel arrays: 8, 16 and 32 bit,
+    2D+t and 3D+t, a crop in X, Y (Z) and T. Records whether the bulk path was taken, and the same request over an
+    ``ImgView`` of the image (no storage arrays: the per-pixel path)."""
+    TMUtils = _jc("fiji.plugin.trackmate.util.TMUtils")
+    Request = _jc("trackmatecellpose.glue.ImgPlusDetectionRequest")
+    Intervals = _jc("net.imglib2.util.Intervals")
+    ImgView = _jc("net.imglib2.img.ImgView")
+    ImgPlus = _jc("net.imagej.ImgPlus")
+    AxisType = _jc("net.imagej.axis.AxisType")
+    from jpype import JArray
+
+    out: dict = {}
+    for name, crop in (("2dt", {"x": (10, 73), "y": (5, 60), "t": (1, 2)}),
+                       ("3dt", {"x": (7, 50), "y": (3, 40), "z": (2, 6), "t": (1, 2)})):
+        for bits in (8, 16, 32):
+            imp = open_image(sample_path(name)) if bits == 16 else _imp_of(sample_path(name), bits)
+            imgplus = TMUtils.rawWraps(imp)
+            keys = ["x", "y"] + (["z"] if "z" in crop else []) + ["t"]
+            lo = [crop[k][0] for k in keys]
+            hi = [crop[k][1] for k in keys]
+            interval = Intervals.createMinMax(*lo, *hi)
+            axes = JArray(AxisType)([imgplus.axis(d).type() for d in range(imgplus.numDimensions())])
+            raw = imgplus.getImg()  # an Img is its own ImgView: wrap a View of it to lose the storage arrays
+            viewed = ImgPlus(ImgView.wrap(_jc("net.imglib2.view.Views").interval(raw, raw), None), "view", axes)
+            for path, img in (("storage", imgplus), ("view", viewed)):
+                req = Request(img, interval, _jc("java.util.HashMap")())
+                dtype = np.dtype(str(req.dtype()))
+                c, z, y, x = (int(v) for v in req.frameShapeCZYX())
+                equal = int(req.nFrames()) == crop["t"][1] - crop["t"][0] + 1
+                for i in range(int(req.nFrames())):
+                    got = np.asarray(req.frame(i)).view(dtype).reshape(c, z, y, x)
+                    t = crop["t"][0] + i
+                    for zi in range(z):
+                        zz = (crop["z"][0] + zi) if "z" in crop else 0
+                        plane = np.asarray(imp.getStack().getPixels(imp.getStackIndex(1, zz + 1, t + 1)))
+                        plane = plane.view(dtype).reshape(imp.getHeight(), imp.getWidth())
+                        want = plane[crop["y"][0]:crop["y"][1] + 1, crop["x"][0]:crop["x"][1] + 1]
+                        equal = equal and np.array_equal(got[0, zi], want)
+                out[f"{name}_{bits}bit_{path}"] = {"bulk": bool(req.copiesInBulk()), "equal": bool(equal),
+                                                   "dtype": str(dtype), "img": str(img.getImg().getClass().getName())}
+    return out
 
 
 def _smooth_meshes(spots: list) -> dict:

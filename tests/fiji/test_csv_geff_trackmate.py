@@ -33,7 +33,7 @@ def _write_ours(work: Path) -> dict:
 
     from trackmate_cellpose.axes import Calibration
     from trackmate_cellpose.export import ImageInfo, write_csv_tables, write_meshes, write_trackmate_xml
-    from trackmate_cellpose.export._fixtures import balls_result, discs_result
+    from support.export_fixtures import balls_result, discs_result
     from trackmate_cellpose.settings import DetectorSettings
     from trackmate_cellpose.tracking import OverlapTrackerSettings, track_overlap
 

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_ok", "cancel", "label_parity",
-             "label_parity_simplified", "shapes_3d"]
+             "label_parity_simplified", "shapes_3d", "frame_copy"]
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +158,14 @@ def test_3d_image_gives_each_lines_shape(results, trackmate_line):
         assert 0 < sm["min_moved"] and sm["max_moved"] < 5.0 and sm["volumes_positive"]
     else:
         assert "smoother" not in r
+
+
+def test_frames_reach_python_exactly_with_a_bulk_copy_of_trackmates_images(results):
+    """java-glue/README.md promises a bulk copy: on TrackMate's own view of an ImagePlus (8, 16, 32 bit; 2D+t and
+    3D+t; cropped), frames come from the storage arrays, pixel for pixel; any other image gives the same pixels."""
+    r = _get(results, "frame_copy")
+    cases = {k: v for k, v in r.items() if isinstance(v, dict)}
+    assert len(cases) == 12
+    assert {k: v["equal"] for k, v in cases.items()} == {k: True for k in cases}
+    assert {k: v["bulk"] for k, v in cases.items()} == {k: k.endswith("_storage") for k in cases}
+    assert {v["dtype"] for v in cases.values()} == {"uint8", "uint16", "float32"}

@@ -58,7 +58,7 @@ def _random_scene(seed: int = 3, n: int = 30, n_frames: int = 6):
 
 
 def _scene(name: str):
-    from trackmate_cellpose.export._fixtures import balls_result, discs_result
+    from support.export_fixtures import balls_result, discs_result
 
     if name == "random":
         return discs_result(_random_scene(), shape_yx=(128, 128))
@@ -154,7 +154,9 @@ def _main(argv: list[str]) -> int:
 def edges(tmp_path_factory, fiji_dir) -> dict:
     work = tmp_path_factory.mktemp("parity")
     out = work / "edges.json"
-    env = {**os.environ, "FIJI_DIR": str(fiji_dir), "HOME": str(work / "home"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "FIJI_DIR": str(fiji_dir), "HOME": str(work / "home"), "PYTHONDONTWRITEBYTECODE": "1",
+           # tests/ on the path: the script uses test support (support.export_fixtures) as the tests do
+           "PYTHONPATH": os.pathsep.join(p for p in (str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")) if p)}
     proc = subprocess.run([sys.executable, str(HERE), str(out), str(work)], capture_output=True, text=True,
                           timeout=600, cwd=work, env=env)
     if not out.is_file():

@@ -105,8 +105,9 @@ from trackmate_cellpose.objects import Detection, DetectionResult, FrameResult
 H = JClass("harness.Harness")
 seen = []
 
-def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, frame_offset, progress, cancel, log, **kw):
+def fake_detect(image, settings, *, axes, calibration, runtime, placement, hooks):
     assert axes == "tczyx"
+    origin_xyz, frame_offset = placement.origin_xyz, placement.frame_offset
     seen.append({"shape": list(image.shape), "dtype": str(image.dtype), "first": int(image.flat[0]),
                  "origin": list(origin_xyz), "frame_offset": frame_offset, "cal": [calibration.x, calibration.t],
                  "unit": calibration.space_unit, "diameter": settings.diameter})
@@ -119,7 +120,7 @@ def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, fram
         d = Detection(frame=f, label=1, x=sq[:, 0].mean(), y=sq[:, 1].mean(), z=0, radius=1.1, quality=float(image[i].max()),
                       roi_xy=sq, features={"MEAN_CELLPROB": 2.5})
         frames.append(FrameResult(frame=f, labels=np.zeros((2, 2), int), detections=[d] if f % 2 == 0 else []))
-        progress(1.0, "done")
+        hooks.progress(1.0, "done")
     return DetectionResult(frames=frames, calibration=calibration, is_3d=False)
 
 Services = JClass("trackmatecellpose.glue.CellposePyServices")

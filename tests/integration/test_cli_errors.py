@@ -9,7 +9,7 @@ import tifffile
 
 from trackmate_cellpose import pipeline
 from trackmate_cellpose.cli import main
-from trackmate_cellpose.export._fixtures import discs_result
+from support.export_fixtures import discs_result
 
 
 def _tif(path, data, axes="TYX"):

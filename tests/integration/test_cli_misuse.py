@@ -18,7 +18,7 @@ import tifffile
 
 from trackmate_cellpose import pipeline
 from trackmate_cellpose.cli import main
-from trackmate_cellpose.export._fixtures import discs_result
+from support.export_fixtures import discs_result
 
 REPO = Path(__file__).resolve().parents[2]
 

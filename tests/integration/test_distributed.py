@@ -4,6 +4,7 @@ cancel, several images, warm models. One loopback LocalCluster of 2 single-threa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -23,6 +24,8 @@ distributed = pytest.importorskip("distributed")
 from trackmate_cellpose.distributed import (detect_distributed, detect_many, local_cluster, plan_chunks,  # noqa: E402
                                             preload_model, shutdown, worker_stats)
 from trackmate_cellpose.distributed import _worker  # noqa: E402
+
+from support.dask_faults import frame_fault  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -175,13 +178,10 @@ def test_killed_worker_gives_complete_identical_result(cluster, settings, movie,
             marker.write_text(busy[0])
             os.kill(pids[busy[0]], signal.SIGKILL)
 
-    if how == "inside-task":
-        client.run(_worker._inject_fault, 2, "kill", str(marker))
-    try:
+    with (frame_fault(client, img[2], frame=2, kind="kill", marker=str(marker)) if how == "inside-task"
+          else contextlib.nullcontext()):
         dist = detect(img, settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 1),
                       progress=kill_busy_worker if how == "from-outside" else None)
-    finally:
-        client.run(_worker._clear_faults)
     assert marker.exists(), "the fault was not triggered"
     assert_identical(local, dist)
     assert [f.frame for f in dist.frames] == list(range(5))
@@ -192,13 +192,16 @@ def test_killed_worker_gives_complete_identical_result(cluster, settings, movie,
 
 def test_failing_frame_fails_the_run_naming_it(cluster, settings, movie, tmp_path):
     client = cluster[1]
-    client.run(_worker._inject_fault, 3, "raise", str(tmp_path / "unused"))
-    try:
-        with pytest.raises(SegmentationError, match=r"frame 3\b") as err:
-            detect(movie[:4], settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2))
-    finally:
-        client.run(_worker._clear_faults)
+    with frame_fault(client, movie[3], frame=3, kind="raise"), \
+            pytest.raises(SegmentationError, match=r"frame 3\b") as err:
+        detect(movie[:4], settings, axes="tyx", calibration=CAL, runtime=_runtime(cluster, 2))
+    # the worker's own exception class came back (no string kinds mapped to classes), with the frame it failed on,
+    # the caller's settings, and the worker's traceback for --debug
+    assert type(err.value) is SegmentationError
     assert err.value.frame == 3 and "injected fault" in str(err.value)
+    assert err.value.settings == settings
+    assert "On the dask worker" in err.value.remote_traceback
+    assert "RuntimeError: injected fault on frame 3" in err.value.remote_traceback
     _no_tasks_left(client)
 
 

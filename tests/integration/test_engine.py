@@ -155,7 +155,7 @@ def test_cellprob_threshold_direction(settings, movie2d):
 def test_flow_threshold_zero_disables_the_check(settings):
     # a hard, noisy, low-contrast frame where masks with bad flows exist
     rng = np.random.default_rng(5)
-    from trackmate_cellpose.synthetic import synthetic_frame
+    from support.synthetic import synthetic_frame
     img, _ = synthetic_frame((128, 128), seed=77)
     noisy = img.astype(np.float32) + rng.normal(0, 400, img.shape)
     kw = dict(cellprob_threshold=-4.0)

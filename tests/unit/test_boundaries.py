@@ -225,3 +225,24 @@ def test_moved_errors_keep_their_old_import_paths():
 
     assert cli.UsageError is errors.UsageError and bridge.TrackMateError is errors.TrackMateError
     assert issubclass(errors.TrackMateError, RuntimeError) and errors.TrackMateError("x", log="L").log == "L"
+
+
+def test_every_module_is_reached_from_the_packages_entry_points():
+    # test-only code lives in tests/support (issue 12 item 8): every module of the package is imported, directly or
+    # through others (lazy imports included), by the package itself or by the console script
+    from trackmate_cellpose.cli import SUBCOMMANDS  # cli.py imports these by name, which the scanner cannot see
+
+    scripts = re.findall(r'^\S+ = "([\w.]+):\w+"$', (REPO / "pyproject.toml").read_text().split("[project.scripts]")[1]
+                         .split("\n[")[0], re.M)
+    assert scripts == [f"{PKG}.cli"]
+    todo = [PKG, f"{PKG}.__main__", *scripts] + [f"{PKG}._cli.{name}" for name in SUBCOMMANDS]
+    seen: set[str] = set()
+    while todo:
+        mod = todo.pop()
+        parts = mod.split(".")
+        for k in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b too
+            name = ".".join(parts[:k])
+            if name in MODULES and name not in seen:
+                seen.add(name)
+                todo.extend(i.target for i in IMPORTS[name] if i.top == PKG)
+    assert sorted(set(MODULES) - seen) == []

@@ -13,7 +13,7 @@ import pytest
 
 from trackmate_cellpose.axes import Calibration
 from trackmate_cellpose.export import write_csv_tables
-from trackmate_cellpose.export._fixtures import discs_result
+from support.export_fixtures import discs_result
 from trackmate_cellpose.export.tables import java_double
 from trackmate_cellpose.tracking import OverlapTrackerSettings, edge_features, spot_features, track_overlap
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from trackmate_cellpose.export import ImageInfo, write_meshes, write_trackmate_xml
-from trackmate_cellpose.export._fixtures import balls_result, discs_result
+from support.export_fixtures import balls_result, discs_result
 from trackmate_cellpose.export.xml_read import read_trackmate_xml
 from trackmate_cellpose.settings import DetectorSettings
 from trackmate_cellpose.tracking import OverlapTrackerSettings, track_overlap

@@ -15,7 +15,7 @@ from scipy.special import elliprg
 
 from trackmate_cellpose.errors import InvalidImageError, InvalidSettingsError
 from trackmate_cellpose.geometry import (is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area,
-                                         orient_outward, taubin_smooth)
+                                         orient_outward)
 
 
 def ellipsoid_labels(radii_zyx, cal_zyx, value=1, margin=3, shift=(0.3, -0.2, 0.1)):
@@ -247,62 +247,3 @@ def test_every_mesh_has_outward_normals_on_anisotropic_calibrations(cal_zyx, smo
         np.testing.assert_array_equal(m.centroid_xyz, centroid)
         if m.label != 9:  # convex: every face normal points away from the centroid
             assert outward_fraction(m.vertices, m.faces) > 0.99
-
-
-# --- Taubin smoothing -------------------------------------------------------------------------------------------
-
-
-def noisy_sphere(radius=10.0, noise=0.4, seed=1):
-    sphere = trimesh.creation.icosphere(subdivisions=4, radius=radius)
-    v = np.asarray(sphere.vertices, dtype=float)
-    rng = np.random.default_rng(seed)
-    v *= (1 + rng.normal(0, noise / radius, len(v)))[:, None]
-    return v, np.asarray(sphere.faces, dtype=np.int64)
-
-
-@pytest.mark.parametrize("weights", ["naive", "cotangent"])
-def test_taubin_smooths_noise_and_keeps_the_volume(weights):
-    v, f = noisy_sphere()
-    volume0 = mesh_volume_centroid_area(v, f)[0]
-    out = taubin_smooth(v, f, weights=weights)
-    assert out.shape == v.shape and out is not v
-    r0, r1 = np.linalg.norm(v, axis=1), np.linalg.norm(out, axis=1)
-    assert r1.var() < 0.35 * r0.var()  # naive weights: ~0.13, cotangent: ~0.3
-    taubin_change = abs(mesh_volume_centroid_area(out, f)[0] / volume0 - 1)
-    assert taubin_change < 0.01
-    # A plain Laplacian (TrackMate's "Basic" tab: mu = 1, lambda = 0) shrinks far more (~8 %): Taubin's point.
-    plain = taubin_smooth(v, f, mu=1.0, lambda_=0.0, weights=weights)
-    assert mesh_volume_centroid_area(plain, f)[0] < (1 - max(0.05, 5 * taubin_change)) * volume0
-
-
-def test_taubin_one_iteration_matches_the_definition():
-    # Tetrahedron: every vertex neighbours the three others.
-    v = np.array([[0.0, 0, 0], [1, 0, 0], [0, 2, 0], [0, 0, 3]])
-    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
-    expected = v.copy()
-    for w in (-0.53, 0.5):  # lambda_ first, then mu
-        mean_others = (expected.sum(axis=0) - expected) / 3
-        expected = expected + w * (mean_others - expected)
-    np.testing.assert_allclose(taubin_smooth(v, f, iterations=1), expected)
-    np.testing.assert_array_equal(taubin_smooth(v, f, iterations=0), v)
-
-
-def test_taubin_rejects_bad_arguments():
-    v, f = noisy_sphere()
-    with pytest.raises(InvalidSettingsError, match="'naive', 'cotangent'"):
-        taubin_smooth(v, f, weights="mean-value")
-    with pytest.raises(InvalidSettingsError, match="iterations"):
-        taubin_smooth(v, f, iterations=-1)
-    with pytest.raises(InvalidSettingsError, match="faces"):
-        taubin_smooth(v, f + len(v))
-    with pytest.raises(InvalidSettingsError, match="vertices"):
-        taubin_smooth(v[:, :2], f)
-
-
-def test_taubin_on_a_label_mesh_keeps_it_closed():
-    lab, _ = ellipsoid_labels((8, 6, 6), (2.0, 0.5, 0.5))
-    (m,) = labels_to_meshes(lab, calibration_zyx=(2.0, 0.5, 0.5))
-    out = taubin_smooth(m.vertices, m.faces)
-    volume, _, area = mesh_volume_centroid_area(out, m.faces)
-    assert volume == pytest.approx(m.volume, rel=0.03)
-    assert area < m.area

@@ -12,9 +12,10 @@ import pytest
 from scipy import ndimage as ndi
 
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions
-from trackmate_cellpose import _engine
+from trackmate_cellpose import _engine, _input
+from trackmate_cellpose.call import DetectCall, Hooks, Placement
 from trackmate_cellpose.geometry import labels_to_detections
-from trackmate_cellpose.synthetic import synthetic_movie_2d, synthetic_movie_3d
+from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
 
 
 class FakeAdapter:
@@ -45,11 +46,11 @@ def _settings(**kw) -> DetectorSettings:
 
 def _reference(image, axes, settings, cal, runtime, frame_offset=0):
     """The pre-streaming engine: segment every frame first, then build every frame's spots."""
-    arr, cal = _engine.to_tczyx(image, axes, cal)
+    arr, cal = _input.to_tczyx(image, axes, cal)
     data = arr[:, [settings.target_channel - 1]]  # the former copy
     progress: list[tuple[float, str]] = []
-    seg = _engine.segment_frames(data, settings, cal, frames=list(range(arr.shape[0])), runtime=runtime,
-                                 adapter=FakeAdapter(), progress=lambda f, m: progress.append((f, m)))
+    seg = list(_engine.iter_segmented(data, settings, cal, frames=list(range(arr.shape[0])), runtime=runtime,
+                                      adapter=FakeAdapter(), progress=lambda f, m: progress.append((f, m))))
     is_3d = arr.shape[2] > 1
     dets = [labels_to_detections(lab, frame=frame_offset + t, calibration=cal, simplify=settings.simplify_contours,
                                  smoothing_scale=settings.smoothing_scale if is_3d else 0.0, cellprob=cp)
@@ -88,9 +89,9 @@ def test_streamed_detection_equals_segment_then_build(monkeypatch, kind):
     monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
                         classmethod(lambda cls, *a, **k: FakeAdapter()))
     progress: list[tuple[float, str]] = []
-    res = _engine.run_detection(movie, settings, axes=axes, calibration=cal, runtime=runtime, frames=None,
-                                origin_xyz=(0, 0, 0), frame_offset=5, progress=lambda f, m: progress.append((f, m)),
-                                cancel=None, log=None)
+    res = _engine.run_detection(DetectCall(movie, settings, axes=axes, calibration=cal, runtime=runtime,
+                                           placement=Placement(frame_offset=5),
+                                           hooks=Hooks(progress=lambda f, m: progress.append((f, m)))))
     assert progress == ref_progress
     assert [fr.frame for fr in res.frames] == [5 + t for t in range(len(movie))]
     for fr, lab, dets in zip(res.frames, ref_labels, ref_dets):
@@ -113,9 +114,8 @@ def test_streamed_detection_stops_between_batches_on_cancel(monkeypatch):
         return len(fake.calls) >= 1 and len(seen) >= 2
 
     with pytest.raises(_engine.Cancelled):
-        _engine.run_detection(movie, _settings(), axes="tyx", calibration=None,
-                              runtime=RuntimeOptions(frames_per_batch=2), frames=None, origin_xyz=(0, 0, 0),
-                              frame_offset=0, progress=lambda f, m: seen.append(f), cancel=cancel, log=None)
+        _engine.run_detection(DetectCall(movie, _settings(), axes="tyx", runtime=RuntimeOptions(frames_per_batch=2),
+                                         hooks=Hooks(progress=lambda f, m: seen.append(f), cancel=cancel)))
     assert len(fake.calls) == 1  # the second batch never reached the network
 
 
@@ -125,7 +125,7 @@ def test_select_channels_view_has_same_values(channels):
     arr = rng.integers(0, 1000, size=(3, 3, 2, 8, 9), dtype=np.uint16)
     s = _settings(target_channel=channels[0], channel_2=channels[1])
     idx = [channels[0] - 1] + ([channels[1] - 1] if channels[1] else [])
-    out = _engine.select_channels(arr, s)
+    out = _input.select_channels(arr, s)
     np.testing.assert_array_equal(out, arr[:, idx])
     assert out.shape == (3, len(idx), 2, 8, 9)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trackmate_cellpose.errors import InvalidSettingsError
-from trackmate_cellpose.export._fixtures import balls_result, discs_result
+from support.export_fixtures import balls_result, discs_result
 from trackmate_cellpose.tracking import OverlapTrackerSettings, track_features, track_overlap
 
 

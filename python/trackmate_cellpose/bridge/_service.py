@@ -16,12 +16,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ..axes import Calibration
+from ..call import Hooks, Placement
 from ..errors import Cancelled, TrackMateCellposeError
 from ..settings import DetectorSettings, RuntimeOptions
 
 __all__ = ["register_service", "request_to_numpy", "DetectFn", "set_detect_function", "set_runtime_options"]
 
-#: ``detect``-compatible callable (tests substitute a fake engine).
+#: ``detect``-compatible callable (tests substitute a fake engine); called with ``placement=`` and ``hooks=``.
 DetectFn = Callable[..., Any]
 
 _detect_fn: DetectFn | None = None
@@ -132,6 +133,13 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
         batch = n  # one call, so that dask spreads the whole interval over its workers
     sink.log(f"Cellpose advanced (Python): {n} frame(s) from frame {first}, origin {origin} px, "
              f"pixel size {cal.x:g} {cal.space_unit}.")
+    logged: set[str] = set()
+
+    def log(message: str) -> None:  # each notice once per request, however many batches repeat it
+        if message not in logged:
+            logged.add(message)
+            sink.log(str(message))
+
     for start in range(0, n, batch):
         if sink.isCanceled():
             raise Cancelled("detection canceled")
@@ -144,14 +152,12 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
             sink.progress((_s + fraction * (_e - _s)) / n, str(message))
 
         result = detect_fn(image, settings, axes="tczyx", calibration=cal, runtime=runtime,
-                           origin_xyz=origin, frame_offset=first + start, progress=progress,
-                           cancel=lambda: bool(sink.isCanceled()), log=lambda m: sink.log(str(m)))
+                           placement=Placement(origin_xyz=origin, frame_offset=first + start),
+                           hooks=Hooks(progress=progress, cancel=lambda: bool(sink.isCanceled()), log=log))
         t2 = time.perf_counter()
         for fr in result.frames:
             _send_frame(sink, fr, bool(result.is_3d))
         t3 = time.perf_counter()
-        for note in getattr(result, "notes", []) or []:
-            sink.log(str(note))
         sink.log(f"  frames {first + start}-{first + stop - 1}: {result.n_detections} objects; image transfer "
                  f"{t1 - t0:.3f} s, cellpose + geometry {t2 - t1:.2f} s, spots {t3 - t2:.3f} s")
         sink.progress(stop / n, f"Cellpose: {stop}/{n} frames")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..axes import Calibration
+from ..call import DetectCall, Hooks, keyword_signature
 from ..errors import InvalidSettingsError
 from ..objects import DetectionResult
 from ..settings import DetectorSettings, RuntimeOptions
 from ._driver import prepare_job, run_jobs
 
-__all__ = ["detect_distributed", "detect_many", "iter_detect_many"]
+__all__ = ["detect_distributed", "detect_call_distributed", "detect_many", "iter_detect_many"]
 
 
 def _client(runtime: RuntimeOptions, client: Any):
@@ -25,17 +27,13 @@ def _client(runtime: RuntimeOptions, client: Any):
     return client_for(runtime)
 
 
-def detect_distributed(image: Any, settings: DetectorSettings | None = None, *, axes: str | None = None,
-                       calibration: Calibration | None = None, runtime: RuntimeOptions | None = None,
-                       frames: range | list[int] | None = None, origin_xyz: tuple[int, int, int] = (0, 0, 0),
-                       frame_offset: int = 0, progress: Callable[[float, str], None] | None = None,
-                       cancel: Callable[[], bool] | None = None, log: Callable[[str], None] | None = None,
-                       client: Any = None, stats: dict | None = None) -> DetectionResult:
+def detect_distributed(image: Any, settings: DetectorSettings | None = None, *, client: Any = None,
+                       stats: dict | None = None, **options: Any) -> DetectionResult:
     """:func:`trackmate_cellpose.detect` on a dask cluster: same arguments, same result, frames spread over workers.
 
     Parameters
     ----------
-    image, settings, axes, calibration, frames, origin_xyz, frame_offset, progress, cancel, log
+    image, settings, axes, calibration, frames, origin_xyz, frame_offset, progress, cancel, log, placement, hooks
         As for :func:`trackmate_cellpose.detect`.
     runtime : RuntimeOptions
         ``scheduler`` (address of an existing cluster) or ``workers`` (size of a local cluster, started on first use
@@ -50,16 +48,26 @@ def detect_distributed(image: Any, settings: DetectorSettings | None = None, *, 
     DetectionResult
         Identical (labels, spots, ROIs, features, notes) to the in-process run with the same ``frames_per_batch``.
     """
-    runtime = runtime or RuntimeOptions()
-    settings = settings or DetectorSettings()
+    call = DetectCall.from_keywords(image, settings, function="detect_distributed", **options)
+    return detect_call_distributed(call, client=client, stats=stats)
+
+
+detect_distributed.__signature__ = keyword_signature(  # type: ignore[attr-defined]
+    inspect.Parameter("client", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Any"),
+    inspect.Parameter("stats", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="dict | None"))
+
+
+def detect_call_distributed(call: DetectCall, *, client: Any = None, stats: dict | None = None) -> DetectionResult:
+    """Run one :class:`~trackmate_cellpose.call.DetectCall` on a dask cluster (see :func:`detect_distributed`)."""
+    runtime = call.runtime
     if client is None and not runtime.scheduler and runtime.workers < 1:
         raise InvalidSettingsError("detect_distributed needs runtime.workers >= 1 or runtime.scheduler, got "
                                    f"workers={runtime.workers} and scheduler={runtime.scheduler!r}", key="workers",
                                    value=runtime.workers)
-    job = prepare_job(0, image, settings, axes=axes, calibration=calibration, runtime=runtime, frames=frames,
-                      origin_xyz=origin_xyz, frame_offset=frame_offset)
+    job = prepare_job(0, call)
     cl = _client(runtime, client)
-    (done,) = list(run_jobs(cl, [job], n_jobs=1, progress=progress, cancel=cancel, log=log, stats=stats))
+    hooks = call.hooks
+    (done,) = list(run_jobs(cl, [job], n_jobs=1, hooks=hooks, stats=stats))
     return done.result()
 
 
@@ -110,10 +118,10 @@ def iter_detect_many(images: Sequence[Any], settings: DetectorSettings | None = 
         for i, item in enumerate(items):
             name, image, ax, cal = _load(item, axes=axes, calibration=calibration, read=read)
             name = name or f"image {i}"
-            yield prepare_job(i, image, settings, name=name, axes=ax, calibration=cal, runtime=runtime)
+            yield prepare_job(i, DetectCall(image, settings, axes=ax, calibration=cal, runtime=runtime), name=name)
 
     cl = _client(runtime, client)
-    for job in run_jobs(cl, jobs(), n_jobs=len(items), progress=progress, cancel=cancel, log=log):
+    for job in run_jobs(cl, jobs(), n_jobs=len(items), hooks=Hooks(progress, cancel, log)):
         yield job.index, job.result()
 
 
@@ -136,8 +144,8 @@ def _iter_in_process(items: list, settings: DetectorSettings, *, runtime: Runtim
         name, image, ax, cal = _load(item, axes=axes, calibration=calibration, read=read)
         name = name or f"image {i}"
         sub = None if progress is None else (lambda f, m, i=i, name=name: progress((i + f) / n, f"{name}: {m}"))
-        yield i, run_detection(image, settings, axes=ax, calibration=cal, runtime=runtime, frames=None,
-                               origin_xyz=(0, 0, 0), frame_offset=0, progress=sub, cancel=cancel, log=log)
+        yield i, run_detection(DetectCall(image, settings, axes=ax, calibration=cal, runtime=runtime,
+                                          hooks=Hooks(sub, cancel, log)))
 
 
 def _load(item: Any, *, axes: str | None, calibration: Calibration | None,

@@ -7,27 +7,28 @@ submitted through one bounded window (at most ``window`` chunks in flight, so th
 of movies) and gathered by chunk index, never by arrival order: a chunk recomputed after a worker died is still
 counted once.
 
-Imports: numpy and distributed (lazily); package: axes, errors, objects, settings, distributed._worker,
-_engine (lazily) and segment.models (lazily).
+Imports: numpy and distributed (lazily); package: axes, call, errors, objects, settings, distributed._worker,
+_input (lazily) and segment.models (lazily).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..axes import Calibration
-from ..errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
-                      SegmentationError)
+from ..call import DetectCall, Hooks, Placement
+from ..errors import BackendUnavailableError, Cancelled, SegmentationError, TrackMateCellposeError
 from ..objects import DetectionResult
 from ..settings import DetectorSettings, RuntimeOptions
-from ._worker import ChunkFailure, ChunkOutput, ChunkSpec, cancel_event_name, progress_topic
+from ._worker import ChunkOutput, ChunkSpec, cancel_event_name, progress_topic
 
 __all__ = ["Job", "prepare_job", "plan_chunks", "run_jobs"]
 
@@ -54,8 +55,7 @@ class Job:
     settings: DetectorSettings  # as given by the caller (goes into the result)
     worker_settings: DetectorSettings  # channels renumbered for the channel-selected data
     runtime: RuntimeOptions
-    origin_xyz: tuple[int, int, int]
-    frame_offset: int
+    placement: Placement  # origin and frame offset of the caller (its frames are planned into ``chunks``)
     chunks: list[tuple[int, ...]]
     is_3d: bool
     outputs: dict[int, ChunkOutput] = field(default_factory=dict)
@@ -90,30 +90,23 @@ class Job:
         return span if not self.name else f"{self.name}: {span}"
 
 
-def prepare_job(index: int, image: Any, settings: DetectorSettings, *, name: str = "", axes: str | None = None,
-                calibration: Calibration | None = None, runtime: RuntimeOptions,
-                frames: Sequence[int] | None = None, origin_xyz: tuple[int, int, int] = (0, 0, 0),
-                frame_offset: int = 0) -> Job:
+def prepare_job(index: int, call: DetectCall, *, name: str = "") -> Job:
     """Validate like the in-process engine does (same errors, before any cluster time is spent) and plan chunks."""
-    from .._engine import prepare_input
+    from .._input import emit_notices, prepare_input
     from ..segment.models import check_model
 
-    arr, cal, frame_list, data = prepare_input(image, settings, axes=axes, calibration=calibration, frames=frames)
+    prepared = prepare_input(call)
+    settings, runtime = call.settings, call.runtime
     if settings.is_custom_model:
         check_model(settings)  # a missing model file fails here, not on every worker
-    n_z = arr.shape[2]
-    if np.issubdtype(data.dtype, np.floating):
-        for t in frame_list:
-            if not np.all(np.isfinite(data[t])):
-                raise InvalidImageError(f"frame {t} contains NaN or infinite pixel values; cellpose needs finite "
-                                        "values (replace them, e.g. with 0)")
-    is_3d = n_z > 1
-    if is_3d:
-        cal.check_anisotropy(n_z)
+    # warnings here, on the driver; the workers prepare their blocks again and send every notice back as a note
+    emit_notices([n for n in prepared.notices if n.category is not None], None, stacklevel=5)
+    arr, cal, frame_list, data = prepared.array_tczyx, prepared.calibration, prepared.frames, prepared.data_tczyx
+    is_3d = prepared.is_3d
     worker_settings = settings.replace(target_channel=1, channel_2=2 if settings.channel_2 else 0)
     return Job(index=index, name=name, data=data, shape_tczyx=tuple(arr.shape), calibration=cal, settings=settings,
-               worker_settings=worker_settings, runtime=runtime, origin_xyz=tuple(int(v) for v in origin_xyz),
-               frame_offset=int(frame_offset),
+               worker_settings=worker_settings, runtime=runtime,
+               placement=Placement(origin_xyz=call.placement.origin_xyz, frame_offset=call.placement.frame_offset),
                chunks=plan_chunks(frame_list, is_3d=is_3d, frames_per_batch=runtime.frames_per_batch), is_3d=is_3d)
 
 
@@ -124,9 +117,8 @@ def _block(job: Job, chunk: tuple[int, ...]) -> tuple[np.ndarray, bool]:
     return job.data[list(chunk)], False
 
 
-def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[float, str], None] | None = None,
-             cancel: Callable[[], bool] | None = None, log: Callable[[str], None] | None = None,
-             window: int | None = None, stats: dict | None = None) -> Iterator[Job]:
+def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks(), window: int | None = None,
+             stats: dict | None = None) -> Iterator[Job]:
     """Run every chunk of ``jobs`` (consumed lazily) on ``client``'s cluster; yield each job when it is complete.
 
     Raises
@@ -146,7 +138,6 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
         threads = sum(client.nthreads().values()) if client.nthreads() else 1
         window = max(64, 4 * threads)
     lock = threading.Lock()
-    wake = threading.Event()
     remote_fraction: dict[int, float] = {}
 
     def on_progress(event_record) -> None:
@@ -193,20 +184,19 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
             block, contiguous = _block(job, chunk)
             spec = ChunkSpec(run_id=run_id, index=next_id, frames=chunk, contiguous=contiguous,
                              settings=job.worker_settings, calibration=job.calibration, runtime=job.runtime,
-                             origin_xyz=job.origin_xyz, frame_offset=job.frame_offset)
+                             placement=job.placement, name=job.name)
             from ._worker import detect_chunk
 
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*[Ll]arge (graph|object).*")
                 fut = client.submit(detect_chunk, block, spec, key=f"tmcp-{run_id}-{next_id:06d}", pure=False)
-            fut.add_done_callback(lambda _f: wake.set())
             pending[fut] = (job, ci, next_id)
             by_id[next_id] = (job, ci)
             next_id += 1
 
     def report() -> None:
         nonlocal reported
-        if progress is None:
+        if hooks.progress is None:
             return
         with lock:
             fr = dict(remote_fraction)
@@ -217,17 +207,15 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
         value = min(1.0, max(reported, total / max(1, n_jobs)))
         if value > reported:
             reported = value
-            progress(value, f"{finished_jobs}/{n_jobs} images, {frames_done} frames segmented" if n_jobs > 1
+            hooks.progress(value, f"{finished_jobs}/{n_jobs} images, {frames_done} frames segmented" if n_jobs > 1
                      else f"{frames_done} frames segmented")
 
     try:
         refill()
         while pending or queue or not exhausted or any(j.done for j in open_jobs.values()):
-            if cancel is not None and cancel():
+            if hooks.cancelled():
                 raise Cancelled("cancelled while the cluster was segmenting")
-            wake.wait(_POLL_S)
-            wake.clear()
-            for fut in [f for f in pending if f.done()]:
+            for fut in _completed(client, list(pending), timeout=_POLL_S):
                 job, ci, _ = pending.pop(fut)
                 if fut.status != "finished":
                     _raise_for(fut, job, job.chunks[ci])
@@ -241,8 +229,8 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
                 for note in out.notes:
                     if note not in seen_notes:
                         seen_notes.add(note)
-                        if log is not None:
-                            log(note)
+                        if hooks.log is not None:
+                            hooks.log(note)
             report()
             for idx in [i for i, j in open_jobs.items() if j.done]:
                 job = open_jobs.pop(idx)
@@ -262,6 +250,26 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, progress: Callable[[fl
             event.clear()  # forgets the event on the scheduler
         except Exception:  # noqa: BLE001 - cleanup is best effort (the scheduler may be gone)
             pass
+
+
+def _completed(client, futures: list, *, timeout: float) -> list:
+    """The futures of ``futures`` that are done (finished, failed or cancelled), waiting at most ``timeout`` seconds
+    for the first one with ``distributed.wait`` (the caller checks cancel and reports progress between waits)."""
+    from distributed import client as dask_client
+    from distributed import wait
+
+    # newer distributed raise this group when a done future was cancelled (the caller handles it as Cancelled)
+    cancelled_group = getattr(dask_client, "FuturesCancelledError", None)
+    quiet = (TimeoutError, asyncio.TimeoutError) + ((cancelled_group,) if cancelled_group else ())
+    if not futures:
+        time.sleep(timeout)
+        return []
+    try:
+        with client.as_current():  # ``wait`` asks for the current client: the caller's, not a global default
+            wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+    except quiet:
+        pass
+    return [f for f in futures if f.done()]
 
 
 def _stop(client, event, futures: list, run_id: str) -> None:
@@ -291,15 +299,11 @@ def _raise_for(fut, job: Job, chunk: tuple[int, ...]) -> None:
         raise Cancelled(f"{where}: the task was cancelled on the cluster")
     exc = fut.exception()
     name = f"{job.name}: " if job.name else ""
-    if isinstance(exc, ChunkFailure):
-        if exc.kind == "segmentation" or exc.kind == "other":
-            frame = exc.frame
-            msg = exc.message if frame is not None else f"{where}: {exc.message}"
-            raise SegmentationError(f"{name}{msg}" if frame is not None else msg, frame=frame,
-                                    settings=job.settings) from exc
-        cls = {"settings": InvalidSettingsError, "image": InvalidImageError,
-               "backend": BackendUnavailableError}[exc.kind]
-        raise cls(f"{name}{exc.message}") from exc
+    if isinstance(exc, TrackMateCellposeError) and not isinstance(exc, Cancelled):
+        # raised on the worker as the package's own error, frame and image name included (remote_traceback too)
+        if isinstance(exc, SegmentationError):
+            exc.settings = job.settings  # the caller's settings (the worker ran them with renumbered channels)
+        raise exc
     try:
         from distributed.scheduler import KilledWorker
     except ImportError:  # pragma: no cover

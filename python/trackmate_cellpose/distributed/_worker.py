@@ -7,12 +7,13 @@ construction. The cellpose model stays warm in the process through ``CellposeAda
 module counts how many models a process loaded so that tests and benchmarks can check "once per worker".
 
 ``distributed`` is imported inside functions (it is always present on a worker); torch only through ``segment``.
-Imports: numpy and distributed (lazily); package: axes, errors, objects, settings, segment.runtime, _engine (lazily)
+Imports: numpy and distributed (lazily); package: axes, call, errors, objects, settings, segment.runtime, _engine (lazily)
 and segment.adapter (lazily).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -23,17 +24,16 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..axes import Calibration
-from ..errors import (BackendUnavailableError, Cancelled, InvalidImageError, InvalidSettingsError,
-                      SegmentationError)
+from ..call import DetectCall, Hooks, Placement
+from ..errors import Cancelled, SegmentationError, TrackMateCellposeError
 from ..objects import FrameResult
 from ..segment.runtime import torch_threads
 from ..settings import DetectorSettings, RuntimeOptions
 
-__all__ = ["ChunkSpec", "ChunkOutput", "ChunkFailure", "detect_chunk", "worker_stats", "running_chunks"]
+__all__ = ["ChunkSpec", "ChunkOutput", "detect_chunk", "worker_stats", "running_chunks"]
 
 _STATE_LOCK = threading.Lock()
 _STATE: dict[str, Any] = {"model_loads": 0, "tasks": 0, "frames": 0, "running": {}, "adapters": set()}
-_FAULTS: dict[int, tuple[str, str]] = {}  # test hook only: absolute image frame -> (kind, marker file)
 _CANCEL_POLL_S = 0.3
 _PROGRESS_EVERY_S = 0.25
 
@@ -50,9 +50,11 @@ class ChunkSpec:
         Position of the chunk in the run (results are assembled by this index, never by arrival order).
     frames : tuple of int
         Frame indices into the T axis of the caller's image, in processing order.
+    name : str
+        The image's name for messages (a file name when several images share the cluster), else "".
     contiguous : bool
         True when ``frames`` is ``lo, lo+1, ...``: the block is ``image[lo:hi+1]`` and the engine gets
-        ``frame_offset + lo``, exactly the numbers of a local run. Otherwise the block stacks ``frames`` and the frame
+        ``placement.frame_offset + lo``, exactly the numbers of a local run. Otherwise the block stacks ``frames`` and the frame
         numbers are mapped back after the run.
     """
 
@@ -63,8 +65,8 @@ class ChunkSpec:
     settings: DetectorSettings
     calibration: Calibration
     runtime: RuntimeOptions
-    origin_xyz: tuple[int, int, int]
-    frame_offset: int
+    placement: Placement  # the caller's origin and frame offset (its ``frames`` are unused: see ``frames``)
+    name: str = ""  # the image's name in messages ("" for a single image)
 
 
 @dataclass
@@ -78,33 +80,6 @@ class ChunkOutput:
     loaded_model: bool
     seconds: float
     stats: dict[str, float] = field(default_factory=dict)
-
-
-class ChunkFailure(Exception):
-    """A chunk failed with a real error; picklable (everything lives in ``args``).
-
-    ``args`` = (kind, frame, message, remote traceback text); ``kind`` names the package error class to re-raise on
-    the driver (``segmentation``, ``settings``, ``image``, ``backend``) or ``other``.
-    """
-
-    @property
-    def kind(self) -> str:
-        return self.args[0]
-
-    @property
-    def frame(self) -> int | None:
-        return self.args[1]
-
-    @property
-    def message(self) -> str:
-        return self.args[2]
-
-    @property
-    def remote_traceback(self) -> str:
-        return self.args[3]
-
-    def __str__(self) -> str:
-        return f"{self.kind} error at frame {self.frame}: {self.message}"
 
 
 # ---- worker-process state ----------------------------------------------------------------------------------------
@@ -139,33 +114,6 @@ def _warm_adapter(settings: DetectorSettings, device: str):
             _STATE["adapters"].add(id(adapter))
             _STATE["model_loads"] += 1
     return adapter, new
-
-
-def _inject_fault(frame: int, kind: str, marker: str) -> None:
-    """Test hook: make the task holding ``frame`` fail. ``kind``: ``"raise"`` (a real error on that frame, every
-    time) or ``"kill"`` (SIGKILL this worker process once, after the chunk is computed; ``marker`` is a file that
-    records that the kill happened, so the recomputation elsewhere succeeds)."""
-    _FAULTS[int(frame)] = (kind, marker)
-
-
-def _clear_faults() -> None:
-    _FAULTS.clear()
-
-
-def _check_fault(frames: Sequence[int], when: str) -> None:
-    for t in frames:
-        fault = _FAULTS.get(int(t))
-        if fault is None:
-            continue
-        kind, marker = fault
-        if kind == "raise" and when == "before":
-            raise RuntimeError(f"injected fault on frame {t}")
-        if kind == "kill" and when == "after" and not os.path.exists(marker):
-            with open(marker, "w") as fh:
-                fh.write(str(os.getpid()))
-            import signal
-
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ---- cancel and progress from inside a task ----------------------------------------------------------------------
@@ -240,8 +188,11 @@ def detect_chunk(block_tczyx: np.ndarray, spec: ChunkSpec) -> ChunkOutput:
 
     Raises
     ------
-    ChunkFailure
+    SegmentationError
         A real error, with the failing frame (index into the caller's image) when it can be told.
+    InvalidSettingsError, InvalidImageError, BackendUnavailableError
+        As the engine raised them. Every raised error carries ``remote_traceback`` (the worker's traceback text)
+        and pickles back to the driver as it is.
     Cancelled
         The driver set the run's cancel event.
     """
@@ -254,13 +205,11 @@ def detect_chunk(block_tczyx: np.ndarray, spec: ChunkSpec) -> ChunkOutput:
             raise Cancelled(f"cancelled before frame {spec.frames[0]}")
         try:
             _, loaded = _warm_adapter(spec.settings, spec.runtime.device)
-            _check_fault(spec.frames, "before")
             frames, notes = _run_block(block_tczyx, spec, spec.frames, signals)
         except Cancelled:
             raise
         except Exception as e:  # every failure is reported with its frame
-            raise _as_failure(e, block_tczyx, spec) from e
-        _check_fault(spec.frames, "after")
+            raise _with_context(e, block_tczyx, spec) from e
         with _STATE_LOCK:
             _STATE["tasks"] += 1
             _STATE["frames"] += len(spec.frames)
@@ -281,19 +230,19 @@ def _run_block(block: np.ndarray, spec: ChunkSpec, frames: Sequence[int], signal
     """Run the local engine on the block's ``frames`` (indices into the caller's image)."""
     from .._engine import run_detection
 
-    notes: list[str] = []
+    offset = spec.placement.frame_offset
+    hooks = Hooks(progress=signals.progress, cancel=signals.cancel)
     if spec.contiguous:
         lo = spec.frames[0]
-        res = run_detection(block, spec.settings, axes="tczyx", calibration=spec.calibration, runtime=spec.runtime,
-                            frames=[t - lo for t in frames], origin_xyz=spec.origin_xyz,
-                            frame_offset=spec.frame_offset + lo, progress=signals.progress, cancel=signals.cancel,
-                            log=notes.append)
+        placement = Placement(frames=[t - lo for t in frames], origin_xyz=spec.placement.origin_xyz,
+                              frame_offset=offset + lo)
+    else:
+        placement = Placement(frames=[spec.frames.index(t) for t in frames], origin_xyz=spec.placement.origin_xyz)
+    res = run_detection(DetectCall(block, spec.settings, axes="tczyx", calibration=spec.calibration,
+                                   runtime=spec.runtime, placement=placement, hooks=hooks))
+    if spec.contiguous:
         return res.frames, res.notes
-    pos = [spec.frames.index(t) for t in frames]
-    res = run_detection(block, spec.settings, axes="tczyx", calibration=spec.calibration, runtime=spec.runtime,
-                        frames=pos, origin_xyz=spec.origin_xyz, frame_offset=0, progress=signals.progress,
-                        cancel=signals.cancel, log=notes.append)
-    return [_renumber(fr, spec.frame_offset + t) for fr, t in zip(res.frames, frames)], res.notes
+    return [_renumber(fr, offset + t) for fr, t in zip(res.frames, frames)], res.notes
 
 
 def _renumber(fr: FrameResult, frame: int) -> FrameResult:
@@ -312,21 +261,35 @@ def _local_to_image_frame(spec: ChunkSpec, local: int | None) -> int | None:
     return spec.frames[local] if 0 <= local < len(spec.frames) else None
 
 
-def _as_failure(e: Exception, block: np.ndarray, spec: ChunkSpec) -> ChunkFailure:
+def _with_context(e: Exception, block: np.ndarray, spec: ChunkSpec) -> TrackMateCellposeError:
+    """The package error to raise for ``e`` on the driver: the frame mapped to the caller's image, the image's
+    name in the message, and the worker's traceback text as ``remote_traceback`` (for ``--debug``)."""
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    name = f"{spec.name}: " if spec.name else ""
+    out: TrackMateCellposeError
     if isinstance(e, SegmentationError):
         frame = _local_to_image_frame(spec, e.frame)
         msg = str(e)
         prefix = f"frame {e.frame}: "
         if e.frame is not None and msg.startswith(prefix):
             msg = msg[len(prefix):]
-        return ChunkFailure("segmentation", frame if frame is not None else spec.frames[0], msg, tb)
-    for cls, kind in ((InvalidSettingsError, "settings"), (InvalidImageError, "image"),
-                      (BackendUnavailableError, "backend")):
-        if isinstance(e, cls):
-            return ChunkFailure(kind, None, str(e), tb)
-    frame = spec.frames[0] if len(spec.frames) == 1 else _pinpoint(block, spec)
-    return ChunkFailure("other", frame, f"{type(e).__name__}: {e}", tb)
+        out = SegmentationError(f"{name}{msg}", frame=frame if frame is not None else spec.frames[0],
+                                settings=spec.settings)
+    elif isinstance(e, TrackMateCellposeError):  # invalid settings or image, a missing backend: as raised
+        out = copy.copy(e)
+        out.args = (f"{name}{e}",) + tuple(e.args[1:])
+    else:
+        frame = spec.frames[0] if len(spec.frames) == 1 else _pinpoint(block, spec)
+        what = f"{type(e).__name__}: {e}"
+        out = SegmentationError(f"{name}{what}" if frame is not None else f"{_describe(spec)}: {what}", frame=frame,
+                                settings=spec.settings)
+    out.remote_traceback = f"On the dask worker (pid {os.getpid()}):\n{tb}"
+    return out
+
+
+def _describe(spec: ChunkSpec) -> str:
+    span = f"frame {spec.frames[0]}" if len(spec.frames) == 1 else f"frames {spec.frames[0]}-{spec.frames[-1]}"
+    return f"{spec.name}: {span}" if spec.name else span
 
 
 def _pinpoint(block: np.ndarray, spec: ChunkSpec) -> int | None:
@@ -336,7 +299,6 @@ def _pinpoint(block: np.ndarray, spec: ChunkSpec) -> int | None:
     quiet = _RemoteSignals(spec, remote=False)
     for t in spec.frames:
         try:
-            _check_fault([t], "before")
             _run_block(block, one, [t], quiet)
         except MemoryError:
             return None

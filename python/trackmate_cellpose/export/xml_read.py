@@ -1,6 +1,7 @@
 """A small reader for TrackMate XML files (ours or TrackMate's): spots with ROIs, edges, tracks and settings.
 
-Used to check our writer and handy for analysing TrackMate results in Python. Standard library + numpy only.
+Public API (documented in the README): analyse TrackMate results in Python; also what ``convert``, the GEFF writer
+and the pipeline's checks read XML with. Standard library + numpy only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Label image -> TrackMate shapes: 2D outline polygons, 3D triangle meshes, mesh smoothing.
+"""Label image -> TrackMate shapes: 2D outline polygons, 3D triangle meshes.
 
 Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh vertices as x, y, z.
 Meshes are closed and outward-oriented (:func:`orient_outward` is the one place that orients them).
@@ -10,7 +10,6 @@ and fast_simplification (lazily); package: axes, errors, objects.
 from ._detections import labels_to_detections
 from ._meshes import MeshRecord, is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area, orient_outward
 from ._polygons import PolygonRecord, labels_to_polygons, polygon_area_centroid
-from ._smoothing import WEIGHT_TYPES, taubin_smooth
 
 __all__ = [
     "PolygonRecord",
@@ -21,7 +20,5 @@ __all__ = [
     "mesh_volume_centroid_area",
     "is_closed_oriented",
     "orient_outward",
-    "taubin_smooth",
-    "WEIGHT_TYPES",
     "labels_to_detections",
 ]

@@ -11,4 +11,5 @@ public abstract class ImgPlus<T> implements Img<T>, AnnotatedSpace<CalibratedAxi
   public int dimensionIndex(AxisType axis) { return -1; }
   public double averageScale(int d) { return 0; }
   public String getName() { return null; }
+  public Img<T> getImg() { return null; }
 }

@@ -1,6 +1,7 @@
 """Synthetic fluorescence images with exact ground truth (numpy + scipy only).
 
-Used to train the bundled test model, to generate the bundled samples and by the tests. Everything is seeded and
+Used to train the bundled test model, to generate the bundled samples (``scripts/``) and by the tests; test support,
+not part of the package (issue 12 item 8). Everything is seeded and
 deterministic. Objects are blurred, textured ellipses (2D) or ellipsoids (3D) kept apart by a small gap, imaged with
 Poisson and Gaussian noise.
 """

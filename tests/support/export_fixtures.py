@@ -2,15 +2,15 @@
 
 No cellpose involved: each object is given by its centre and radius (pixels) per frame; the label images are
 rasterised, the polygons are regular N-gons and the meshes come from marching cubes on the ball's voxels.
-Imports: numpy and skimage (lazily); package: axes, objects.
+Test support (moved out of the package: issue 12 item 8).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..axes import Calibration
-from ..objects import Detection, DetectionResult, FrameResult, Mesh
+from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.objects import Detection, DetectionResult, FrameResult, Mesh
 
 __all__ = ["discs_result", "balls_result"]
 

@@ -1,0 +1,75 @@
+"""Fault injection for the distributed tests, as a dask worker plugin: production code carries no test hook.
+
+:class:`FrameFault` wraps the cellpose adapter's ``eval`` on every worker (replacement workers included, as dask
+registers plugins on new workers too) and recognises the frame by its pixels, so nothing about chunk keys or
+indices is assumed:
+
+* ``kind="raise"``: the network call that holds the frame raises ``RuntimeError("injected fault on frame <t>")``,
+  every time (a real error on that frame);
+* ``kind="kill"``: after the network call that holds the frame, the worker process SIGKILLs itself, once (the
+  ``marker`` file records it, so the recomputation elsewhere succeeds).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+from distributed.diagnostics.plugin import WorkerPlugin
+
+NAME = "tmcp-test-frame-fault"
+
+
+class FrameFault(WorkerPlugin):
+    def __init__(self, pixels_yx: np.ndarray, *, frame: int, kind: str, marker: str = ""):
+        if kind not in ("raise", "kill"):
+            raise ValueError(f"kind must be 'raise' or 'kill', got {kind!r}")
+        self.pixels_yx = np.asarray(pixels_yx, dtype=np.float32)
+        self.frame = frame
+        self.kind = kind
+        self.marker = marker
+        self._original = None
+
+    def setup(self, worker) -> None:
+        from trackmate_cellpose.segment.adapter import CellposeAdapter
+
+        self._original = original = CellposeAdapter.eval
+        fault = self
+
+        def eval_with_fault(adapter, x, *args, **kwargs):
+            hit = fault.holds(x)
+            if hit and fault.kind == "raise":
+                raise RuntimeError(f"injected fault on frame {fault.frame}")
+            out = original(adapter, x, *args, **kwargs)
+            if hit and fault.kind == "kill" and not os.path.exists(fault.marker):
+                with open(fault.marker, "w") as fh:
+                    fh.write(str(os.getpid()))
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+
+        CellposeAdapter.eval = eval_with_fault
+
+    def teardown(self, worker) -> None:
+        from trackmate_cellpose.segment.adapter import CellposeAdapter
+
+        if self._original is not None:
+            CellposeAdapter.eval = self._original
+
+    def holds(self, x: np.ndarray) -> bool:
+        """True when the 2D network input ``x`` (N, Y, X, C) contains the frame (first channel)."""
+        if x.ndim != 4 or x.shape[1:3] != self.pixels_yx.shape:
+            return False
+        return any(np.array_equal(x[j, ..., 0], self.pixels_yx) for j in range(x.shape[0]))
+
+
+@contextmanager
+def frame_fault(client, pixels_yx: np.ndarray, *, frame: int, kind: str, marker: str = "") -> Iterator[None]:
+    """Install :class:`FrameFault` on every worker of ``client`` for the ``with`` block."""
+    client.register_plugin(FrameFault(pixels_yx, frame=frame, kind=kind, marker=marker), name=NAME)
+    try:
+        yield
+    finally:
+        client.unregister_worker_plugin(NAME)
