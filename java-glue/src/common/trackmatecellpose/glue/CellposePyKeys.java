@@ -65,6 +65,8 @@ public final class CellposePyKeys
 	/** A fresh, mutable map of every key with its default value, in declaration order. */
 	public static Map< String, Object > defaults()
 	{
+		if ( CellposePyServices.get() == null )
+			PyImageJDiscovery.discover(); // in a Fiji that Python started: the service publishes its cellpose's models
 		final Map< String, Object > m = new LinkedHashMap<>();
 		m.put( KEY_CELLPOSE_MODEL, CellposePyServices.defaultModel() );
 		m.put( KEY_CELLPOSE_MODEL_FILEPATH, "" );

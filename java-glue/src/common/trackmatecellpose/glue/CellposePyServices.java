@@ -50,9 +50,22 @@ public final class CellposePyServices
 		return service;
 	}
 
+	/**
+	 * The service to detect with: the registered one, else the one found in a Fiji that Python started
+	 * ({@link PyImageJDiscovery}); {@code null} if neither.
+	 */
+	public static CellposePyService resolve()
+	{
+		final CellposePyService s = service;
+		return s != null ? s : PyImageJDiscovery.discover().service;
+	}
+
 	/** Message for TrackMate when no Python service is registered. */
 	public static String notRunningMessage()
 	{
+		final PyImageJDiscovery.Result found = PyImageJDiscovery.lastResult();
+		if ( found != null && found.inPython && found.reason != null )
+			return found.reason;
 		return "The Python side of the Cellpose advanced (Python) detector is not running in this Fiji. "
 				+ "Start Fiji from Python with 'trackmate-cellpose fiji' (or trackmate_cellpose.bridge.start_fiji()); "
 				+ "a Fiji started from its icon cannot run this detector yet.";

@@ -1,0 +1,136 @@
+"""A Fiji started by plain pyimagej (``imagej.init(FIJI_DIR, mode="headless")``), NOT by this package's launcher,
+runs TrackMate with the "Cellpose advanced (Python)" detector as a user's script would: through TrackMate's Java API
+only. Nothing of trackmate_cellpose is imported here: the glue must find Python in its own process (pyimagej's
+``PythonScriptRunner``) and register the service itself.
+
+Usage: ``python pyimagej_scenario.py OUT.json FIJI_DIR MODEL_FILE IMAGE_2DT [IMAGE_3DT]`` (the Fiji must have our jar,
+put there by ``install-fiji``). Phases, in one JVM:
+
+1. ``blocked``: ``trackmate_cellpose`` is made unimportable (as if not installed in this Python): TrackMate's error;
+2. ``run_2dt``: importable again: TrackMate (detector by key + LAP tracker) on the 2D+t image, frames 0-2;
+3. ``run_3dt`` (if IMAGE_3DT is given): frame 0 of a 3D+t image (2D+Z mode, short on a CPU).
+
+Records plain facts in OUT.json, including every network-related event (Python audit hook) during the whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+EVENTS: list[list[str]] = []
+
+
+def _audit(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "urllib.Request", "http.client.connect"):
+        EVENTS.append([event, repr(args)[:300]])
+
+
+sys.addaudithook(_audit)
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
+
+
+class _Blocker:
+    """A meta-path finder that makes trackmate_cellpose unimportable (as in a Python without it)."""
+
+    active = True
+
+    def find_spec(self, name, path=None, target=None):
+        if self.active and name.split(".")[0] == "trackmate_cellpose":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def _start(fiji_dir: str):
+    import imagej
+    import scyjava
+
+    # Offline with a local Fiji (the test machine has no network): use the installed Java instead of downloading one
+    # (scyjava's default), no Maven endpoints, and no imglyb start hook when the Fiji lacks imglib2-imglyb.
+    scyjava.config.set_java_constraints(fetch="auto")
+    scyjava.config.endpoints.clear()
+    if not list(Path(fiji_dir, "jars").glob("imglib2-imglyb-*.jar")):
+        import scyjava._jvm as sj
+
+        sj._startup_callbacks[:] = [c for c in sj._startup_callbacks
+                                    if not str(getattr(c, "__module__", "")).startswith("imglyb")]
+    scyjava.config.add_option("-Djava.awt.headless=true")
+    return imagej.init(fiji_dir, mode="headless")
+
+
+def _trackmate(image: str, model_file: str, *, frames: tuple[int, int], do_2dz: bool = False) -> dict:
+    from jpype import JClass
+
+    from _shapes import Shapes
+
+    imp = JClass("ij.IJ").openImage(image)
+    settings = JClass("fiji.plugin.trackmate.Settings")(imp)
+    settings.tstart, settings.tend = frames
+    factory = JClass("fiji.plugin.trackmate.providers.DetectorProvider")().getFactory(KEY)
+    settings.detectorFactory = factory
+    ds = factory.getDefaultSettings()
+    ds.put("CELLPOSE_MODEL", "CUSTOM")
+    ds.put("CELLPOSE_MODEL_FILEPATH", model_file)
+    ds.put("CELL_DIAMETER", JClass("java.lang.Double")(10.0))
+    ds.put("USE_GPU", JClass("java.lang.Boolean")(False))
+    ds.put("DO2DZ", JClass("java.lang.Boolean")(do_2dz))
+    settings.detectorSettings = ds
+    tracker = JClass("fiji.plugin.trackmate.providers.TrackerProvider")().getFactory("SIMPLE_SPARSE_LAP_TRACKER")
+    settings.trackerFactory = tracker
+    settings.trackerSettings = tracker.getDefaultSettings()
+    model = JClass("fiji.plugin.trackmate.Model")()
+    tm = JClass("fiji.plugin.trackmate.TrackMate")(model, settings)
+    t0 = time.perf_counter()
+    ok = bool(tm.process())
+    shapes = Shapes(_line(factory))
+    spots = [shapes.describe(s) for s in model.getSpots().iterable(True)]
+    return {"ok": ok, "error": str(tm.getErrorMessage() or ""), "seconds": time.perf_counter() - t0,
+            "pixel_width": float(imp.getCalibration().pixelWidth), "spots": spots,
+            "n_tracks": int(model.getTrackModel().nTracks(True))}
+
+
+def _line(factory) -> str:
+    from jpype import JClass
+
+    loader = factory.getClass().getClassLoader()
+    for name, line in (("fiji.plugin.trackmate.SpotMesh", "tm9"), ("fiji.plugin.trackmate.TrackMateFactoryBase", "tm8")):
+        try:
+            JClass("java.lang.Class").forName(name, False, loader)
+            return line
+        except Exception:  # noqa: BLE001 - a class absent on this line
+            continue
+    return "tm7"
+
+
+def main(argv: list[str]) -> int:
+    out, fiji_dir, model_file, image_2dt = argv[:4]
+    image_3dt = argv[4] if len(argv) > 4 else None
+    res: dict = {}
+    blocker = _Blocker()
+    sys.meta_path.insert(0, blocker)
+    try:
+        t0 = time.perf_counter()
+        ij = _start(fiji_dir)
+        res["init_seconds"] = time.perf_counter() - t0
+        res["imagej_version"] = str(ij.getVersion())
+        res["imported_before"] = sorted(m for m in sys.modules if m.startswith("trackmate_cellpose"))
+        res["blocked"] = _trackmate(image_2dt, model_file, frames=(0, 0))
+        blocker.active = False
+        res["run_2dt"] = _trackmate(image_2dt, model_file, frames=(0, 2))
+        res["imported_after"] = sorted(m for m in sys.modules if m.startswith("trackmate_cellpose.bridge"))
+        if image_3dt:
+            res["run_3dt"] = _trackmate(image_3dt, model_file, frames=(0, 0), do_2dz=True)
+    except BaseException:  # noqa: BLE001 - recorded for the test's message
+        res["exception"] = traceback.format_exc()
+    res["network_events"] = EVENTS
+    Path(out).write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

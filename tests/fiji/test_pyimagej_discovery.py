@@ -1,0 +1,90 @@
+"""Real TrackMate (FIJI_DIR): in a Fiji that plain pyimagej started (``imagej.init``, as in a notebook, Fiji's Python
+mode or napari-imagej), with our jar installed by ``install-fiji``, the detector finds the Python service in its own
+process by itself: the script (pyimagej_scenario.py) imports nothing of trackmate_cellpose and drives TrackMate through
+its Java API only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trackmate_cellpose import sample_path
+
+from conftest import install_into_copy
+
+pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory, fiji_dir, trackmate_line) -> dict:
+    work = tmp_path_factory.mktemp("pyimagej")
+    fiji = install_into_copy(fiji_dir, work)
+    out = work / "result.json"
+    args = [sys.executable, str(HERE / "pyimagej_scenario.py"), str(out), str(fiji), os.environ["TMCP_TEST_MODEL"],
+            str(sample_path("2dt"))]
+    if trackmate_line == "tm9":
+        args.append(str(sample_path("3dt")))
+    env = {**os.environ, "HOME": str(work / "home"), "TRACKMATE_CELLPOSE_CACHE": str(work / "cache"),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=1800, cwd=work, env=env)
+    if not out.is_file():
+        pytest.fail(f"no results (rc={proc.returncode}):\n{proc.stderr[-5000:]}")
+    res = json.loads(out.read_text())
+    assert "exception" not in res, res["exception"] + proc.stderr[-3000:]
+    return res
+
+
+def test_nothing_of_the_package_is_imported_until_trackmate_needs_it(scenario):
+    assert scenario["imported_before"] == []
+    assert "trackmate_cellpose.bridge" in scenario["imported_after"]
+
+
+def test_without_the_package_in_that_python_trackmate_says_what_to_install(scenario):
+    blocked = scenario["blocked"]
+    assert not blocked["ok"] and blocked["spots"] == []
+    err = blocked["error"]
+    assert "No module named 'trackmate_cellpose" in err and "pip install trackmate-cellpose" in err, err
+    assert f"(Python: {sys.executable})" in err, err
+
+
+def test_trackmate_finds_the_python_service_and_gets_the_right_spots(scenario):
+    """Frames 0-2 of the 2D+t sample: polygon spots in every frame, on the ground-truth objects; tracks linked."""
+    import tifffile
+
+    run = scenario["run_2dt"]
+    assert run["ok"], run["error"]
+    spots = run["spots"]
+    assert {s["frame"] for s in spots} == {0, 1, 2}
+    assert all(s["kind"] == "roi" and s["n_points"] >= 3 for s in spots)
+    gt = tifffile.imread(sample_path("2dt", ground_truth=True))
+    px = run["pixel_width"]
+    hits = [gt[s["frame"], int(round(s["y"] / px)), int(round(s["x"] / px))] > 0 for s in spots]
+    assert np.mean(hits) >= 0.9
+    per_frame_gt = [len(np.unique(gt[f])) - 1 for f in range(3)]
+    per_frame = [sum(s["frame"] == f for s in spots) for f in range(3)]
+    assert all(abs(n - g) <= max(1, g // 5) for n, g in zip(per_frame, per_frame_gt)), (per_frame, per_frame_gt)
+    assert run["n_tracks"] > 0
+
+
+def test_a_3d_image_gives_meshes_on_v9(scenario, trackmate_line):
+    if trackmate_line != "tm9":
+        pytest.skip("meshes need TrackMate v9 (7.x/8.x keep spheres; tested in test_install_fiji)")
+    run = scenario["run_3dt"]
+    assert run["ok"], run["error"]
+    assert run["spots"] and {s["kind"] for s in run["spots"]} == {"mesh"}
+    assert all(s["n_triangles"] > 0 and s["volume"] > 0 for s in run["spots"])
+
+
+def test_pyimagej_with_a_local_fiji_makes_no_network_connection(scenario):
+    """With the Java constraints set to use the installed JDK (scyjava's default would download one), pyimagej
+    starting from a local Fiji folder, and the detection, open no socket and resolve no host name."""
+    assert scenario["network_events"] == []
