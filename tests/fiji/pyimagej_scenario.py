@@ -8,7 +8,8 @@ put there by ``install-fiji``). Phases, in one JVM:
 
 1. ``blocked``: ``trackmate_cellpose`` is made unimportable (as if not installed in this Python): TrackMate's error;
 2. ``run_2dt``: importable again: TrackMate (detector by key + LAP tracker) on the 2D+t image, frames 0-2;
-3. ``run_3dt`` (if IMAGE_3DT is given): frame 0 of a 3D+t image (2D+Z mode, short on a CPU).
+3. ``panel_2d``/``panel_3d``: the detector's configuration panel, built headless, read back component by component;
+4. ``run_3dt`` (if IMAGE_3DT is given): frame 0 of a 3D+t image (2D+Z mode, short on a CPU).
 
 Records plain facts in OUT.json, including every network-related event (Python audit hook) during the whole run.
 """
@@ -94,6 +95,39 @@ def _trackmate(image: str, model_file: str, *, frames: tuple[int, int], do_2dz: 
             "n_tracks": int(model.getTrackModel().nTracks(True))}
 
 
+def _panel(image: str) -> dict:
+    """The detector's configuration panel for ``image``, built headless as TrackMate's wizard does (no model: no
+    Preview): per shown setting, its label, tooltip, editor class and bounds or choices."""
+    from jpype import JClass
+
+    imp = JClass("ij.IJ").openImage(image)
+    factory = JClass("fiji.plugin.trackmate.providers.DetectorProvider")().getFactory(KEY)
+    panel = factory.getDetectorConfigurationPanel(JClass("fiji.plugin.trackmate.Settings")(imp), None)
+    found: dict = {}
+
+    def walk(c):
+        name = str(c.getName()) if c.getName() is not None else ""
+        if name.startswith("label:"):
+            found.setdefault(name[6:], {})["label"] = str(c.getText())
+        elif name in {str(k) for k in panel.shownKeys()}:
+            info = found.setdefault(name, {})
+            info["editor"] = str(c.getClass().getSimpleName())
+            info["tooltip"] = str(c.getToolTipText())
+            if info["editor"] == "JSpinner":
+                m = c.getModel()
+                info["min"], info["max"] = float(m.getMinimum()), float(m.getMaximum())
+            elif info["editor"] == "JComboBox":
+                info["items"] = [str(c.getItemAt(i)) for i in range(c.getItemCount())]
+        if hasattr(c, "getComponents"):
+            for child in c.getComponents():
+                walk(child)
+
+    walk(panel)
+    return {"unit": str(imp.getCalibration().getUnit()), "n_channels": int(imp.getNChannels()),
+            "shown": [str(k) for k in panel.shownKeys()], "fields": found,
+            "settings": {str(k): str(v) for k, v in panel.getSettings().items()}}
+
+
 def _line(factory) -> str:
     from jpype import JClass
 
@@ -123,7 +157,9 @@ def main(argv: list[str]) -> int:
         blocker.active = False
         res["run_2dt"] = _trackmate(image_2dt, model_file, frames=(0, 2))
         res["imported_after"] = sorted(m for m in sys.modules if m.startswith("trackmate_cellpose.bridge"))
+        res["panel_2d"] = _panel(image_2dt)
         if image_3dt:
+            res["panel_3d"] = _panel(image_3dt)
             res["run_3dt"] = _trackmate(image_3dt, model_file, frames=(0, 0), do_2dz=True)
     except BaseException:  # noqa: BLE001 - recorded for the test's message
         res["exception"] = traceback.format_exc()

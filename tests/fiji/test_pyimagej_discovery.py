@@ -30,9 +30,7 @@ def scenario(tmp_path_factory, fiji_dir, trackmate_line) -> dict:
     fiji = install_into_copy(fiji_dir, work)
     out = work / "result.json"
     args = [sys.executable, str(HERE / "pyimagej_scenario.py"), str(out), str(fiji), os.environ["TMCP_TEST_MODEL"],
-            str(sample_path("2dt"))]
-    if trackmate_line == "tm9":
-        args.append(str(sample_path("3dt")))
+            str(sample_path("2dt")), str(sample_path("3dt"))]
     env = {**os.environ, "HOME": str(work / "home"), "TRACKMATE_CELLPOSE_CACHE": str(work / "cache"),
            "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run(args, capture_output=True, text=True, timeout=1800, cwd=work, env=env)
@@ -75,13 +73,46 @@ def test_trackmate_finds_the_python_service_and_gets_the_right_spots(scenario):
     assert run["n_tracks"] > 0
 
 
-def test_a_3d_image_gives_meshes_on_v9(scenario, trackmate_line):
-    if trackmate_line != "tm9":
-        pytest.skip("meshes need TrackMate v9 (7.x/8.x keep spheres; tested in test_install_fiji)")
+def test_a_3d_image_gives_meshes_on_v9_and_spheres_before(scenario, trackmate_line):
+    from _shapes import SHAPE_3D
+
     run = scenario["run_3dt"]
     assert run["ok"], run["error"]
-    assert run["spots"] and {s["kind"] for s in run["spots"]} == {"mesh"}
-    assert all(s["n_triangles"] > 0 and s["volume"] > 0 for s in run["spots"])
+    assert run["spots"] and {s["kind"] for s in run["spots"]} == {SHAPE_3D[trackmate_line]}
+    if trackmate_line == "tm9":
+        assert all(s["n_triangles"] > 0 and s["volume"] > 0 for s in run["spots"])
+
+
+@pytest.mark.parametrize("which", ["panel_2d", "panel_3d"])
+def test_the_panel_shows_the_python_tables_labels_ranges_and_models(scenario, which):
+    """TrackMate's configuration panel is built from the settings table in the jar (generated from settings.py):
+    labels (with the image's unit for physical lengths), tooltips (description, key, range), spinner bounds (a
+    channel up to the image's channels), 3D-only settings for 3D images only, and the models of this Python's
+    cellpose, published when the glue found the Python service."""
+    from trackmate_cellpose.segment.models import BUILTIN_MODELS, cellpose_major_version
+    from trackmate_cellpose.settings import settings_table
+
+    panel = scenario[which]
+    rows = [r for r in settings_table() if which == "panel_3d" or not r["only_3d"]]
+    assert panel["shown"] == [r["key"] for r in rows]
+    big = 1.7976931348623157e308
+    for r in rows:
+        f = panel["fields"][r["key"]]
+        unit = f" ({panel['unit']})" if r["unit"].startswith("image physical unit") else ""
+        assert f["label"] == r["label"] + unit
+        assert r["key"] in f["tooltip"] and r["range"].replace(">", "&gt;").replace("<", "&lt;") in f["tooltip"]
+        assert r["doc"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in f["tooltip"]
+        if r["editor"] in ("number", "channel"):
+            assert f["editor"] == "JSpinner"
+            lo = r["lo"] if r["lo"] is not None else (-(2 ** 31) if r["type"] == "int" else -big)
+            hi = r["hi"] if r["hi"] is not None else (2 ** 31 - 1 if r["type"] == "int" else big)
+            if r["editor"] == "channel":
+                hi = max(lo, min(hi, panel["n_channels"]))
+            assert (f["min"], f["max"]) == (lo, hi), r["key"]
+        else:
+            assert f["editor"] == {"model": "JComboBox", "file": "JTextField", "text": "JTextField",
+                                   "check": "JCheckBox"}[r["editor"]]
+    assert panel["fields"]["CELLPOSE_MODEL"]["items"] == [*BUILTIN_MODELS[cellpose_major_version()], "CUSTOM"]
 
 
 def test_pyimagej_with_a_local_fiji_makes_no_network_connection(scenario):

@@ -18,10 +18,12 @@ import pytest
 
 from trackmate_cellpose.bridge._glue import find_javac, glue_source_root
 from trackmate_cellpose.errors import BackendUnavailableError
+from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_json
 
 pytestmark = pytest.mark.jvm
 
-CORE = ("CellposePyService", "CellposePyServices", "PyImageJDiscovery", "DetectionRequest", "DetectionSink")
+CORE = ("CellposePyService", "CellposePyServices", "PyImageJDiscovery", "SettingsTable", "DetectionRequest",
+        "DetectionSink")
 
 HARNESS = r"""
 package harness;
@@ -181,6 +183,9 @@ def harness_classes(tmp_path_factory) -> Path:
                            *(str(glue / f"{c}.java") for c in CORE), str(src / "Harness.java")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    resource = classes / SETTINGS_RESOURCE  # as the jar build puts it
+    resource.parent.mkdir(parents=True, exist_ok=True)
+    resource.write_text(settings_resource_json(), encoding="utf-8")
     return classes
 
 
