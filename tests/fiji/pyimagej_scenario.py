@@ -8,15 +8,19 @@ put there by ``install-fiji``). Phases, in one JVM:
 
 1. ``blocked``: ``trackmate_cellpose`` is made unimportable (as if not installed in this Python): TrackMate's error;
 2. ``run_2dt``: importable again: TrackMate (detector by key + LAP tracker) on the 2D+t image, frames 0-2;
-3. ``panel_2d``/``panel_3d``: the detector's configuration panel, built headless, read back component by component;
-4. ``run_3dt`` (if IMAGE_3DT is given): frame 0 of a 3D+t image (2D+Z mode, short on a CPU).
+3. ``scripts``: script files given in ``TMCP_SCENARIO_SCRIPTS`` (JSON: name, path, params) run through SciJava's
+   ScriptService as from Fiji's Script Editor (``TMCP_SCENARIO_ONLY_SCRIPTS=1``: only this phase);
+4. ``panel_2d``/``panel_3d``: the detector's configuration panel, built headless, read back component by component;
+5. ``run_3dt`` (if IMAGE_3DT is given): frame 0 of a 3D+t image (2D+Z mode, short on a CPU).
 
-Records plain facts in OUT.json, including every network-related event (Python audit hook) during the whole run.
+Records plain facts in OUT.json, including every network-related event of this Python (audit hook: sockets, URL
+requests, and any program started other than ``java``, e.g. Maven through jgo) during the whole run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -27,6 +31,8 @@ EVENTS: list[list[str]] = []
 
 def _audit(event, args):
     if event in ("socket.connect", "socket.getaddrinfo", "urllib.Request", "http.client.connect"):
+        EVENTS.append([event, repr(args)[:300]])
+    elif event == "subprocess.Popen" and not str(args[0]).endswith(("java", "java.exe")):  # e.g. Maven through jgo
         EVENTS.append([event, repr(args)[:300]])
 
 
@@ -128,6 +134,21 @@ def _panel(image: str) -> dict:
             "settings": {str(k): str(v) for k, v in panel.getSettings().items()}}
 
 
+def _script(ij, path: str, params: dict) -> dict:
+    """Run a SciJava script file (BeanShell, Jython, ...) as Fiji's Script Editor does, through the ScriptService."""
+    from jpype import JClass
+
+    lang = ij.script().getLanguageByExtension(path.rsplit(".", 1)[1])
+    if lang is None:
+        return {"ok": False, "error": f"no script language for {path}"}
+    jparams = JClass("java.util.HashMap")()
+    for k, v in params.items():
+        jparams.put(k, str(v))
+    t0 = time.perf_counter()
+    module = ij.script().run(JClass("java.io.File")(path), True, jparams).get()
+    return {"ok": module is not None, "language": str(lang.getLanguageName()), "seconds": time.perf_counter() - t0}
+
+
 def _line(factory) -> str:
     from jpype import JClass
 
@@ -153,18 +174,25 @@ def main(argv: list[str]) -> int:
         res["init_seconds"] = time.perf_counter() - t0
         res["imagej_version"] = str(ij.getVersion())
         res["imported_before"] = sorted(m for m in sys.modules if m.startswith("trackmate_cellpose"))
+        scripts = json.loads(os.environ.get("TMCP_SCENARIO_SCRIPTS", "[]"))
+        if os.environ.get("TMCP_SCENARIO_ONLY_SCRIPTS") == "1":
+            blocker.active = False
+            res["scripts"] = {sc["name"]: _script(ij, sc["path"], sc["params"]) for sc in scripts}
+            return 0
         res["blocked"] = _trackmate(image_2dt, model_file, frames=(0, 0))
         blocker.active = False
         res["run_2dt"] = _trackmate(image_2dt, model_file, frames=(0, 2))
         res["imported_after"] = sorted(m for m in sys.modules if m.startswith("trackmate_cellpose.bridge"))
+        res["scripts"] = {sc["name"]: _script(ij, sc["path"], sc["params"]) for sc in scripts}
         res["panel_2d"] = _panel(image_2dt)
         if image_3dt:
             res["panel_3d"] = _panel(image_3dt)
             res["run_3dt"] = _trackmate(image_3dt, model_file, frames=(0, 0), do_2dz=True)
     except BaseException:  # noqa: BLE001 - recorded for the test's message
         res["exception"] = traceback.format_exc()
-    res["network_events"] = EVENTS
-    Path(out).write_text(json.dumps(res, indent=1))
+    finally:
+        res["network_events"] = EVENTS
+        Path(out).write_text(json.dumps(res, indent=1))
     return 0
 
 

@@ -22,22 +22,44 @@ from conftest import install_into_copy
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory, fiji_dir, trackmate_line) -> dict:
-    work = tmp_path_factory.mktemp("pyimagej")
-    fiji = install_into_copy(fiji_dir, work)
+def _run_scenario(work: Path, fiji: Path, scripts: list[dict], *, only_scripts: bool = False) -> dict:
     out = work / "result.json"
     args = [sys.executable, str(HERE / "pyimagej_scenario.py"), str(out), str(fiji), os.environ["TMCP_TEST_MODEL"],
             str(sample_path("2dt")), str(sample_path("3dt"))]
     env = {**os.environ, "HOME": str(work / "home"), "TRACKMATE_CELLPOSE_CACHE": str(work / "cache"),
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", "TMCP_SCENARIO_SCRIPTS": json.dumps(scripts, default=str),
+           "TMCP_SCENARIO_ONLY_SCRIPTS": "1" if only_scripts else "0"}
     proc = subprocess.run(args, capture_output=True, text=True, timeout=1800, cwd=work, env=env)
     if not out.is_file():
         pytest.fail(f"no results (rc={proc.returncode}):\n{proc.stderr[-5000:]}")
     res = json.loads(out.read_text())
     assert "exception" not in res, res["exception"] + proc.stderr[-3000:]
+    return res
+
+
+def _xml_facts(path: Path) -> dict:
+    """Spots per frame and the detector key of a TrackMate XML (plain XML parsing)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    frames = [int(s.get("FRAME")) for s in root.iter("Spot")]
+    det = root.find(".//DetectorSettings")
+    return {"frames": sorted(set(frames)), "n_spots": len(frames), "n_tracks": len(list(root.iter("Track"))),
+            "detector": det.get("DETECTOR_NAME") if det is not None else None}
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory, fiji_dir) -> dict:
+    work = tmp_path_factory.mktemp("pyimagej")
+    fiji = install_into_copy(fiji_dir, work)
+    bsh = {"name": "bsh", "path": str(HERE / "trackmate_cellpose_script.bsh"),
+           "params": {"imageFile": sample_path("2dt"), "outFile": work / "bsh.xml",
+                      "modelPath": os.environ["TMCP_TEST_MODEL"], "lastFrame": 2}}
+    res = _run_scenario(work, fiji, [bsh])
+    res["bsh_xml"] = work / "bsh.xml"
     return res
 
 
@@ -117,5 +139,63 @@ def test_the_panel_shows_the_python_tables_labels_ranges_and_models(scenario, wh
 
 def test_pyimagej_with_a_local_fiji_makes_no_network_connection(scenario):
     """With the Java constraints set to use the installed JDK (scyjava's default would download one), pyimagej
-    starting from a local Fiji folder, and the detection, open no socket and resolve no host name."""
+    starting from a local Fiji folder, and the detection, open no socket, resolve no host name and start no program
+    but ``java`` (no Maven) from Python."""
     assert scenario["network_events"] == []
+
+
+def test_a_script_from_fijis_script_editor_runs_the_detector(scenario):
+    """The BeanShell twin of scripts/fiji_trackmate_cellpose.groovy (the same TrackMate calls; the test Fijis lack
+    Groovy's core), run through SciJava's ScriptService as the Script Editor does, in the Fiji pyimagej started."""
+    assert scenario["scripts"]["bsh"]["ok"] and scenario["scripts"]["bsh"]["language"] == "BeanShell"
+    facts = _xml_facts(scenario["bsh_xml"])
+    assert facts["detector"] == "CELLPOSE_ADVANCED_PY_DETECTOR" and facts["frames"] == [0, 1, 2]
+    assert facts["n_tracks"] > 0
+
+
+def _real_jython(fiji: Path) -> Path | None:
+    """A real Jython for the test copy: the Fiji's own, else Debian's ``jython`` package (the test Fijis ship a
+    stub of jython-shaded); None if neither."""
+    own = [p for p in (fiji / "jars").glob("jython*.jar") if p.stat().st_size > 1_000_000]
+    if own:
+        return own[0]
+    debian = Path("/usr/share/java/jython.jar")
+    return debian if debian.is_file() else None
+
+
+def test_the_jython_example_runs_in_a_fiji_started_by_pyimagej(tmp_path, fiji_dir):
+    """scripts/fiji_trackmate_cellpose_jython.py itself, from Fiji's ScriptService, in a pyimagej-started copy of the
+    Fiji with our jar installed: spots in every frame, tracks, the XML names the detector."""
+    work = tmp_path
+    fiji = install_into_copy(fiji_dir, work)
+    jython = _real_jython(fiji)
+    if jython is None:
+        pytest.skip("no real Jython: this Fiji ships a stub and Debian's jython package is not installed")
+    if not jython.is_relative_to(fiji):
+        # Debian's Jython (its own antlr 3 runtime, on its manifest class path) in place of the stub; Fiji's antlr 3.5
+        # jars would shadow that runtime. Only this copy changes (its files are links: removing one keeps the original).
+        for p in (fiji / "jars").glob("jython-shaded-*STUB*.jar"):
+            p.unlink()
+        for p in (fiji / "jars").glob("antlr-*3.5*.jar"):
+            p.unlink()
+        import shutil
+
+        shutil.copy(jython, fiji / "jars" / "jython-debian.jar")
+    out = work / "jython.xml"
+    script = {"name": "jython", "path": str(REPO / "scripts" / "fiji_trackmate_cellpose_jython.py"),
+              "params": {"imageFile": sample_path("2dt"), "outFile": out, "modelName": "CUSTOM",
+                         "modelPath": os.environ["TMCP_TEST_MODEL"], "diameter": "10.0", "useGpu": "false",
+                         "minIou": "0.3"}}
+    res = _run_scenario(work, fiji, [script], only_scripts=True)
+    assert res["scripts"]["jython"]["ok"] and "Python" in res["scripts"]["jython"]["language"]
+    assert res["imported_before"] == []
+    facts = _xml_facts(out)
+    gt = _n_frames(sample_path("2dt"))
+    assert facts["detector"] == "CELLPOSE_ADVANCED_PY_DETECTOR" and facts["frames"] == list(range(gt))
+    assert facts["n_tracks"] > 0
+
+
+def _n_frames(image: Path) -> int:
+    import tifffile
+
+    return int(tifffile.imread(image).shape[0])
