@@ -14,7 +14,7 @@ put there by ``install-fiji``). Phases, in one JVM:
 5. ``run_3dt`` (if IMAGE_3DT is given): frame 0 of a 3D+t image (2D+Z mode, short on a CPU).
 
 Records plain facts in OUT.json, including every network-related event of this Python (audit hook: sockets, URL
-requests, and any program started other than ``java``, e.g. Maven through jgo) during the whole run.
+requests, and programs that download, e.g. Maven through jgo) during the whole run.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ import traceback
 from pathlib import Path
 
 EVENTS: list[list[str]] = []
+#: Programs that fetch from the network (jgo resolves Maven endpoints with mvn).
+_DOWNLOADERS = {"mvn", "mvnw", "curl", "wget", "git"}
 
 
 def _audit(event, args):
     if event in ("socket.connect", "socket.getaddrinfo", "urllib.Request", "http.client.connect"):
         EVENTS.append([event, repr(args)[:300]])
-    elif event == "subprocess.Popen" and not str(args[0]).endswith(("java", "java.exe")):  # e.g. Maven through jgo
+    elif event == "subprocess.Popen" and Path(str(args[0])).name.split(".")[0] in _DOWNLOADERS:
         EVENTS.append([event, repr(args)[:300]])
 
 
