@@ -7,6 +7,7 @@
   need a JDK); ``TRACKMATE_CELLPOSE_NO_PREBUILT_GLUE=1`` builds without jars on purpose (run time then compiles the
   glue against the user's Fiji, which needs a JDK there). An editable install (``pip install -e``) writes the jars
   into the source tree (python/trackmate_cellpose/data/java/glue/, git-ignored) and only warns without a JDK.
+  Each jar holds the detector settings table generated from ``trackmate_cellpose/settings.py`` (loaded by path).
 * ``trackmate_cellpose/data/java/src``: the sources (for the fallback compile against a user's Fiji, and to check
   that the jars are current: each jar's manifest records a hash of its sources).
 
@@ -65,7 +66,8 @@ class BuildPyWithGlue(build_py):
             raise SystemExit(msg)
         try:
             jars = pb.build_prebuilt_jars(GLUE_SRC, MIRROR, out_dir, javac=javac,
-                                          version=self.distribution.get_version())
+                                          version=self.distribution.get_version(),
+                                          table=pb.load_settings_table(HERE / "python" / "trackmate_cellpose"))
         except (RuntimeError, OSError) as e:  # e.g. a javac too old for --release 8
             if not editable:
                 raise

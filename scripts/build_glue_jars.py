@@ -26,7 +26,8 @@ def main() -> int:
              for p in (pkg / "_version.py", pkg / "__init__.py") if p.is_file())
     version = next(m.group(1) for m in found if m)
     for jar in pb.build_prebuilt_jars(REPO / "java-glue/src", REPO / "java-glue/api-mirror",
-                                      REPO / "python/trackmate_cellpose/data/java/glue", javac=javac, version=version):
+                                      REPO / "python/trackmate_cellpose/data/java/glue", javac=javac, version=version,
+                                      table=pb.load_settings_table(pkg)):
         print(jar)
     return 0
 

@@ -8,10 +8,11 @@
 
 /*
  * TrackMate with the "Cellpose advanced (Python)" detector, selected by its key, then TrackMate's Overlap tracker,
- * then TrackMate's XML writer. Run it in a Fiji started by trackmate-cellpose (the detector's Python side lives in
- * that process):
+ * then TrackMate's XML writer. Run it in your Fiji's Script Editor (File > Open... this script, Run) after
+ * "trackmate-cellpose install-fiji --fiji /path/to/Fiji.app", in a Fiji whose process has Python: Fiji's Python mode
+ * (Edit > Options > Python...), any Fiji started by pyimagej, or one started with
  *
- *     trackmate-cellpose fiji --fiji /path/to/Fiji.app      # then File > Open... this script, Run
+ *     trackmate-cellpose fiji --fiji /path/to/Fiji.app
  *
  * Works with TrackMate 7.x and 8.x/v9 (only APIs common to these lines are used). Values must have the exact Java
  * types of the defaults: Double for CELL_DIAMETER, Integer for TARGET_CHANNEL (write 10d, 1).
@@ -33,7 +34,7 @@ if (imp == null)
 def settings = new Settings(imp)
 def factory = new DetectorProvider().getFactory("CELLPOSE_ADVANCED_PY_DETECTOR")
 if (factory == null)
-	throw new IllegalStateException("TrackMate does not know CELLPOSE_ADVANCED_PY_DETECTOR: start Fiji with 'trackmate-cellpose fiji'")
+	throw new IllegalStateException("TrackMate does not know CELLPOSE_ADVANCED_PY_DETECTOR: run 'trackmate-cellpose install-fiji --fiji <this Fiji>' (or start Fiji with 'trackmate-cellpose fiji')")
 settings.detectorFactory = factory
 def ds = factory.getDefaultSettings()
 ds.put("CELLPOSE_MODEL", modelName)

@@ -8,9 +8,10 @@
 """Jython (Fiji's script editor): TrackMate with the "Cellpose advanced (Python)" detector, selected by its key,
 then TrackMate's Overlap tracker and XML writer.
 
-This is a *Fiji* script (Jython 2.7, run by Fiji), not CPython: open it in the Fiji started by
-``trackmate-cellpose fiji --fiji /path/to/Fiji.app`` (File > Open..., Run). The detector's Python side lives in
-that process. Works with TrackMate 7.x and 8.x/v9. Values need the exact Java types of the defaults: floats for
+This is a *Fiji* script (Jython 2.7, run by Fiji), not CPython: open it in your Fiji's Script Editor (File > Open...,
+Run) after ``trackmate-cellpose install-fiji --fiji /path/to/Fiji.app``, in a Fiji whose process has (C)Python: Fiji's
+Python mode (Edit > Options > Python...), any Fiji started by pyimagej, or ``trackmate-cellpose fiji``. The detector
+finds its Python side in that process by itself. Works with TrackMate 7.x and 8.x/v9. Values need the exact Java types of the defaults: floats for
 Double settings (10.0, not 10), ints for Integer ones.
 """
 
@@ -29,7 +30,8 @@ if imp is None:
 settings = Settings(imp)
 factory = DetectorProvider().getFactory("CELLPOSE_ADVANCED_PY_DETECTOR")
 if factory is None:
-    raise RuntimeError("TrackMate does not know CELLPOSE_ADVANCED_PY_DETECTOR: start Fiji with 'trackmate-cellpose fiji'")
+    raise RuntimeError("TrackMate does not know CELLPOSE_ADVANCED_PY_DETECTOR: run 'trackmate-cellpose install-fiji "
+                       "--fiji <this Fiji>' (or start Fiji with 'trackmate-cellpose fiji')")
 settings.detectorFactory = factory
 ds = factory.getDefaultSettings()
 ds.put("CELLPOSE_MODEL", modelName)

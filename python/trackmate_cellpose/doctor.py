@@ -289,6 +289,13 @@ def _check_fiji_glue(r: Report, inst) -> None:
         r.add("fiji mode", "ok", f"in-process: started with 'trackmate-cellpose fiji --fiji {inst.root}' (or "
                                  f"trackmate_cellpose.bridge.start_fiji from Python), the detector runs in that "
                                  f"Python, with {glue}")
+    if glue == "the installed jar":
+        r.add("fiji python mode", "ok", "Fiji's Python mode (Edit > Options > Python...) or a Fiji started by pyimagej "
+                                        "(imagej.init, napari-imagej): in-process, found by the detector itself when "
+                                        "that Python has trackmate-cellpose")
+    else:
+        r.add("fiji python mode", "info", "Fiji's Python mode or a Fiji started by pyimagej: needs our jar in this "
+                                          "Fiji", f"{install} (then pip install trackmate-cellpose in that Python)")
     r.add("fiji classic", "info", "classic launch (Fiji started from its icon, no Python in it): not yet supported; "
                                   + ("TrackMate lists the detector but cannot run it (the Python worker is not "
                                      "implemented yet)" if found else "the detector is not listed there"))

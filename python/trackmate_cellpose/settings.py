@@ -33,6 +33,10 @@ __all__ = [
     "DEFAULT_MODELS",
     "default_model",
     "installed_cellpose_major",
+    "BUILTIN_MODELS",
+    "range_text",
+    "settings_resource_json",
+    "SETTINGS_RESOURCE",
 ]
 
 #: Key under which the detector is registered in TrackMate (``getKey()`` of the Java factory).
@@ -44,6 +48,16 @@ CUSTOM_MODEL = "CUSTOM"
 #: Default ``CELLPOSE_MODEL`` per installed cellpose major version (a cellpose-3 model does not exist in cellpose 4
 #: and vice versa).
 DEFAULT_MODELS: dict[int, str] = {3: "cyto3", 4: "cpsam"}
+
+#: User-facing built-in model names per cellpose major version (cellpose's own list also holds internal names).
+BUILTIN_MODELS: dict[int, tuple[str, ...]] = {
+    3: ("cyto3", "cyto2", "cyto", "nuclei", "livecell_cp3", "tissuenet_cp3", "yeast_PhC_cp3", "yeast_BF_cp3",
+        "bact_phase_cp3", "bact_fluor_cp3", "deepbacs_cp3", "cyto2_cp3"),
+    4: ("cpsam", "cpsam_v2", "cpdino", "cpdino-vitb"),
+}
+
+#: The cellpose major version whose default model applies when no cellpose is installed.
+NO_CELLPOSE_MAJOR = 3
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,12 +76,21 @@ def installed_cellpose_major() -> int | None:
 def default_model(major: int | None = None) -> str:
     """The default built-in model for cellpose ``major`` (default: the installed one; 3.x when none is installed)."""
     major = installed_cellpose_major() if major is None else major
-    return DEFAULT_MODELS.get(major, DEFAULT_MODELS[4] if (major or 0) > 4 else DEFAULT_MODELS[3])
+    return DEFAULT_MODELS.get(major, DEFAULT_MODELS[4] if (major or 0) > 4 else DEFAULT_MODELS[NO_CELLPOSE_MAJOR])
 
 
-def _f(key: str, default: Any, *, unit: str, range: str, doc: str, lo=None, hi=None, lo_open=False,
+def _f(key: str, default: Any, *, unit: str, doc: str, label: str | None = None, lo=None, hi=None,
+       range: str | None = None, nonempty: bool = False, only_3d: bool = False, editor: str | None = None,
        factory=None, default_doc: str | None = None):
-    meta = {"key": key, "unit": unit, "range": range, "doc": doc, "lo": lo, "hi": hi, "lo_open": lo_open,
+    """One setting. ``label`` (the Fiji panel's; default: from the key) and ``doc`` (its tooltip, the CLI help and the
+    README) are shown to users. Numbers: inclusive bounds ``lo``/``hi`` (the range text is derived from them).
+    Strings: ``range`` says in words what is accepted; ``nonempty`` rejects an empty (blank) value. ``only_3d``: the
+    panel shows it for 3D images only. ``editor``: the panel's editor when not the type's own (``"model"``: the built-in models; ``"channel"``: a
+    whole number up to the image's channel count)."""
+    if range is not None and type(default) in (int, float):
+        raise ValueError(f"{key}: a number's range is derived from lo/hi, not written as text")
+    meta = {"key": key, "unit": unit, "doc": doc, "label": label or key.replace("_", " ").capitalize(), "lo": lo,
+            "hi": hi, "range_text": range, "nonempty": nonempty, "only_3d": only_3d, "editor": editor,
             "kind": type(default), "default_doc": default_doc}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
@@ -83,44 +106,51 @@ class DetectorSettings:
     """
 
     model: str = _f("CELLPOSE_MODEL", "", factory=default_model, unit="-", range="built-in model name or CUSTOM",
+                    label="Model", nonempty=True, editor="model",
                     default_doc=" / ".join(f'"{m}" (cellpose {v})' for v, m in DEFAULT_MODELS.items()),
                     doc="Built-in model of the installed cellpose (3.x: cyto3, cyto2, cyto, nuclei, livecell_cp3, ...; "
                         "4.x: cpsam, cpsam_v2, ...) or CUSTOM to use CELLPOSE_MODEL_FILEPATH. The default follows "
                         "the installed major version.")
     model_path: str = _f("CELLPOSE_MODEL_FILEPATH", "", unit="path", range="existing file when CELLPOSE_MODEL=CUSTOM",
+                         label="Custom model file",
                          doc="Custom (retrained) cellpose model file. Must exist: a missing file is an error, never a "
                              "silent download of a default model.")
-    target_channel: int = _f("TARGET_CHANNEL", 1, unit="-", range=">= 1", lo=1,
+    target_channel: int = _f("TARGET_CHANNEL", 1, unit="-", lo=1, label="Channel to segment", editor="channel",
                              doc="1-based image channel to segment (TrackMate's convention, not TrackMate-Cellpose's "
                                  "RGB index).")
-    channel_2: int = _f("OPTIONAL_CHANNEL_2", 0, unit="-", range=">= 0", lo=0,
+    channel_2: int = _f("OPTIONAL_CHANNEL_2", 0, unit="-", lo=0, label="Optional second channel",
+                        editor="channel",
                         doc="Optional second channel (e.g. nuclei), 1-based; 0 = none.")
-    diameter: float = _f("CELL_DIAMETER", 30.0, unit="image physical unit (e.g. um)", range=">= 0", lo=0.0,
+    diameter: float = _f("CELL_DIAMETER", 30.0, unit="image physical unit (e.g. um)", lo=0.0, label="Cell diameter",
                          doc="Expected cell diameter in the image's physical units, converted to pixels with the XY "
                              "pixel size; 0 = use the model's own object size.")
-    use_gpu: bool = _f("USE_GPU", True, unit="-", range="true/false",
+    use_gpu: bool = _f("USE_GPU", True, unit="-", label="Use GPU",
                        doc="Use CUDA (or Apple MPS) when available; otherwise run on the CPU with one logged notice.")
-    simplify_contours: bool = _f("SIMPLIFY_CONTOURS", True, unit="-", range="true/false",
+    simplify_contours: bool = _f("SIMPLIFY_CONTOURS", True, unit="-", label="Simplify contours",
                                  doc="Simplify polygons as TrackMate's label-image detector does (interpolation at "
                                      "2 px, then Douglas-Peucker at 0.5 px); in 3D, decimate meshes.")
-    cellprob_threshold: float = _f("CELL_PROB_THRESHOLD", 0.0, unit="logit", range="-6 .. 6", lo=-6.0, hi=6.0,
+    cellprob_threshold: float = _f("CELL_PROB_THRESHOLD", 0.0, unit="logit", lo=-6.0, hi=6.0,
+                                   label="Cell prob. threshold",
                                    doc="Cell-probability threshold: raise it for fewer/smaller objects, lower it for "
                                        "more/larger ones.")
-    flow_threshold: float = _f("FLOW_THRESHOLD", 0.4, unit="-", range=">= 0", lo=0.0,
+    flow_threshold: float = _f("FLOW_THRESHOLD", 0.4, unit="-", lo=0.0, label="Flow threshold",
                                doc="Maximum flow error of a mask; 0 disables the check. Not used in 3D mode (cellpose "
                                    "ignores it there; a notice is logged).")
-    resample: bool = _f("RESAMPLE", True, unit="-", range="true/false",
+    resample: bool = _f("RESAMPLE", True, unit="-", label="Resample",
                         doc="Compute the masks at the original image size (smoother, slower) rather than at the "
                             "network's rescaled size.")
-    do_2dz: bool = _f("DO2DZ", False, unit="-", range="true/false",
+    do_2dz: bool = _f("DO2DZ", False, unit="-", label="2D+Z (stitch planes)", only_3d=True,
                       doc="3D images: segment each Z plane in 2D and stitch planes by IoU instead of cellpose's full "
                           "3D mode (the default).")
-    iou_threshold: float = _f("IOUTHRESHOLD", 0.25, unit="-", range="0 .. 1", lo=0.0, hi=1.0,
+    iou_threshold: float = _f("IOUTHRESHOLD", 0.25, unit="-", lo=0.0, hi=1.0, label="Stitch IoU threshold",
+                              only_3d=True,
                               doc="2D+Z: minimum IoU between masks of consecutive planes to stitch them.")
-    min_size: float = _f("CELL_MIN_SIZE", 15.0, unit="pixels (2D) / voxels (3D)", range=">= 0", lo=0.0,
+    min_size: float = _f("CELL_MIN_SIZE", 15.0, unit="pixels (2D) / voxels (3D)", lo=0.0,
+                         label="Minimum size (px)",
                          doc="Objects smaller than this are removed, counted on the original image grid after "
                              "segmentation (after stitching in 2D+Z, not per plane).")
-    smoothing_scale: float = _f("SMOOTHING_SCALE", 1.0, unit="image physical unit", range="any; <= 0 disables",
+    smoothing_scale: float = _f("SMOOTHING_SCALE", 1.0, unit="image physical unit", label="Mesh smoothing scale",
+                                only_3d=True,
                                 doc="3D: Gaussian smoothing of each object before meshing (sigma = scale/sqrt(3) per "
                                     "axis, anisotropy-aware, as in TrackMate). Default 1.0 = on, about one "
                                     "micrometre; <= 0 meshes the raw voxels.")
@@ -220,9 +250,12 @@ def _check_value(f: dataclasses.Field, value: Any) -> Any:
     if kind is str:
         if not isinstance(value, str):
             raise InvalidSettingsError(f"{key} must be a string, got {value!r}", key=key, value=value)
-        if key == "CELLPOSE_MODEL" and not value.strip():
-            raise InvalidSettingsError(f"{key} must be a model name or CUSTOM, got {value!r}", key=key, value=value)
-        return value.strip() if key == "CELLPOSE_MODEL" else value
+        if f.metadata["nonempty"]:
+            if not value.strip():
+                raise InvalidSettingsError(f"{key} must be {f.metadata['range_text']}, got {value!r}", key=key,
+                                           value=value)
+            return value.strip()
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidSettingsError(f"{key} must be a number, got {value!r}", key=key, value=value)
     if kind is int:
@@ -241,15 +274,74 @@ def _check_value(f: dataclasses.Field, value: Any) -> Any:
     return value
 
 
+def _number_text(v: float) -> str:
+    return f"{v:g}"
+
+
+def range_text(meta: Mapping[str, Any]) -> str:
+    """What a setting accepts, in words: derived from the bounds for numbers (``-6 .. 6``, ``>= 0``, ``any``)."""
+    kind, lo, hi = meta["kind"], meta["lo"], meta["hi"]
+    if kind is bool:
+        return "true/false"
+    if kind is str:
+        return meta["range_text"] or "any text"
+    if lo is not None and hi is not None:
+        return f"{_number_text(lo)} .. {_number_text(hi)}"
+    if lo is not None:
+        return f">= {_number_text(lo)}"
+    if hi is not None:
+        return f"<= {_number_text(hi)}"
+    return "any"
+
+
 def settings_table() -> list[dict[str, Any]]:
-    """One row per setting: key, field, type, default, unit, range, description (for docs, CLI help, the panel)."""
+    """One row per setting: key, field, type, default, label, unit, range (text, and the bounds ``lo``/``hi``),
+    description, and the Fiji panel's needs (``only_3d``, ``editor``); for docs, the CLI help and the Java glue."""
     return [
         {"key": f.metadata["key"], "field": f.name, "type": f.metadata["kind"].__name__,
          "default": f.default_factory() if f.default is dataclasses.MISSING else f.default,
-         "default_doc": f.metadata["default_doc"], "unit": f.metadata["unit"], "range": f.metadata["range"],
-         "doc": f.metadata["doc"]}
+         "default_doc": f.metadata["default_doc"], "label": f.metadata["label"], "unit": f.metadata["unit"],
+         "range": range_text(f.metadata), "lo": f.metadata["lo"], "hi": f.metadata["hi"], "doc": f.metadata["doc"],
+         "nonempty": f.metadata["nonempty"], "only_3d": f.metadata["only_3d"], "editor": _editor(f.metadata)}
         for f in dataclasses.fields(DetectorSettings)
     ]
+
+
+def _editor(meta: Mapping[str, Any]) -> str:
+    if meta["editor"]:
+        return meta["editor"]
+    kind = meta["kind"]
+    if kind is bool:
+        return "check"
+    if kind is str:
+        return "file" if meta["unit"] == "path" else "text"
+    return "number"
+
+
+#: Name of the settings table inside the glue jars (next to the glue's classes).
+SETTINGS_RESOURCE = "trackmatecellpose/glue/detector-settings.json"
+
+
+def settings_resource_json() -> str:
+    """The settings table as the Java glue reads it (``SettingsTable.java``): generated into every glue jar at build
+    time, so that the Fiji panel's labels, units, ranges and defaults, and Java's checks, come from this module only.
+
+    Independent of the installed cellpose (the build must be reproducible): the default model is given per cellpose
+    major version (``default_models``) and for a Python without cellpose (``fallback_model``); Java uses the one the
+    Python side publishes when it registers.
+    """
+    rows = []
+    for row in settings_table():
+        row = {k: v for k, v in row.items() if k not in ("field", "default_doc")}
+        if row["key"] == "CELLPOSE_MODEL":
+            row["default"] = None  # follows the installed cellpose
+        rows.append(row)
+    doc = {"format": 1, "detector_key": DETECTOR_KEY, "custom_model": CUSTOM_MODEL,
+           "default_models": {str(k): v for k, v in DEFAULT_MODELS.items()},
+           "fallback_model": default_model(NO_CELLPOSE_MAJOR),
+           "builtin_models": {str(k): list(v) for k, v in BUILTIN_MODELS.items()},
+           "aliases": dict(KEY_ALIASES), "settings": rows}
+    return json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
 
 
 @dataclass(frozen=True)

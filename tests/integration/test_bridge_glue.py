@@ -15,7 +15,8 @@ import pytest
 from trackmate_cellpose.bridge import find_fiji, trackmate_line_of_jar
 from trackmate_cellpose.bridge._glue import SOURCE_SETS, compile_glue, find_javac, glue_key, glue_source_root
 from trackmate_cellpose.errors import BackendUnavailableError
-from trackmate_cellpose.settings import DETECTOR_KEY, TRACKMATE_KEYS, DetectorSettings
+from trackmate_cellpose.settings import (DETECTOR_KEY, SETTINGS_RESOURCE, TRACKMATE_KEYS,
+                                         settings_resource_json)
 
 from support.fake_fiji import fake_trackmate_jar
 
@@ -29,38 +30,15 @@ def _java_keys() -> dict[str, str]:
     return dict(re.findall(r'public static final String (KEY_\w+) = "(\w+)";', text))
 
 
-def test_java_key_constants_match_python_settings():
+def test_java_key_constants_name_python_settings():
+    """The KEY_* constants the Java code refers to name settings of the Python table (the table itself reaches Java as
+    the jar's settings resource: test_settings_java_parity.py)."""
     consts = _java_keys()
-    assert sorted(consts.values()) == sorted(TRACKMATE_KEYS)
+    assert consts and set(consts.values()) <= set(TRACKMATE_KEYS)
     for const, key in consts.items():
         assert const == f"KEY_{key}", f"constant {const} should be named KEY_{key}"
     text = KEYS_JAVA.read_text(encoding="utf-8")
     assert f'DETECTOR_KEY = "{DETECTOR_KEY}"' in text
-
-
-def test_java_defaults_match_python_defaults():
-    text = KEYS_JAVA.read_text(encoding="utf-8")
-    consts = _java_keys()
-    java = {}
-    for const, raw in re.findall(r"m\.put\( (KEY_\w+), (.+?) \);", text):
-        raw = raw.strip()
-        if raw.startswith('"'):
-            val = raw.strip('"')
-        elif raw == "CellposePyServices.defaultModel()":
-            val = DetectorSettings().model  # set by the Python side at registration (test_bridge_service checks it)
-        elif raw.startswith("Integer.valueOf"):
-            val = int(re.search(r"\((.+)\)", raw).group(1))
-        elif raw.startswith("Double.valueOf"):
-            val = float(re.search(r"\((.+)\)", raw).group(1).strip(" .") or 0)
-        elif raw in ("Boolean.TRUE", "Boolean.FALSE"):
-            val = raw == "Boolean.TRUE"
-        else:
-            raise AssertionError(f"unparsed default {raw}")
-        java[consts[const]] = val
-    python = DetectorSettings().to_trackmate_map()
-    assert list(java) == list(python), "same keys in the same order"
-    for key, value in python.items():
-        assert type(java[key]) is type(value) and java[key] == pytest.approx(value), key
 
 
 @pytest.mark.parametrize("line,major,release", [("tm7", 52, 8), ("tm8", 65, 21), ("tm9", 61, 17)])
@@ -163,8 +141,11 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
     from trackmate_cellpose.bridge._prebuilt import (PLUGIN_INDEX, build_prebuilt_jars, read_manifest,
                                                      source_hash)
 
-    jars = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "a", javac=javac.path, version="9.9.9")
-    again = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "b", javac=javac.path, version="9.9.9")
+    table = (SETTINGS_RESOURCE, settings_resource_json())
+    jars = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "a", javac=javac.path, version="9.9.9",
+                               table=table)
+    again = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "b", javac=javac.path, version="9.9.9",
+                                table=table)
     assert [j.name for j in jars] == [f"trackmate-cellpose-glue-{line}.jar" for line in SOURCE_SETS]
     factory = (REPO / "java-glue" / "src" / "tm8" / "trackmatecellpose" / "glue" / "CellposePyDetectorFactory.java")
     assert "priority = Priority.LOW - 2." in factory.read_text()  # -100 - 2 in the mirror's and SciJava's Priority
@@ -181,7 +162,8 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
         m = read_manifest(jar)
         assert (m["TrackMate-Line"], m["TrackMate-Cellpose-Version"], m["TrackMate-Cellpose-Glue"]) == (
             line, "9.9.9", "true")
-        assert m["Glue-Source-Hash"] == source_hash(glue_source_root(), line)
+        assert m["Glue-Source-Hash"] == source_hash(glue_source_root(), line, table[1])
+        assert z.read(SETTINGS_RESOURCE).decode() == table[1]
 
 
 def test_source_hash_follows_the_lines_sources_only(tmp_path):
@@ -191,14 +173,18 @@ def test_source_hash_follows_the_lines_sources_only(tmp_path):
 
     src = tmp_path / "src"
     shutil.copytree(glue_source_root(), src)
-    before = {line: source_hash(src, line) for line in SOURCE_SETS}
+    table = settings_resource_json()
+    before = {line: source_hash(src, line, table) for line in SOURCE_SETS}
     assert len(set(before.values())) == 3
     f = src / "spots-v9" / "trackmatecellpose" / "glue" / "SpotMaker.java"
     f.write_bytes(f.read_bytes().replace(b"\n", b"\r\n"))  # a Windows checkout hashes the same
-    assert {line: source_hash(src, line) for line in SOURCE_SETS} == before
+    assert {line: source_hash(src, line, table) for line in SOURCE_SETS} == before
     f.write_text(f.read_text() + "// changed\n")
-    after = {line: source_hash(src, line) for line in SOURCE_SETS}
+    after = {line: source_hash(src, line, table) for line in SOURCE_SETS}
     assert after["tm9"] != before["tm9"] and after["tm7"] == before["tm7"] and after["tm8"] == before["tm8"]
+    edited = table.replace('"label": "Cell diameter"', '"label": "Cell size"')
+    assert edited != table, "the settings table has the label this test edits"
+    assert all(source_hash(src, line, edited) != after[line] for line in SOURCE_SETS), "a changed table is stale"
 
 
 def test_the_packages_prebuilt_jars_are_current_with_the_sources(javac):
@@ -214,3 +200,18 @@ def test_the_packages_prebuilt_jars_are_current_with_the_sources(javac):
             f"{jar} missing: the build hook did not run (pip install -e . or python scripts/build_glue_jars.py)")
         assert read_manifest(jar)["Glue-Source-Hash"] == current_source_hash(line), (
             f"{jar} is stale: run python scripts/build_glue_jars.py")
+
+
+def test_every_shipped_jar_holds_the_settings_table_python_makes_now():
+    """The Java side's defaults, checks and panel read this resource: it must be the Python table, unchanged since the
+    jar was built (a drift means the jar is stale: run python scripts/build_glue_jars.py)."""
+    from trackmate_cellpose.bridge._glue import prebuilt_dir
+    from trackmate_cellpose.bridge._prebuilt import load_settings_table, prebuilt_jar_name
+
+    assert load_settings_table(REPO / "python" / "trackmate_cellpose") == (SETTINGS_RESOURCE,
+                                                                           settings_resource_json())
+    for line in SOURCE_SETS:
+        jar = prebuilt_dir() / prebuilt_jar_name(line)
+        assert jar.is_file(), f"{jar} missing: run python scripts/build_glue_jars.py"
+        with zipfile.ZipFile(jar) as z:
+            assert z.read(SETTINGS_RESOURCE).decode("utf-8") == settings_resource_json(), f"{jar} is stale"

@@ -18,10 +18,12 @@ import pytest
 
 from trackmate_cellpose.bridge._glue import find_javac, glue_source_root
 from trackmate_cellpose.errors import BackendUnavailableError
+from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_json
 
 pytestmark = pytest.mark.jvm
 
-CORE = ("CellposePyService", "CellposePyServices", "DetectionRequest", "DetectionSink")
+CORE = ("CellposePyService", "CellposePyServices", "PyImageJDiscovery", "SettingsTable", "DetectionRequest",
+        "DetectionSink")
 
 HARNESS = r"""
 package harness;
@@ -125,10 +127,14 @@ def fake_detect(image, settings, *, axes, calibration, runtime, placement, hooks
 
 Services = JClass("trackmatecellpose.glue.CellposePyServices")
 before = str(Services.defaultModel())
-register_service()
+first = register_service()
+Services.register(None)  # the glue's registry cleared: the next call registers the same service again
+again = register_service()
 _s = lambda v: None if v is None else str(v)
 out = {"models": {"before": before, "default": str(Services.defaultModel()),
-                  "list": [str(m) for m in Services.models()]}}
+                  "list": [str(m) for m in Services.models()]},
+       "idempotent": {"same": first is again and register_service() is first,
+                      "registered": Services.get() is not None}}
 settings = to_java_map(DetectorSettings(diameter=12.5))
 shape = jpype.JArray(jpype.JLong)([1, 1, 8, 6])
 if mode == "fake":
@@ -170,10 +176,17 @@ def harness_classes(tmp_path_factory) -> Path:
     glue = glue_source_root() / "common" / "trackmatecellpose" / "glue"
     classes = d / "classes"
     classes.mkdir()
-    proc = subprocess.run([str(javac.path), "--release", "11", "-nowarn", "-d", str(classes),
+    # PyImageJDiscovery (reached only in a Fiji) names SciJava/TrackMate types: javac reads them from the API mirror's
+    # sources but writes no class of the mirror (-implicit:none), so none is ever on this JVM's class path.
+    mirror = Path(__file__).resolve().parents[2] / "java-glue" / "api-mirror"
+    proc = subprocess.run([str(javac.path), "--release", "11", "-nowarn", "-implicit:none", "-sourcepath",
+                           os.pathsep.join(str(mirror / d) for d in ("shared", "tm8")), "-d", str(classes),
                            *(str(glue / f"{c}.java") for c in CORE), str(src / "Harness.java")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    resource = classes / SETTINGS_RESOURCE  # as the jar build puts it
+    resource.parent.mkdir(parents=True, exist_ok=True)
+    resource.write_text(settings_resource_json(), encoding="utf-8")
     return classes
 
 
@@ -201,6 +214,11 @@ def test_registration_publishes_the_installed_cellposes_models(fake_results):
     major = cellpose_major_version()
     assert m["before"] == "cyto3"  # Java's fallback before a Python side registers
     assert m["default"] == default_model(major) and m["list"] == list(BUILTIN_MODELS[major])
+
+
+def test_register_service_is_idempotent(fake_results):
+    """The glue may call it in a Fiji that Python started (PyImageJDiscovery) after start_fiji already did."""
+    assert fake_results["idempotent"] == {"same": True, "registered": True}
 
 
 def test_frames_cross_in_bulk_with_calibration_and_offsets(fake_results):

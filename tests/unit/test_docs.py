@@ -20,6 +20,7 @@ def test_readme_settings_table_matches_code():
             str(r["default"]).lower() if isinstance(r["default"], bool) else str(r["default"]))
         # a default that depends on the installed cellpose is documented for every version
         assert cells[2] == (f"`{r['default_doc']}`" if r["default_doc"] else f"`{default}`")
+        assert cells[3] == r["unit"] and cells[4] == r["range"]
         assert cells[5] == r["doc"]
 
 

@@ -246,18 +246,28 @@ def _doctor(fiji_dir: Path) -> dict[str, tuple[str, str]]:
     return {c.name: (c.level, c.detail) for c in r.checks}
 
 
+def _doctor_fix(fiji_dir: Path, name: str) -> str:
+    from trackmate_cellpose.doctor import Report, _check_fiji
+
+    r = Report()
+    _check_fiji(r, fiji_dir, start_jvm=False)
+    return next(c.fix for c in r.checks if c.name == name) or ""
+
+
 def test_doctor_reports_the_installed_glue_and_the_mode(tmp_path, prebuilt, monkeypatch):
     fiji_dir = _fake_fiji(tmp_path / "Fiji.app", "tm9", "9.0.0-SNAPSHOT")
     checks = _doctor(fiji_dir)
     assert checks["fiji glue"][0] == "info" and "not installed" in checks["fiji glue"][1]
     assert checks["fiji mode"][0] == "ok" and "prebuilt jar" in checks["fiji mode"][1]
     assert "not yet supported" in checks["fiji classic"][1] and "not listed" in checks["fiji classic"][1]
+    assert checks["fiji python mode"][0] == "info" and "install-fiji" in _doctor_fix(fiji_dir, "fiji python mode")
 
     _install.install_fiji(fiji_dir)
     checks = _doctor(fiji_dir)
     assert checks["fiji glue"] == ("ok", f"jars/trackmate-cellpose-glue-{__version__}.jar: trackmate-cellpose "
                                          f"{__version__} for tm9, current")
     assert "installed jar" in checks["fiji mode"][1] and "trackmate-cellpose fiji" in checks["fiji mode"][1]
+    assert checks["fiji python mode"][0] == "ok" and "found by the detector itself" in checks["fiji python mode"][1]
     assert checks["fiji python"] == ("ok", f"recorded for the Python worker: {sys.executable}")
     assert "lists the detector but cannot run it" in checks["fiji classic"][1]
 

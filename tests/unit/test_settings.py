@@ -99,3 +99,72 @@ def test_frozen_and_bad_json():
 def test_runtime_options_validated(kw, name):
     with pytest.raises(InvalidSettingsError, match=name):
         RuntimeOptions(**kw)
+
+
+def test_range_text_is_derived_from_the_bounds():
+    """One fact, one place: a number's range is stored as bounds only; its text is derived (docs, CLI, Fiji panel)."""
+    from trackmate_cellpose.settings import range_text
+
+    meta = {"kind": float, "lo": None, "hi": None, "range_text": None}
+    assert range_text({**meta, "lo": -6.0, "hi": 6.0}) == "-6 .. 6"
+    assert range_text({**meta, "lo": 0.0}) == ">= 0"
+    assert range_text({**meta, "hi": 1.5}) == "<= 1.5"
+    assert range_text(meta) == "any"
+    assert range_text({**meta, "kind": bool}) == "true/false"
+    rows = {r["key"]: r for r in settings_table()}
+    assert rows["CELL_PROB_THRESHOLD"]["range"] == "-6 .. 6" and rows["TARGET_CHANNEL"]["range"] == ">= 1"
+    for f in dataclasses.fields(DetectorSettings):
+        assert "lo_open" not in f.metadata and "range" not in f.metadata
+        if f.metadata["kind"] in (int, float):
+            assert f.metadata["range_text"] is None, f"{f.metadata['key']}: range typed as text"
+
+
+def test_a_number_cannot_carry_a_typed_range():
+    from trackmate_cellpose.settings import _f
+
+    with pytest.raises(ValueError, match="derived from lo/hi"):
+        _f("X", 1.0, unit="-", doc="d", range=">= 0", lo=0.0)
+
+
+def test_settings_resource_is_the_table_and_does_not_depend_on_the_installed_cellpose(monkeypatch):
+    """What the Java glue reads (generated into each jar at build time): every row with label, unit, range, bounds
+    and editor; aliases; models per cellpose version. The build must give the same bytes whatever cellpose it has."""
+    from trackmate_cellpose import settings as settings_mod
+
+    doc = json.loads(settings_mod.settings_resource_json())
+    assert [r["key"] for r in doc["settings"]] == list(TRACKMATE_KEYS)
+    assert doc["aliases"] == KEY_ALIASES
+    assert doc["builtin_models"] == {str(k): list(v) for k, v in settings_mod.BUILTIN_MODELS.items()}
+    assert "cpsam_v2" in doc["builtin_models"]["4"]
+    rows = {r["key"]: r for r in settings_table()}
+    for r in doc["settings"]:
+        assert r["label"] and r["doc"] == rows[r["key"]]["doc"] and r["range"] == rows[r["key"]]["range"]
+        assert (r["lo"], r["hi"]) == (rows[r["key"]]["lo"], rows[r["key"]]["hi"])
+    assert {r["key"]: r["editor"] for r in doc["settings"] if r["type"] == "str"} == {
+        "CELLPOSE_MODEL": "model", "CELLPOSE_MODEL_FILEPATH": "file"}
+    before = settings_mod.settings_resource_json()
+    monkeypatch.setattr(settings_mod, "installed_cellpose_major", lambda: 4)
+    assert settings_mod.settings_resource_json() == before
+
+
+def test_string_settings_get_a_generic_editor():
+    """A new string setting needs no Java change: a path gets a file field, other text a text field."""
+    from trackmate_cellpose.settings import _editor
+
+    assert _editor({"kind": str, "unit": "path", "editor": None}) == "file"
+    assert _editor({"kind": str, "unit": "-", "editor": None}) == "text"
+    assert _editor({"kind": bool, "unit": "-", "editor": None}) == "check"
+    assert _editor({"kind": float, "unit": "-", "editor": None}) == "number"
+
+
+def test_build_loads_the_table_by_path_without_importing_the_package():
+    import sys
+    from pathlib import Path
+
+    from trackmate_cellpose.bridge._prebuilt import load_settings_table
+    from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_json
+
+    before = set(sys.modules)
+    pkg = Path(__file__).resolve().parents[2] / "python" / "trackmate_cellpose"
+    assert load_settings_table(pkg) == (SETTINGS_RESOURCE, settings_resource_json())
+    assert set(sys.modules) == before

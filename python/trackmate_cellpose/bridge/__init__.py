@@ -4,6 +4,8 @@
   detection service registered;
 * :func:`run_trackmate` runs TrackMate headless with the "Cellpose advanced (Python)" detector, TrackMate's tracker
   and TrackMate's XML writer;
+* :func:`register_service` registers the Python detection service with the glue (idempotent; the glue calls it
+  itself in a Fiji that Python started, through pyimagej's script runner);
 * :func:`run_script` runs a SciJava script (Groovy, Jython, ...) in that Fiji;
 * :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM);
 * :func:`install_fiji` / :func:`uninstall_fiji` put the prebuilt glue into a Fiji's ``jars/`` and take it out again.
@@ -17,6 +19,7 @@ from ._install import install_fiji, installed_glue, uninstall_fiji
 from ._jvm import FijiSession, current_session, start_fiji
 from ._run import TrackMateError, TrackMateRun, run_trackmate
 from ._script import run_script
+from ._service import register_service
 
 __all__ = [
     "FijiInstallation",
@@ -37,4 +40,5 @@ __all__ = [
     "TrackMateRun",
     "run_trackmate",
     "run_script",
+    "register_service",
 ]

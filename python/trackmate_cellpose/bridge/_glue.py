@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import BackendUnavailableError
+from ..settings import SETTINGS_RESOURCE, settings_resource_json
 from ._fiji import FijiInstallation
 from ._prebuilt import SOURCE_SETS, prebuilt_jar_name, read_manifest, source_hash
 
@@ -178,6 +179,7 @@ def compile_glue(line: str, classpath: Sequence[Path], out_jar: Path, *, release
         with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: trackmate-cellpose\n"
                        f"TrackMate-Line: {line}\n")
+            z.writestr(SETTINGS_RESOURCE, settings_resource_json())  # what the Java side reads its settings from
             for f in sorted(classes.rglob("*")):
                 if f.is_file():
                     z.write(f, f.relative_to(classes).as_posix())
@@ -190,12 +192,13 @@ def _quote_arg(a: str) -> str:
 
 
 def glue_key(fiji: FijiInstallation, source_root: Path | None = None) -> str:
-    """Hash identifying a glue build: sources, line, release and the TrackMate jar."""
+    """Hash identifying a glue build: sources, settings table, line, release and the TrackMate jar."""
     h = hashlib.sha256()
     root = source_root or glue_source_root()
     for f in _sources(fiji.line, root):
         h.update(f.relative_to(root).as_posix().encode())
         h.update(f.read_bytes())
+    h.update(settings_resource_json().encode())
     st = fiji.trackmate_jar.stat()
     h.update(f"{fiji.line}|{fiji.java_release}|{fiji.trackmate_jar.name}|{st.st_size}".encode())
     return h.hexdigest()[:16]
@@ -220,9 +223,10 @@ def prebuilt_dir() -> Path:
 
 
 def current_source_hash(line: str) -> str | None:
-    """Hash of the installed glue sources of ``line`` (what a current prebuilt jar records); None without sources."""
+    """Hash of the installed glue sources of ``line`` and of this package's settings table (what a current prebuilt
+    jar records); None without sources."""
     try:
-        return source_hash(glue_source_root(), line)
+        return source_hash(glue_source_root(), line, settings_resource_json())
     except BackendUnavailableError:
         return None
 

@@ -2,8 +2,10 @@
 
 Users need no JDK: the wheel ships ``trackmate_cellpose/data/java/glue/trackmate-cellpose-glue-<line>.jar``, built by
 ``setup.py`` (which loads THIS FILE BY PATH, so it imports nothing but the standard library, not even the package).
-Each jar's manifest records the package version, the line and a hash of the sources it was compiled from
-(``Glue-Source-Hash``); at run time a jar whose hash differs from the installed sources' is stale and not used.
+Each jar also holds the detector settings table generated from ``trackmate_cellpose/settings.py`` (the only
+definition: the Java defaults, checks and panel read it). Each jar's manifest records the package version, the line
+and a hash of the sources and the table it was built from (``Glue-Source-Hash``); at run time a jar whose hash differs
+from the installed sources' and table's is stale and not used.
 
 The mirror (java-glue/api-mirror) has no SciJava annotation processor, so the plugin index that lets TrackMate find the
 factory (``META-INF/json/org.scijava.plugin.Plugin``) is written here from the ``@Plugin`` annotation that javac
@@ -22,7 +24,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-__all__ = ["SOURCE_SETS", "PLUGIN_INDEX", "MANIFEST_MARKER", "source_hash", "plugin_index_of_classes",
+__all__ = ["SOURCE_SETS", "PLUGIN_INDEX", "MANIFEST_MARKER", "source_hash", "load_settings_table",
+           "plugin_index_of_classes",
            "build_prebuilt_jar", "build_prebuilt_jars", "read_manifest", "prebuilt_jar_name", "find_javac_simple"]
 
 #: Source sets (folders of java-glue/src) compiled for each TrackMate line, in order.
@@ -52,14 +55,45 @@ def _line_sources(root: Path, line: str) -> list[Path]:
     return files
 
 
-def source_hash(root: Path, line: str) -> str:
-    """Hash (32 hex digits) of the glue sources of ``line`` under ``root``: relative paths and contents, with line
-    endings normalized (a Windows checkout hashes as a Unix one)."""
+def source_hash(root: Path, line: str, table: str) -> str:
+    """Hash (32 hex digits) of what the glue jar of ``line`` is built from: the sources under ``root`` (relative paths
+    and contents, with line endings normalized: a Windows checkout hashes as a Unix one) and the settings table
+    ``table`` (the JSON of :func:`load_settings_table`), so that a jar is stale when either changed."""
     h = hashlib.sha256(line.encode())
     for f in _line_sources(Path(root), line):
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
         h.update(f.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    h.update(b"settings-table\0" + table.encode("utf-8"))
     return h.hexdigest()[:32]
+
+
+def load_settings_table(package_dir: Path) -> tuple[str, str]:
+    """(resource name, JSON) of the detector settings table of the package at ``package_dir``
+    (``.../trackmate_cellpose``), for the glue jars: ``settings.py`` (a leaf that imports only ``errors.py``) is loaded
+    by path under a private package name, so that neither the package nor its dependencies are imported."""
+    import importlib.util
+    import sys
+    import types
+
+    name = "_tmcp_settings_only"
+    pkg = types.ModuleType(name)
+    pkg.__path__ = [str(package_dir)]
+    saved = {k: sys.modules.get(k) for k in (name, f"{name}.errors", f"{name}.settings")}
+    sys.modules[name] = pkg
+    try:
+        for sub in ("errors", "settings"):
+            spec = importlib.util.spec_from_file_location(f"{name}.{sub}", Path(package_dir) / f"{sub}.py")
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = mod
+            spec.loader.exec_module(mod)
+        settings = sys.modules[f"{name}.settings"]
+        return settings.SETTINGS_RESOURCE, settings.settings_resource_json()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
 
 
 # -- the SciJava plugin index, read from the compiled classes -----------------------------------------------------
@@ -197,12 +231,14 @@ def _javac(javac: Path, args: list[str], tmp: Path, what: str) -> None:
 
 
 def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Path, *, javac: Path,
-                       version: str) -> Path:
+                       version: str, table: tuple[str, str]) -> Path:
     """Compile the glue of ``line`` with ``--release 8`` against the API mirror into ``out_jar`` (atomically).
 
-    The jar holds only the glue's classes (never the mirror's), the plugin index and a manifest with
-    ``TrackMate-Cellpose-Glue``, ``TrackMate-Cellpose-Version``, ``TrackMate-Line`` and ``Glue-Source-Hash``.
+    The jar holds only the glue's classes (never the mirror's), the settings table ``table`` (resource name, JSON:
+    :func:`load_settings_table`), the plugin index and a manifest with ``TrackMate-Cellpose-Glue``,
+    ``TrackMate-Cellpose-Version``, ``TrackMate-Line`` and ``Glue-Source-Hash`` (sources and table).
     """
+    resource, table_json = table
     src_root, mirror_root, out_jar = Path(src_root), Path(mirror_root), Path(out_jar)
     flags = ["-encoding", "UTF-8", "-nowarn", "-Xlint:-options", "--release", "8"]
     out_jar.parent.mkdir(parents=True, exist_ok=True)
@@ -220,12 +256,15 @@ def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Pa
             raise RuntimeError(f"the {line} glue has no @Plugin class: TrackMate would not find its detector")
         manifest = ("Manifest-Version: 1.0\r\nCreated-By: trackmate-cellpose\r\n"
                     f"{MANIFEST_MARKER}: true\r\nTrackMate-Cellpose-Version: {version}\r\n"
-                    f"TrackMate-Line: {line}\r\nGlue-Source-Hash: {source_hash(src_root, line)}\r\n"
+                    f"TrackMate-Line: {line}\r\nGlue-Source-Hash: {source_hash(src_root, line, table_json)}\r\n"
                     "Glue-Compiled-Against: api-mirror, release 8\r\n\r\n")
         tmp_jar = out_jar.with_name(out_jar.name + ".tmp")
         with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", _ZIP_DATE), manifest)
             z.writestr(zipfile.ZipInfo(PLUGIN_INDEX, _ZIP_DATE), index)
+            info = zipfile.ZipInfo(resource, _ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, table_json.encode("utf-8"))
             for f in sorted(classes.rglob("*.class")):
                 info = zipfile.ZipInfo(f.relative_to(classes).as_posix(), _ZIP_DATE)
                 info.compress_type = zipfile.ZIP_DEFLATED
@@ -234,11 +273,11 @@ def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Pa
     return out_jar
 
 
-def build_prebuilt_jars(src_root: Path, mirror_root: Path, out_dir: Path, *, javac: Path, version: str
-                        ) -> list[Path]:
+def build_prebuilt_jars(src_root: Path, mirror_root: Path, out_dir: Path, *, javac: Path, version: str,
+                        table: tuple[str, str]) -> list[Path]:
     """Build the jar of every line into ``out_dir`` (``trackmate-cellpose-glue-<line>.jar``)."""
     return [build_prebuilt_jar(line, src_root, mirror_root, Path(out_dir) / prebuilt_jar_name(line), javac=javac,
-                               version=version) for line in SOURCE_SETS]
+                               version=version, table=table) for line in SOURCE_SETS]
 
 
 def read_manifest(jar: Path) -> dict[str, str]:

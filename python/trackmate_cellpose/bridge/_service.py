@@ -163,11 +163,33 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
         sink.progress(stop / n, f"Cellpose: {stop}/{n} frames")
 
 
+_registered: Any = None
+_register_lock = threading.Lock()
+
+
 def register_service() -> Any:
-    """Create the JPype proxy of ``CellposePyService`` and register it with the glue. Needs a running JVM."""
-    from jpype import JClass, JImplements, JOverride
+    """Register this process's detection service with the glue and return it. Needs a running JVM.
+
+    Idempotent and thread-safe: the first call creates the JPype proxy of ``CellposePyService``; later calls return
+    the same proxy (registering it again if the glue's registry was cleared). Called by ``start_fiji`` and, in a Fiji
+    that Python started without this package's launcher, by the glue itself (``PyImageJDiscovery``).
+    """
+    global _registered
+    from jpype import JClass
 
     Services = JClass("trackmatecellpose.glue.CellposePyServices")
+    with _register_lock:
+        if _registered is None:
+            _registered = _new_service()
+            Services.register(_registered)
+            _publish_models(Services)
+        elif Services.get() is None:
+            Services.register(_registered)
+        return _registered
+
+
+def _new_service() -> Any:
+    from jpype import JImplements, JOverride
 
     @JImplements("trackmatecellpose.glue.CellposePyService")
     class CellposePyService:
@@ -192,10 +214,7 @@ def register_service() -> Any:
 
             return f"trackmate-cellpose {__version__} (Python service)"
 
-    service = CellposePyService()
-    Services.register(service)
-    _publish_models(Services)
-    return service
+    return CellposePyService()
 
 
 def _publish_models(services: Any) -> None:

@@ -18,17 +18,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..errors import BackendUnavailableError, InvalidSettingsError
-from ..settings import CUSTOM_MODEL, DEFAULT_MODELS, DetectorSettings
+from ..settings import BUILTIN_MODELS, CUSTOM_MODEL, DEFAULT_MODELS, DetectorSettings
 
 __all__ = ["BUILTIN_MODELS", "ModelSpec", "check_model", "cellpose_version", "cellpose_major_version",
            "model_file_major", "builtin_names", "user_model_names", "models_dir"]
 
-#: User-facing built-in model names per cellpose major version (cellpose's own list also holds internal names).
-BUILTIN_MODELS: dict[int, tuple[str, ...]] = {
-    3: ("cyto3", "cyto2", "cyto", "nuclei", "livecell_cp3", "tissuenet_cp3", "yeast_PhC_cp3", "yeast_BF_cp3",
-        "bact_phase_cp3", "bact_fluor_cp3", "deepbacs_cp3", "cyto2_cp3"),
-    4: ("cpsam", "cpsam_v2", "cpdino", "cpdino-vitb"),
-}
 _INSTALL = {3: "pip install 'cellpose>=3.1,<4'", 4: "pip install 'cellpose>=4,<5' (with torchvision matching torch)"}
 
 

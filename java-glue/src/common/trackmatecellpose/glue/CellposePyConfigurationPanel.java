@@ -26,13 +26,17 @@ import fiji.plugin.trackmate.gui.components.ConfigurationPanel;
 import fiji.plugin.trackmate.util.DetectionPreview;
 
 /**
- * Configuration panel: one field per setting, generated from {@link CellposePyKeys#defaults()} and the
- * {@link #FIELDS} table (label, tooltip, range); 3D-only settings appear only for 3D images. The Preview button runs
- * the detector on the current frame through TrackMate's own {@code DetectionPreview}.
+ * Configuration panel: one field per setting of the settings table ({@link SettingsTable}, generated from the Python
+ * settings model): its label (with the image's unit for physical lengths), its description as tooltip, its range as
+ * the spinner's bounds, its editor; 3D-only settings appear only for 3D images. The Preview button runs the detector on
+ * the current frame through TrackMate's own {@code DetectionPreview}.
  */
 public class CellposePyConfigurationPanel extends ConfigurationPanel
 {
 	private static final long serialVersionUID = 1L;
+
+	/** Unit text of the table for lengths in the image's physical unit (the label shows the image's unit). */
+	static final String PHYSICAL_UNIT = "image physical unit";
 
 	/**
 	 * Built-in models of the Python side's cellpose, then CUSTOM, offered in the combo box (it is editable: any other
@@ -46,29 +50,23 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 		return all;
 	}
 
-	/** key -> { label, tooltip, min, max } (min/max only for numbers). */
-	static final Map< String, String[] > FIELDS = new LinkedHashMap<>();
-	static
+	/** The label of a setting as shown, for an image whose spatial unit is {@code unit}. */
+	static String label( final SettingsTable.Row row, final String unit )
 	{
-		field( CellposePyKeys.KEY_CELLPOSE_MODEL, "Model", "Built-in cellpose model, or CUSTOM to use the model file below." );
-		field( CellposePyKeys.KEY_CELLPOSE_MODEL_FILEPATH, "Custom model file", "Path of a custom (retrained) cellpose model; used when Model is CUSTOM." );
-		field( CellposePyKeys.KEY_TARGET_CHANNEL, "Channel to segment", "1-based image channel to segment.", "1", "1000" );
-		field( CellposePyKeys.KEY_OPTIONAL_CHANNEL_2, "Optional second channel", "Optional second channel (e.g. nuclei), 1-based; 0 = none.", "0", "1000" );
-		field( CellposePyKeys.KEY_CELL_DIAMETER, "Cell diameter", "Expected cell diameter in physical units; 0 = the model's own size.", "0", "1e9" );
-		field( CellposePyKeys.KEY_USE_GPU, "Use GPU", "Use CUDA or Apple MPS when available; otherwise the CPU." );
-		field( CellposePyKeys.KEY_SIMPLIFY_CONTOURS, "Simplify contours", "Simplify polygons (2D) or decimate meshes (3D) as TrackMate's label-image detector does." );
-		field( CellposePyKeys.KEY_CELL_PROB_THRESHOLD, "Cell prob. threshold", "Raise for fewer/smaller objects, lower for more/larger ones.", "-6", "6" );
-		field( CellposePyKeys.KEY_FLOW_THRESHOLD, "Flow threshold", "Maximum flow error of a mask; 0 disables the check (not used in 3D).", "0", "1e9" );
-		field( CellposePyKeys.KEY_RESAMPLE, "Resample", "Compute masks at the original image size (smoother, slower)." );
-		field( CellposePyKeys.KEY_DO2DZ, "2D+Z (stitch planes)", "3D images: segment each plane in 2D and stitch planes instead of cellpose's 3D mode." );
-		field( CellposePyKeys.KEY_IOUTHRESHOLD, "Stitch IoU threshold", "2D+Z: minimum IoU between masks of consecutive planes to stitch them.", "0", "1" );
-		field( CellposePyKeys.KEY_CELL_MIN_SIZE, "Minimum size (px)", "Objects smaller than this are removed.", "0", "1e12" );
-		field( CellposePyKeys.KEY_SMOOTHING_SCALE, "Mesh smoothing scale", "3D: Gaussian smoothing scale (physical units) before meshing; <= 0 disables.", "-1e9", "1e9" );
+		return row.unit.startsWith( PHYSICAL_UNIT ) && unit != null && !unit.isEmpty() ? row.label + " (" + unit + ")"
+				: row.label;
 	}
 
-	private static void field( final String key, final String... spec )
+	/** The tooltip of a setting: its description, key and accepted range. */
+	static String tooltip( final SettingsTable.Row row )
 	{
-		FIELDS.put( key, spec );
+		return "<html><p width='360'>" + escape( row.doc ) + "</p><tt>" + row.key + "</tt>: " + escape( row.range )
+				+ "</html>";
+	}
+
+	private static String escape( final String s )
+	{
+		return s.replace( "&", "&amp;" ).replace( "<", "&lt;" ).replace( ">", "&gt;" );
 	}
 
 	private final Map< String, JComponent > editors = new LinkedHashMap<>();
@@ -100,48 +98,49 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 		c.gridy++;
 
 		final Map< String, Object > defaults = CellposePyKeys.defaults();
-		for ( final Map.Entry< String, String[] > e : FIELDS.entrySet() )
+		for ( final SettingsTable.Row row : SettingsTable.get().rows )
 		{
-			final String key = e.getKey();
-			if ( !is3D && CellposePyKeys.KEYS_3D_ONLY.contains( key ) )
+			final String key = row.key;
+			if ( !is3D && row.only3D )
 				continue;
-			final String[] spec = e.getValue();
 			final Object def = defaults.get( key );
 			final JComponent editor;
-			if ( CellposePyKeys.KEY_CELLPOSE_MODEL.equals( key ) )
+			if ( "model".equals( row.editor ) )
 			{
 				final JComboBox< String > box = new JComboBox<>( models() );
 				box.setEditable( true );
 				editor = box;
 			}
-			else if ( CellposePyKeys.KEY_CELLPOSE_MODEL_FILEPATH.equals( key ) )
+			else if ( "file".equals( row.editor ) || "text".equals( row.editor ) )
 				editor = new JTextField( 12 );
-			else if ( def instanceof Boolean )
+			else if ( "check".equals( row.editor ) )
 				editor = new JCheckBox();
-			else if ( def instanceof Integer )
+			else if ( "int".equals( row.type ) ) // "number" or "channel"
 			{
-				final int lo = Integer.parseInt( spec[ 2 ] );
-				final int hi = Math.max( lo, Math.min( Integer.parseInt( spec[ 3 ] ), nChannels ) );
-				editor = new JSpinner( new SpinnerNumberModel( Math.max( lo, ( ( Integer ) def ).intValue() ), lo, hi, 1 ) );
+				final int lo = row.lo == null ? Integer.MIN_VALUE : row.lo.intValue();
+				final int max = row.hi == null ? Integer.MAX_VALUE : row.hi.intValue();
+				// a channel cannot exceed the image's channels
+				final int hi = Math.max( lo, "channel".equals( row.editor ) ? Math.min( max, nChannels ) : max );
+				editor = new JSpinner( new SpinnerNumberModel( Math.max( lo, Math.min( hi, ( ( Integer ) def ).intValue() ) ),
+						lo, hi, 1 ) );
 			}
 			else
 				editor = new JSpinner( new SpinnerNumberModel( ( ( Double ) def ).doubleValue(),
-						Double.parseDouble( spec[ 2 ] ), Double.parseDouble( spec[ 3 ] ), 0.1 ) );
+						row.lo == null ? -Double.MAX_VALUE : row.lo.doubleValue(),
+						row.hi == null ? Double.MAX_VALUE : row.hi.doubleValue(), 0.1 ) );
 			editor.setName( key );
-			editor.setToolTipText( "<html>" + spec[ 1 ] + "<br><tt>" + key + "</tt></html>" );
+			editor.setToolTipText( tooltip( row ) );
 			editors.put( key, editor );
 
-			String label = spec[ 0 ];
-			if ( CellposePyKeys.KEY_CELL_DIAMETER.equals( key ) || CellposePyKeys.KEY_SMOOTHING_SCALE.equals( key ) )
-				label += " (" + unit + ")";
-			final JLabel l = new JLabel( label );
+			final JLabel l = new JLabel( label( row, unit ) );
+			l.setName( "label:" + key );
 			l.setToolTipText( editor.getToolTipText() );
 			c.gridx = 0;
 			c.weightx = 0.;
 			form.add( l, c );
 			c.gridx = 1;
 			c.weightx = 1.;
-			if ( CellposePyKeys.KEY_CELLPOSE_MODEL_FILEPATH.equals( key ) )
+			if ( "file".equals( row.editor ) )
 			{
 				final JPanel p = new JPanel( new BorderLayout() );
 				p.add( editor, BorderLayout.CENTER );

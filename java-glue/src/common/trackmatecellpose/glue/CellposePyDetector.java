@@ -73,7 +73,7 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 			errorMessage = error;
 			return false;
 		}
-		if ( CellposePyServices.get() == null )
+		if ( CellposePyServices.resolve() == null )
 		{
 			errorMessage = CellposePyServices.notRunningMessage();
 			return false;
@@ -89,7 +89,7 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 		errorMessage = null;
 		try
 		{
-			final CellposePyService service = CellposePyServices.get();
+			final CellposePyService service = CellposePyServices.resolve();
 			if ( service == null )
 			{
 				errorMessage = CellposePyServices.notRunningMessage();

@@ -1,7 +1,6 @@
 package trackmatecellpose.glue;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,10 +12,12 @@ import org.jdom2.Element;
  * Settings keys and defaults of the "Cellpose advanced (Python)" detector, and the TrackMate-style checks and XML
  * (de)serialization shared by every TrackMate API line.
  * <p>
- * The keys and defaults mirror {@code trackmate_cellpose.settings.DetectorSettings} exactly (a test parses the
- * {@code KEY_*} constants below and compares them with Python's {@code TRACKMATE_KEYS}). Values are only String,
- * Integer, Double or Boolean. Ranges are validated by the Python settings model, whose message becomes TrackMate's
- * error message.
+ * Every setting's type, default, range, aliases and 3D-only flag come from the settings table generated into the jar
+ * from the Python settings model ({@link SettingsTable}; {@code trackmate_cellpose.settings} is the only definition),
+ * so both sides fill missing keys, accept renamed keys and reject the same values. The {@code KEY_*} constants name
+ * the keys this code refers to (a test compares them with Python's {@code TRACKMATE_KEYS}). Values are only String,
+ * Integer, Double or Boolean. Cross-setting rules (a CUSTOM model needs its file; the second channel differs from the
+ * first) are checked by the Python side, whose message becomes TrackMate's error message.
  */
 public final class CellposePyKeys
 {
@@ -55,38 +56,40 @@ public final class CellposePyKeys
 	/** Value of {@link #KEY_CELLPOSE_MODEL} that selects {@link #KEY_CELLPOSE_MODEL_FILEPATH}. */
 	public static final String CUSTOM_MODEL = "CUSTOM";
 
-	/** Keys whose settings only matter for 3D images (the panel shows them only then). */
-	public static final List< String > KEYS_3D_ONLY = Collections.unmodifiableList( java.util.Arrays.asList(
-			KEY_DO2DZ, KEY_IOUTHRESHOLD, KEY_SMOOTHING_SCALE ) );
-
 	private CellposePyKeys()
 	{}
 
-	/** A fresh, mutable map of every key with its default value, in declaration order. */
+	/** Keys whose settings only matter for 3D images (the panel shows them only then), from the settings table. */
+	public static List< String > keys3DOnly()
+	{
+		final List< String > keys = new ArrayList<>();
+		for ( final SettingsTable.Row r : SettingsTable.get().rows )
+			if ( r.only3D )
+				keys.add( r.key );
+		return keys;
+	}
+
+	/**
+	 * A fresh, mutable map of every key with its default value, in the settings table's order. The model's default
+	 * is the one of the Python side's cellpose ({@link CellposePyServices#defaultModel()}).
+	 */
 	public static Map< String, Object > defaults()
 	{
+		if ( CellposePyServices.get() == null )
+			PyImageJDiscovery.discover(); // in a Fiji that Python started: the service publishes its cellpose's models
 		final Map< String, Object > m = new LinkedHashMap<>();
-		m.put( KEY_CELLPOSE_MODEL, CellposePyServices.defaultModel() );
-		m.put( KEY_CELLPOSE_MODEL_FILEPATH, "" );
-		m.put( KEY_TARGET_CHANNEL, Integer.valueOf( 1 ) );
-		m.put( KEY_OPTIONAL_CHANNEL_2, Integer.valueOf( 0 ) );
-		m.put( KEY_CELL_DIAMETER, Double.valueOf( 30. ) );
-		m.put( KEY_USE_GPU, Boolean.TRUE );
-		m.put( KEY_SIMPLIFY_CONTOURS, Boolean.TRUE );
-		m.put( KEY_CELL_PROB_THRESHOLD, Double.valueOf( 0. ) );
-		m.put( KEY_FLOW_THRESHOLD, Double.valueOf( 0.4 ) );
-		m.put( KEY_RESAMPLE, Boolean.TRUE );
-		m.put( KEY_DO2DZ, Boolean.FALSE );
-		m.put( KEY_IOUTHRESHOLD, Double.valueOf( 0.25 ) );
-		m.put( KEY_CELL_MIN_SIZE, Double.valueOf( 15. ) );
-		m.put( KEY_SMOOTHING_SCALE, Double.valueOf( 1. ) );
+		for ( final SettingsTable.Row r : SettingsTable.get().rows )
+			m.put( r.key, r.defaultValue != null ? r.defaultValue
+					: KEY_CELLPOSE_MODEL.equals( r.key ) ? CellposePyServices.defaultModel() : "" );
 		return m;
 	}
 
 	/**
-	 * Checks that {@code settings} holds only known keys with values of the right type. Integer values are accepted
-	 * (and converted in place) for Double keys, so that scripts may write {@code 10} for {@code 10.0}. Missing keys are
-	 * an error, as are {@code null} values.
+	 * Checks {@code settings} as the Python settings model does, from the same table: renamed keys (aliases) are
+	 * accepted and renamed in place (keys that are no longer used are removed), missing keys are filled with their
+	 * defaults, unknown keys and {@code null} values are errors, values must have the setting's type (an Integer is
+	 * accepted, and converted in place, for a Double setting; an integral Double for an Integer one) and lie in its
+	 * range; numbers must be finite.
 	 *
 	 * @return {@code null} when the map is valid, else a one-line message naming the key, the value and what was
 	 *         expected.
@@ -95,6 +98,15 @@ public final class CellposePyKeys
 	{
 		if ( settings == null )
 			return "The detector settings map is null.";
+		final SettingsTable table = SettingsTable.get();
+		for ( final Map.Entry< String, String > a : table.aliases.entrySet() )
+		{
+			if ( !settings.containsKey( a.getKey() ) )
+				continue;
+			final Object v = settings.remove( a.getKey() );
+			if ( a.getValue() != null && !settings.containsKey( a.getValue() ) )
+				settings.put( a.getValue(), v );
+		}
 		final Map< String, Object > defaults = defaults();
 		final List< String > unknown = new ArrayList<>();
 		for ( final String key : settings.keySet() )
@@ -103,18 +115,39 @@ public final class CellposePyKeys
 		if ( !unknown.isEmpty() )
 			return "Unknown setting(s) " + unknown + " for the " + DETECTOR_NAME + " detector; expected the keys "
 					+ defaults.keySet() + ".";
-		for ( final Map.Entry< String, Object > e : defaults.entrySet() )
+		for ( final SettingsTable.Row row : table.rows )
 		{
-			final String key = e.getKey();
+			final String key = row.key;
 			if ( !settings.containsKey( key ) )
-				return "Missing setting " + key + " (expected a " + typeName( e.getValue() ) + ", e.g. " + e.getValue() + ").";
+			{
+				settings.put( key, defaults.get( key ) );
+				continue;
+			}
 			final Object value = settings.get( key );
-			final Object converted = convert( value, e.getValue() );
+			final Object converted = convert( value, row );
 			if ( converted == null )
-				return "Setting " + key + " must be a " + typeName( e.getValue() ) + ", got " + describe( value ) + ".";
+				return "Setting " + key + " must be a " + typeName( row ) + ", got " + describe( value ) + ".";
+			final String error = checkValue( converted, row );
+			if ( error != null )
+				return error;
 			if ( converted != value )
 				settings.put( key, converted );
 		}
+		return null;
+	}
+
+	private static String checkValue( final Object v, final SettingsTable.Row row )
+	{
+		if ( v instanceof String )
+			return row.nonEmpty && ( ( String ) v ).trim().isEmpty()
+					? "Setting " + row.key + " must be " + row.range + ", got \"" + v + "\"." : null;
+		if ( !( v instanceof Number ) )
+			return null;
+		final double d = ( ( Number ) v ).doubleValue();
+		if ( Double.isNaN( d ) || Double.isInfinite( d ) )
+			return "Setting " + row.key + " must be a finite number, got " + v + ".";
+		if ( ( row.lo != null && d < row.lo ) || ( row.hi != null && d > row.hi ) )
+			return "Setting " + row.key + " must be " + row.range + ", got " + v + ".";
 		return null;
 	}
 
@@ -130,28 +163,34 @@ public final class CellposePyKeys
 	}
 
 	/**
-	 * Reads settings from the XML attributes of {@code element} into {@code settings} (cleared first). Missing keys take
-	 * their default, unknown attributes are an error. @return {@code null} or an error message.
+	 * Reads settings from the XML attributes of {@code element} into {@code settings} (cleared first), with the
+	 * semantics of {@link #check(Map)}: missing keys take their default, renamed keys are accepted, unknown attributes
+	 * and values of the wrong type or out of range are errors. @return {@code null} or an error message.
 	 */
 	public static String unmarshal( final Element element, final Map< String, Object > settings )
 	{
 		settings.clear();
-		final Map< String, Object > defaults = defaults();
-		settings.putAll( defaults );
+		final SettingsTable table = SettingsTable.get();
 		for ( final Attribute att : element.getAttributes() )
 		{
-			final String key = att.getName();
+			String key = att.getName();
 			if ( "DETECTOR_NAME".equals( key ) )
 				continue;
-			final Object def = defaults.get( key );
-			if ( def == null )
+			if ( table.aliases.containsKey( key ) )
+			{
+				key = table.aliases.get( key );
+				if ( key == null )
+					continue;
+			}
+			final SettingsTable.Row row = table.row( key );
+			if ( row == null )
 				return "Unknown setting " + key + "=\"" + att.getValue() + "\" in the " + DETECTOR_NAME + " detector XML.";
-			final Object value = parse( att.getValue(), def );
+			final Object value = parse( att.getValue(), row );
 			if ( value == null )
-				return "Setting " + key + " in the XML must be a " + typeName( def ) + ", got \"" + att.getValue() + "\".";
+				return "Setting " + key + " in the XML must be a " + typeName( row ) + ", got \"" + att.getValue() + "\".";
 			settings.put( key, value );
 		}
-		return null;
+		return check( settings );
 	}
 
 	/** A human-readable one-line summary of the settings (for TrackMate's log). */
@@ -163,20 +202,19 @@ public final class CellposePyKeys
 		return sb.toString();
 	}
 
-	static Object convert( final Object value, final Object def )
+	static Object convert( final Object value, final SettingsTable.Row row )
 	{
 		if ( value == null )
 			return null;
-		if ( def instanceof Double )
+		switch ( row.type )
 		{
+		case "float":
 			if ( value instanceof Double )
 				return value;
 			if ( value instanceof Integer || value instanceof Long || value instanceof Float || value instanceof Short )
 				return Double.valueOf( ( ( Number ) value ).doubleValue() );
 			return null;
-		}
-		if ( def instanceof Integer )
-		{
+		case "int":
 			if ( value instanceof Integer )
 				return value;
 			if ( value instanceof Long || value instanceof Short )
@@ -184,26 +222,29 @@ public final class CellposePyKeys
 			if ( value instanceof Double && ( ( Double ) value ).doubleValue() == Math.rint( ( Double ) value ) )
 				return Integer.valueOf( ( ( Double ) value ).intValue() );
 			return null;
-		}
-		if ( def instanceof Boolean )
+		case "bool":
 			return value instanceof Boolean ? value : null;
-		return value instanceof String ? value : null;
+		default:
+			return value instanceof String ? ( row.nonEmpty ? ( ( String ) value ).trim() : value ) : null;
+		}
 	}
 
-	static Object parse( final String text, final Object def )
+	static Object parse( final String text, final SettingsTable.Row row )
 	{
 		try
 		{
-			if ( def instanceof Double )
-				return Double.valueOf( text.trim() );
-			if ( def instanceof Integer )
-				return Integer.valueOf( text.trim() );
-			if ( def instanceof Boolean )
+			switch ( row.type )
 			{
+			case "float":
+				return Double.valueOf( text.trim() );
+			case "int":
+				return Integer.valueOf( text.trim() );
+			case "bool":
 				final String t = text.trim().toLowerCase();
 				return "true".equals( t ) ? Boolean.TRUE : "false".equals( t ) ? Boolean.FALSE : null;
+			default:
+				return text;
 			}
-			return text;
 		}
 		catch ( final NumberFormatException e )
 		{
@@ -211,15 +252,19 @@ public final class CellposePyKeys
 		}
 	}
 
-	private static String typeName( final Object def )
+	private static String typeName( final SettingsTable.Row row )
 	{
-		if ( def instanceof Double )
+		switch ( row.type )
+		{
+		case "float":
 			return "number (Double)";
-		if ( def instanceof Integer )
+		case "int":
 			return "whole number (Integer)";
-		if ( def instanceof Boolean )
+		case "bool":
 			return "boolean";
-		return "string";
+		default:
+			return "string";
+		}
 	}
 
 	private static String describe( final Object value )
