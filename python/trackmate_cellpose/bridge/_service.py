@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def _java_value(v: Any) -> Any:
 
 def settings_from_java(jmap: Any) -> DetectorSettings:
     """TrackMate settings map (java.util.Map, or a plain Python mapping from the worker) -> :class:`DetectorSettings`."""
-    if isinstance(jmap, Mapping):
+    if not hasattr(jmap, "keySet"):  # a Python mapping (JPype's java.util.Map is a Mapping too: test keySet first)
         return DetectorSettings.from_trackmate_map(jmap)
     return DetectorSettings.from_trackmate_map({str(k): _java_value(jmap.get(k)) for k in jmap.keySet()})
 

@@ -64,6 +64,7 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 		field( CellposePyKeys.KEY_IOUTHRESHOLD, "Stitch IoU threshold", "2D+Z: minimum IoU between masks of consecutive planes to stitch them.", "0", "1" );
 		field( CellposePyKeys.KEY_CELL_MIN_SIZE, "Minimum size (px)", "Objects smaller than this are removed.", "0", "1e12" );
 		field( CellposePyKeys.KEY_SMOOTHING_SCALE, "Mesh smoothing scale", "3D: Gaussian smoothing scale (physical units) before meshing; <= 0 disables.", "-1e9", "1e9" );
+		field( CellposePyKeys.KEY_PYTHON_EXECUTABLE, "Python (worker)", "Fiji started from its icon: the Python that runs cellpose; empty = the one trackmate-cellpose install-fiji recorded." );
 	}
 
 	private static void field( final String key, final String... spec )
@@ -114,7 +115,7 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 				box.setEditable( true );
 				editor = box;
 			}
-			else if ( CellposePyKeys.KEY_CELLPOSE_MODEL_FILEPATH.equals( key ) )
+			else if ( def instanceof String )
 				editor = new JTextField( 12 );
 			else if ( def instanceof Boolean )
 				editor = new JCheckBox();

@@ -73,11 +73,6 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 			errorMessage = error;
 			return false;
 		}
-		if ( CellposePyServices.get() == null )
-		{
-			errorMessage = CellposePyServices.notRunningMessage();
-			return false;
-		}
 		return true;
 	}
 
@@ -89,12 +84,7 @@ public class CellposePyDetector< T extends RealType< T > & NativeType< T > >
 		errorMessage = null;
 		try
 		{
-			final CellposePyService service = CellposePyServices.get();
-			if ( service == null )
-			{
-				errorMessage = CellposePyServices.notRunningMessage();
-				return false;
-			}
+			final CellposePyService service = CellposePyServices.resolve();
 			final DetectionRequest request = new ImgPlusDetectionRequest( img, interval, settings );
 			final SpotSink s = new SpotSink( logger );
 			sink = s;

@@ -52,6 +52,8 @@ public final class CellposePyKeys
 
 	public static final String KEY_SMOOTHING_SCALE = "SMOOTHING_SCALE";
 
+	public static final String KEY_PYTHON_EXECUTABLE = "PYTHON_EXECUTABLE";
+
 	/** Value of {@link #KEY_CELLPOSE_MODEL} that selects {@link #KEY_CELLPOSE_MODEL_FILEPATH}. */
 	public static final String CUSTOM_MODEL = "CUSTOM";
 
@@ -80,6 +82,7 @@ public final class CellposePyKeys
 		m.put( KEY_IOUTHRESHOLD, Double.valueOf( 0.25 ) );
 		m.put( KEY_CELL_MIN_SIZE, Double.valueOf( 15. ) );
 		m.put( KEY_SMOOTHING_SCALE, Double.valueOf( 1. ) );
+		m.put( KEY_PYTHON_EXECUTABLE, "" );
 		return m;
 	}
 

@@ -1,7 +1,8 @@
 package trackmatecellpose.glue;
 
 /**
- * Process-wide registry of the Python detection service. Depends on nothing but the JDK.
+ * Process-wide registry of the Python detection service, and the order in which a detection finds one
+ * ({@link #resolve()}). Depends on nothing but the JDK.
  */
 public final class CellposePyServices
 {
@@ -44,17 +45,38 @@ public final class CellposePyServices
 		return models.clone();
 	}
 
-	/** The registered service, or {@code null}. */
+	/** The registered in-process service, or {@code null}. */
 	public static CellposePyService get()
 	{
 		return service;
 	}
 
-	/** Message for TrackMate when no Python service is registered. */
+	/**
+	 * The service that runs a detection in this Fiji, in this order (never {@code null}):
+	 * <ol>
+	 * <li>the in-process service registered by a Fiji started from Python ({@code trackmate-cellpose fiji},
+	 * {@code trackmate_cellpose.bridge.start_fiji});</li>
+	 * <li>[pyimagej discovery: a Python found in this process through SciJava's ObjectService (#9 item 4) goes
+	 * here];</li>
+	 * <li>the warm Python worker of a classic launch ({@link CellposePyWorker}), started on first use with the Python
+	 * recorded by {@code trackmate-cellpose install-fiji} (or the {@code PYTHON_EXECUTABLE} setting).</li>
+	 * </ol>
+	 */
+	public static CellposePyService resolve()
+	{
+		final CellposePyService s = service;
+		if ( s != null )
+			return s;
+		// -- pyimagej discovery (#9 item 4) --
+		return CellposePyWorker.shared();
+	}
+
+	/** Message for TrackMate when no Python can run the detector (no service in this process, no worker Python). */
 	public static String notRunningMessage()
 	{
-		return "The Python side of the Cellpose advanced (Python) detector is not running in this Fiji. "
-				+ "Start Fiji from Python with 'trackmate-cellpose fiji' (or trackmate_cellpose.bridge.start_fiji()); "
-				+ "a Fiji started from its icon cannot run this detector yet.";
+		return "No Python can run the Cellpose advanced (Python) detector in this Fiji: none runs in its process and no "
+				+ "Python worker is configured. Run 'trackmate-cellpose install-fiji --fiji <this Fiji.app>' from the "
+				+ "Python environment that has trackmate-cellpose and cellpose (a Fiji started from its icon then "
+				+ "starts that Python as a worker), or start Fiji with 'trackmate-cellpose fiji'.";
 	}
 }
