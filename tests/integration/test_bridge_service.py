@@ -21,7 +21,8 @@ from trackmate_cellpose.errors import BackendUnavailableError
 
 pytestmark = pytest.mark.jvm
 
-CORE = ("CellposePyService", "CellposePyServices", "DetectionRequest", "DetectionSink")
+CORE = ("CellposePyService", "CellposePyServices", "DetectionRequest", "DetectionSink", "CellposePyWorker",
+        "WorkerProcess", "WorkerPython")  # JDK only
 
 HARNESS = r"""
 package harness;

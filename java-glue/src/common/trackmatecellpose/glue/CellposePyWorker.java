@@ -117,7 +117,7 @@ public final class CellposePyWorker implements CellposePyService
 				return;
 			running = r;
 		}
-		sink.log( modeLine( r, !Boolean.FALSE.equals( settings.get( CellposePyKeys.KEY_USE_GPU ) ) ) );
+		sink.log( modeLine( r, !Boolean.FALSE.equals( settings.get( WorkerPython.KEY_USE_GPU ) ) ) );
 		final int id = requestIds.incrementAndGet();
 		try
 		{
@@ -193,15 +193,15 @@ public final class CellposePyWorker implements CellposePyService
 
 	private static String origin( final Map< String, Object > settings )
 	{
-		final Object set = settings == null ? null : settings.get( CellposePyKeys.KEY_PYTHON_EXECUTABLE );
+		final Object set = settings == null ? null : settings.get( WorkerPython.KEY_PYTHON_EXECUTABLE );
 		return set instanceof String && !( ( String ) set ).trim().isEmpty()
-				? "the " + CellposePyKeys.KEY_PYTHON_EXECUTABLE + " setting"
+				? "the " + WorkerPython.KEY_PYTHON_EXECUTABLE + " setting"
 				: "recorded by trackmate-cellpose install-fiji";
 	}
 
 	static String fixPython()
 	{
-		return "set " + CellposePyKeys.KEY_PYTHON_EXECUTABLE + " in the detector settings to a Python that has "
+		return "set " + WorkerPython.KEY_PYTHON_EXECUTABLE + " in the detector settings to a Python that has "
 				+ "trackmate-cellpose and cellpose, or run 'trackmate-cellpose install-fiji --fiji <this Fiji.app>' "
 				+ "from such a Python.";
 	}

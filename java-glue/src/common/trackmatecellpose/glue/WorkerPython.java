@@ -22,6 +22,18 @@ public final class WorkerPython
 	/** Name of the file install-fiji writes into {@code <Fiji>/config/}. */
 	public static final String CONFIG_NAME = "trackmate-cellpose.json";
 
+	// The worker classes (WorkerPython, WorkerProcess, CellposePyWorker) need only the JDK, so they do not link to
+	// CellposePyKeys (which needs jdom2): these equal CellposePyKeys' constants (tests/integration/test_bridge_glue.py).
+
+	/** The detector setting naming the worker's Python (== {@code KEY_PYTHON_EXECUTABLE}). */
+	static final String KEY_PYTHON_EXECUTABLE = "PYTHON_EXECUTABLE";
+
+	/** == {@code CellposePyKeys.KEY_USE_GPU}. */
+	static final String KEY_USE_GPU = "USE_GPU";
+
+	/** == {@code DETECTOR_NAME}. */
+	static final String DETECTOR_NAME = "Cellpose advanced (Python)";
+
 	private static final Pattern PYTHON = Pattern.compile( "\"python\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"" );
 
 	private WorkerPython()
@@ -46,7 +58,7 @@ public final class WorkerPython
 	 */
 	public static String executable( final Map< String, Object > settings ) throws NotFound
 	{
-		final Object set = settings == null ? null : settings.get( CellposePyKeys.KEY_PYTHON_EXECUTABLE );
+		final Object set = settings == null ? null : settings.get( KEY_PYTHON_EXECUTABLE );
 		if ( set instanceof String && !( ( String ) set ).trim().isEmpty() )
 			return ( ( String ) set ).trim();
 		final List< File > searched = new ArrayList<>();
@@ -67,10 +79,10 @@ public final class WorkerPython
 				// unreadable or malformed: try the next place, then say what was searched
 			}
 		}
-		throw new NotFound( "No Python for the " + CellposePyKeys.DETECTOR_NAME + " detector: this Fiji runs no Python "
+		throw new NotFound( "No Python for the " + DETECTOR_NAME + " detector: this Fiji runs no Python "
 				+ "itself and " + ( searched.isEmpty() ? "its folder is unknown" : "no Python is recorded in " + searched )
 				+ ". Run 'trackmate-cellpose install-fiji --fiji <this Fiji.app>' from the Python environment that has "
-				+ "trackmate-cellpose and cellpose, or set " + CellposePyKeys.KEY_PYTHON_EXECUTABLE
+				+ "trackmate-cellpose and cellpose, or set " + KEY_PYTHON_EXECUTABLE
 				+ " in the detector settings to that Python." );
 	}
 
