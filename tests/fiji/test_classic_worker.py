@@ -119,7 +119,7 @@ def runs(tmp_path_factory, fiji_dir, test_model) -> dict:
     common = {"model": test_model, "image2d": sample_path("2dt"), "image3d": sample_path("3dt"),
               "xml": work / "run.xml"}
     first = classic_launch(fiji, work, "first", {
-        **common, "steps": "preview1,preview2,full,xmlsave,badpython,nomodule,nocellpose,kill,after_kill,switch",
+        **common, "steps": "preview1,preview2,full,xmlsave,cancel,after_cancel,badpython,nomodule,nocellpose,kill,after_kill,switch",
         "badpython": work / "no-such-python", "nomodule": nomodule, "nocellpose": nocellpose, "otherpython": other})
     second = classic_launch(fiji, work, "second", {**common, "steps": "xmlreload,shapes3d"})
     return {"first": first, "second": second, "line": line, "other": str(other)}
@@ -179,6 +179,19 @@ def test_two_previews_then_a_run_load_the_model_once(runs):
     assert [m.group(1) for m in modes] == [pid] * 3  # preview, preview, run: one worker
     assert log.count("started the Python worker") == 1
     assert log.count("Python worker: model loaded") == 1  # counted by the worker's model cache
+
+
+def test_cancel_reaches_the_worker_and_returns_promptly(runs):
+    first = runs["first"]
+    f = first["facts"]
+    assert f["cancel.fired"] == "true"
+    assert f["cancel.ok"] == "false" and "cancel" in f["cancel.error"].lower(), f["cancel.error"]
+    # the worker stops at its next check (cellpose's network batches), well before the 10 s after which it is killed
+    assert int(f["cancel.return_ms"]) < 8000
+    # the worker survives a cancel: the next detection uses it, with the model still loaded
+    assert f["after_cancel.ok"] == "true" and set(_per_frame(_spots(first, "after_cancel"))) == {5}
+    assert _pids(first, "cancel") == _pids(first, "after_cancel") == _pids(first, "preview1")
+    assert "model loaded" not in _log(first, "cancel", "after_cancel")
 
 
 def test_a_missing_python_or_one_without_the_package_gives_a_message_that_says_what_to_do(runs):
