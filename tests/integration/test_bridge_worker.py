@@ -142,8 +142,15 @@ def _settings(test_model) -> dict:
                             use_gpu=False).to_trackmate_map()
 
 
+MODULES_AT_EXIT = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("LOADED " + " ".join(m for m in ("jpype", "scyjava", "imagej", "cellpose")
+                                                              if m in sys.modules) + "\\n"))
+"""
+
+
 def test_worker_detects_like_in_process_and_keeps_the_model(tmp_path, movie, test_model):
-    c = Client(tmp_path / "shared")
+    c = Client(tmp_path / "shared", prelude=MODULES_AT_EXIT)
     try:
         hello = c.hello()
         assert hello["protocol"] == "1" and hello["pid"] == str(c.proc.pid) and "error" not in hello
@@ -169,13 +176,14 @@ def test_worker_detects_like_in_process_and_keeps_the_model(tmp_path, movie, tes
         assert again["status"] == 0 and list(again["rois"]) == [1]
         assert not [m for m in again["logs"] if "model loaded" in m]
         assert np.allclose(again["rois"][1]["quality"], got["rois"][1]["quality"])
-        assert "jpype" not in " ".join(m for m in got["logs"])
     finally:
         c.proc.stdin.close()
         c.proc.wait(30)
     # EOF on stdin: the worker ends by itself and removes its shared folder
     assert c.proc.returncode == 0
     assert not (tmp_path / "shared").exists()
+    time.sleep(0.2)
+    assert b"LOADED cellpose\n" in b"".join(c.stderr)  # no JPype (nor scyjava, imagej) in the worker
 
 
 def test_worker_cancel_returns_promptly_and_stays_usable(tmp_path, test_model):
