@@ -55,7 +55,7 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
 
 
-def classic_launch(fiji: Path, work: Path, name: str, props: dict) -> dict:
+def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: list[str] = ()) -> dict:
     """Run classic_worker.bsh in a plain JVM (ImageJ's ClassLauncher, headless); return its facts, spots and log."""
     out = work / f"{name}.txt"
     launcher = sorted((fiji / "jars").glob("imagej-launcher-*.jar"))
@@ -64,7 +64,7 @@ def classic_launch(fiji: Path, work: Path, name: str, props: dict) -> dict:
     cmd = [_java(), "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
            "--add-opens=java.desktop/sun.awt=ALL-UNNAMED", "-Djava.awt.headless=true", f"-Dplugins.dir={fiji}",
            f"-Dimagej.dir={fiji}", f"-Dij.dir={fiji}", f"-Duser.home={work / 'home'}", "-XX:-UsePerfData",
-           f"-Dtmcp.out={out}", *(f"-Dtmcp.{k}={v}" for k, v in props.items()),
+           f"-Dtmcp.out={out}", *(f"-Dtmcp.{k}={v}" for k, v in props.items()), *jvm_options,
            "-cp", str(launcher[-1]), "net.imagej.launcher.ClassLauncher", "-ijjarpath", "jars", "-ijjarpath",
            "plugins", "net.imagej.Main", "--headless", "--run", str(HERE / "classic_worker.bsh")]
     t0 = time.perf_counter()
@@ -113,15 +113,25 @@ def runs(tmp_path_factory, fiji_dir, test_model) -> dict:
     blocker = work / "no-cellpose" / "cellpose"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('cellpose hidden by the test')\n")
+    # a trackmate-cellpose too old to have the worker module
+    old = work / "old-tmcp" / "trackmate_cellpose" / "bridge"
+    old.mkdir(parents=True)
+    (old / "__init__.py").write_text("")
+    (old.parent / "__init__.py").write_text("")
+    oldpackage = work / "python-with-old-tmcp"
+    oldpackage.write_text(f"#!/bin/sh\nPYTHONPATH={old.parent.parent} exec {sys.executable} \"$@\"\n")
+    oldpackage.chmod(0o755)
     nocellpose = work / "python-without-cellpose"
     nocellpose.write_text(f"#!/bin/sh\nPYTHONPATH={blocker.parent}:$PYTHONPATH exec {sys.executable} \"$@\"\n")
     nocellpose.chmod(0o755)
     common = {"model": test_model, "image2d": sample_path("2dt"), "image3d": sample_path("3dt"),
               "xml": work / "run.xml"}
     first = classic_launch(fiji, work, "first", {
-        **common, "steps": "preview1,preview2,full,xmlsave,cancel,after_cancel,badpython,nomodule,nocellpose,kill,after_kill,switch",
-        "badpython": work / "no-such-python", "nomodule": nomodule, "nocellpose": nocellpose, "otherpython": other})
-    second = classic_launch(fiji, work, "second", {**common, "steps": "xmlreload,shapes3d"})
+        **common, "steps": "preview1,preview2,full,xmlsave,cancel,after_cancel,badpython,nomodule,oldpackage,nocellpose,kill,"
+                 "after_kill,switch", "badpython": work / "no-such-python", "nomodule": nomodule,
+        "oldpackage": oldpackage, "nocellpose": nocellpose, "otherpython": other})
+    second = classic_launch(fiji, work, "second", {**common, "steps": "xmlreload,shapes3d"},
+                            jvm_options=["-Dtrackmate.cellpose.worker.echo=true"])
     return {"first": first, "second": second, "line": line, "other": str(other)}
 
 
@@ -201,6 +211,8 @@ def test_a_missing_python_or_one_without_the_package_gives_a_message_that_says_w
     assert f["nomodule.ok"] == "false"
     assert "trackmate-cellpose is not installed in the Python" in f["nomodule.error"]
     assert "pip install trackmate-cellpose" in f["nomodule.error"]
+    assert f["oldpackage.ok"] == "false" and "older than this Fiji's glue" in f["oldpackage.error"]
+    assert "pip install -U trackmate-cellpose" in f["oldpackage.error"]
     assert f["nocellpose.ok"] == "false" and "cannot run cellpose" in f["nocellpose.error"]
     assert "cellpose hidden by the test" in f["nocellpose.error"] and "pip install" in f["nocellpose.error"]
 
@@ -224,6 +236,12 @@ def test_another_python_executable_restarts_the_worker(runs):
     assert f"the Python executable changed to {runs['other']}" in first["log"]
     modes = list(MODE.finditer(_log(first, "switch")))
     assert len(modes) == 1 and int(modes[0].group(1)) not in _pids(first, "after_kill")
+
+
+def test_the_workers_stderr_goes_to_the_log_only_when_asked(runs):
+    """-Dtrackmate.cellpose.worker.echo=true (second JVM): the worker's stderr lines also reach TrackMate's log."""
+    assert "[Python worker]" in runs["second"]["log"]
+    assert "[Python worker]" not in runs["first"]["log"]
 
 
 def test_no_worker_process_remains_after_the_jvm_exits(runs):

@@ -67,6 +67,12 @@ final class WorkerProcess
 
 	private volatile String killReason;
 
+	/** With {@code -Dtrackmate.cellpose.worker.echo=true} the worker's stderr also goes to TrackMate's log. */
+	private static final boolean ECHO = Boolean.getBoolean( "trackmate.cellpose.worker.echo" );
+
+	/** The sink of the running request (for {@link #ECHO}). */
+	private volatile DetectionSink current;
+
 	private WorkerProcess( final String python, final Process process, final File dir )
 	{
 		this.python = python;
@@ -156,6 +162,7 @@ final class WorkerProcess
 	{
 		writeRequest( id, request );
 		final Watchdog w = new Watchdog( this, sink, id, 0, null );
+		current = sink;
 		try
 		{
 			while ( true )
@@ -217,6 +224,7 @@ final class WorkerProcess
 		}
 		finally
 		{
+			current = null;
 			w.finish();
 		}
 	}
@@ -405,9 +413,14 @@ final class WorkerProcess
 		final String pid = hello.get( "pid" );
 		final String who = "The Python worker (" + ( pid == null ? "" : "pid " + pid + ", " ) + python + ", " + origin + ")";
 		final String tail = stderrTail();
-		if ( tail.contains( "No module named trackmate_cellpose" ) || tail.contains( "No module named 'trackmate_cellpose'" ) )
+		if ( tail.contains( "No module named 'trackmate_cellpose'" ) || tail.contains( "No module named trackmate_cellpose\n" )
+				|| tail.endsWith( "No module named trackmate_cellpose" ) )
 			return "trackmate-cellpose is not installed in the Python '" + python + "' (" + origin + "): install it "
 					+ "there (pip install trackmate-cellpose), or " + CellposePyWorker.fixPython();
+		if ( tail.contains( "No module named" ) && tail.contains( "trackmate_cellpose.bridge._worker" ) )
+			return "The trackmate-cellpose installed in the Python '" + python + "' (" + origin + ") is older than "
+					+ "this Fiji's glue (it has no Python worker): upgrade it there (pip install -U trackmate-cellpose) "
+					+ "and run 'trackmate-cellpose install-fiji' again from it.";
 		final String how;
 		if ( killReason != null )
 			how = "was stopped: " + killReason;
@@ -466,6 +479,9 @@ final class WorkerProcess
 					while ( stderr.size() > STDERR_LINES )
 						stderr.removeFirst();
 				}
+				final DetectionSink sink = current;
+				if ( ECHO && sink != null && !line.trim().isEmpty() )
+					sink.log( "  [Python worker] " + line );
 			}
 		}
 		catch ( final IOException e )
