@@ -176,8 +176,8 @@ def test_installed_jar_runs_trackmate_2dt_preview_and_3d(in_process, installed):
     assert run["rois_ok"] and run["gt_hit_fraction"] >= 0.9 and run["reader_ok"] and run["settings_roundtrip"]
     # TrackMate's log says where the detector runs (one line per detection)
     assert len(run["mode_lines"]) == 1
-    assert run["mode_lines"][0].startswith(f"Cellpose advanced (Python): in-process (pid {run['pid']}, "
-                                           f"{sys.executable}), trackmate-cellpose {__version__}, cellpose ")
+    assert (f"Cellpose advanced (Python): in-process (pid {run['pid']}, {sys.executable}), trackmate-cellpose "
+            f"{__version__}, cellpose ") in run["mode_lines"][0]
     assert run["mode_lines"][0].endswith(", device cpu")
     assert in_process["preview"]["frames"] == [5] and in_process["preview"]["n_spots_frame5"] > 0
     shapes = in_process["shapes_3d"]
