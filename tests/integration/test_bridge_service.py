@@ -22,7 +22,7 @@ from trackmate_cellpose.errors import BackendUnavailableError
 pytestmark = pytest.mark.jvm
 
 CORE = ("CellposePyService", "CellposePyServices", "DetectionRequest", "DetectionSink", "CellposePyWorker",
-        "WorkerProcess", "WorkerPython")  # JDK only
+        "WorkerProcess", "WorkerPython", "WorkerWatchdog")  # JDK only
 
 HARNESS = r"""
 package harness;

@@ -114,7 +114,7 @@ final class WorkerProcess
 	/** Reads the handshake ({@code H}); the worker is killed when none comes within {@link #START_TIMEOUT_MS}. */
 	Map< String, String > handshake() throws IOException
 	{
-		final Watchdog w = new Watchdog( this, null, 0, START_TIMEOUT_MS,
+		final WorkerWatchdog w = new WorkerWatchdog( this, null, 0, START_TIMEOUT_MS,
 				"no handshake within " + START_TIMEOUT_MS / 1000 + " s" );
 		try
 		{
@@ -161,7 +161,7 @@ final class WorkerProcess
 	void runRequest( final int id, final DetectionRequest request, final DetectionSink sink ) throws IOException
 	{
 		writeRequest( id, request );
-		final Watchdog w = new Watchdog( this, sink, id, 0, null );
+		final WorkerWatchdog w = new WorkerWatchdog( this, sink, id, 0, null );
 		current = sink;
 		try
 		{
@@ -558,95 +558,5 @@ final class WorkerProcess
 					f.deleteOnExit();
 		if ( !dir.delete() )
 			dir.deleteOnExit();
-	}
-
-	/**
-	 * Watches one phase: sends the cancel when TrackMate's cancel flag is set, kills the worker when it outlives the
-	 * cancel grace or the phase's deadline. A daemon thread, ended by {@link #finish()}.
-	 */
-	private static final class Watchdog extends Thread
-	{
-		private final WorkerProcess w;
-
-		private final DetectionSink sink;
-
-		private final int requestId;
-
-		private final long deadline;
-
-		private final String timeoutReason;
-
-		private volatile boolean done;
-
-		/** Starts watching; {@code timeoutMs} 0 = no deadline. */
-		Watchdog( final WorkerProcess w, final DetectionSink sink, final int requestId, final long timeoutMs,
-				final String timeoutReason )
-		{
-			super( "trackmate-cellpose-worker-watchdog" );
-			this.w = w;
-			this.sink = sink;
-			this.requestId = requestId;
-			this.deadline = timeoutMs > 0 ? System.currentTimeMillis() + timeoutMs : 0;
-			this.timeoutReason = timeoutReason;
-			setDaemon( true );
-			start();
-		}
-
-		@Override
-		public void run()
-		{
-			long cancelSentAt = -1;
-			while ( !done )
-			{
-				final long now = System.currentTimeMillis();
-				if ( deadline > 0 && now > deadline )
-				{
-					w.kill( timeoutReason );
-					return;
-				}
-				if ( sink != null && sink.isCanceled() )
-				{
-					if ( cancelSentAt < 0 )
-					{
-						cancelSentAt = now;
-						try
-						{
-							w.sendCancel( requestId );
-						}
-						catch ( final IOException e )
-						{
-							// the worker is gone: the reader sees it
-						}
-					}
-					else if ( now - cancelSentAt > CANCEL_GRACE_MS )
-					{
-						w.kill( "it did not stop within " + CANCEL_GRACE_MS / 1000 + " s of the cancel" );
-						return;
-					}
-				}
-				try
-				{
-					Thread.sleep( 50 );
-				}
-				catch ( final InterruptedException e )
-				{
-					return;
-				}
-			}
-		}
-
-		void finish()
-		{
-			done = true;
-			interrupt();
-			try
-			{
-				join( 1000 );
-			}
-			catch ( final InterruptedException e )
-			{
-				Thread.currentThread().interrupt();
-			}
-		}
 	}
 }
