@@ -101,3 +101,87 @@ def test_no_recorded_python_says_what_to_run(tmp_path, probe):
     assert out.startswith("notfound=")
     assert "trackmate-cellpose install-fiji" in out and "PYTHON_EXECUTABLE" in out
     assert str(fiji / "config" / "trackmate-cellpose.json") in out
+
+
+FAILING = """
+package trackmatecellpose.glue;
+
+import java.util.*;
+
+public class WorkerFailureProbe {
+    public static void main(String[] args) throws Exception {
+        final Map<String, Object> settings = new HashMap<>();
+        settings.put("PYTHON_EXECUTABLE", args[0]);
+        settings.put("USE_GPU", Boolean.FALSE);
+        final DetectionRequest request = new DetectionRequest() {
+            public Map<String, Object> settings() { return settings; }
+            public boolean is3D() { return false; }
+            public int firstFrame() { return 0; }
+            public int nFrames() { return 1; }
+            public long[] frameShapeCZYX() { return new long[] { 1, 1, 4, 4 }; }
+            public long[] originXYZ() { return new long[3]; }
+            public double[] calibrationXYZT() { return new double[] { 1, 1, 1, 1 }; }
+            public String spaceUnit() { return "um"; }
+            public String timeUnit() { return "s"; }
+            public String dtype() { return "uint8"; }
+            public String imageName() { return "probe"; }
+            public Object frame(int i) { return new byte[16]; }
+        };
+        final StringBuilder failure = new StringBuilder();
+        final DetectionSink sink = new DetectionSink() {
+            public void addRois(int f, int[] n, double[] x, double[] y, double[] q, String[] fn, double[] fv) {}
+            public void addMeshes(int f, double[] c, double[] r, double[] q, int[] nv, double[] v, int[] nf, int[] fa,
+                                  String[] fn, double[] fv) {}
+            public void frameDone(int frame) {}
+            public void progress(double fraction, String status) {}
+            public void log(String message) {}
+            public boolean isCanceled() { return false; }
+            public void fail(String summary, String details) { failure.append(summary); }
+        };
+        final long t0 = System.currentTimeMillis();
+        CellposePyWorker.shared().detect(request, sink);
+        System.out.println("ms=" + (System.currentTimeMillis() - t0));
+        System.out.println("failure=" + failure);
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def failure_probe(probe, tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("failprobe")
+    src = work / "src" / "trackmatecellpose" / "glue" / "WorkerFailureProbe.java"
+    src.parent.mkdir(parents=True)
+    src.write_text(FAILING)
+    subprocess.run([probe["java"] + "c", "--release", "8", "-Xlint:-options", "-cp", str(probe["jar"]), "-d",
+                    str(probe["classes"]), str(src)], check=True, capture_output=True, timeout=300)
+    return probe
+
+
+def _fail(probe: dict, python: Path, *props: str) -> dict:
+    cmd = [probe["java"], *props, "-cp", f"{probe['jar']}:{probe['classes']}",
+           "trackmatecellpose.glue.WorkerFailureProbe", str(python)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="shell scripts stand in for a Python")
+def test_a_worker_that_never_answers_is_stopped_at_the_handshake_timeout(tmp_path, failure_probe):
+    """Fiji never hangs: no handshake within trackmate.cellpose.worker.startTimeout seconds stops the worker."""
+    silent = tmp_path / "silent-python"
+    silent.write_text("#!/bin/sh\nexec sleep 600\n")
+    silent.chmod(0o755)
+    r = _fail(failure_probe, silent, "-Dtrackmate.cellpose.worker.startTimeout=2")
+    assert "was stopped: no handshake within 2 s before its handshake" in r["failure"], r
+    assert int(r["ms"]) < 15000
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="shell scripts stand in for a Python")
+def test_not_a_python_is_reported_with_its_exit_and_output(tmp_path, failure_probe):
+    fake = tmp_path / "not-python"
+    fake.write_text("#!/bin/sh\necho 'this is not python' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    r = _fail(failure_probe, fake)
+    assert f"The Python worker ({fake}, the PYTHON_EXECUTABLE setting) exited with code 3 before its handshake" \
+        in r["failure"], r
+    assert "Last output: this is not python" in r["failure"]
