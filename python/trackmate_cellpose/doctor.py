@@ -296,6 +296,19 @@ def _check_fiji_glue(r: Report, inst) -> None:
     else:
         r.add("fiji python mode", "info", "Fiji's Python mode or a Fiji started by pyimagej: needs our jar in this "
                                           "Fiji", f"{install} (then pip install trackmate-cellpose in that Python)")
-    r.add("fiji classic", "info", "classic launch (Fiji started from its icon, no Python in it): not yet supported; "
-                                  + ("TrackMate lists the detector but cannot run it (the Python worker is not "
-                                     "implemented yet)" if found else "the detector is not listed there"))
+    classic = "classic launch (Fiji started from its icon, no Python in it)"
+    if not found:
+        r.add("fiji classic", "info", f"{classic}: the detector is not listed there", f"{install} adds it")
+        return
+    current = [g for g in found if g.current]
+    python = current[0].python if len(found) == 1 and current else None
+    if len(found) != 1 or not current:
+        r.add("fiji classic", "error", f"{classic}: the installed glue is stale and may fail there", install)
+    elif not python or not Path(python).exists():
+        r.add("fiji classic", "warn", f"{classic}: no usable Python is recorded for the worker"
+                                      + (f" ({python} is missing)" if python else ""),
+              f"run {install} from the Python to use, or set PYTHON_EXECUTABLE in the detector settings")
+    else:
+        r.add("fiji classic", "ok", f"{classic}: the detector runs in a warm Python worker process, started on the "
+                                    f"first detection or Preview with {python} (the PYTHON_EXECUTABLE setting "
+                                    "overrides it) and kept until Fiji exits")

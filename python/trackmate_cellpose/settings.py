@@ -154,6 +154,11 @@ class DetectorSettings:
                                 doc="3D: Gaussian smoothing of each object before meshing (sigma = scale/sqrt(3) per "
                                     "axis, anisotropy-aware, as in TrackMate). Default 1.0 = on, about one "
                                     "micrometre; <= 0 meshes the raw voxels.")
+    python_executable: str = _f("PYTHON_EXECUTABLE", "", unit="path", range="a Python executable, or empty",
+                                label="Python (worker)",
+                                doc="Fiji started from its icon (classic launch) only: the Python that runs cellpose "
+                                    "as a worker process; empty = the one 'trackmate-cellpose install-fiji' "
+                                    "recorded. Not used where Python runs in Fiji's own process, nor by the CLI.")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

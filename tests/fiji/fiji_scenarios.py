@@ -108,7 +108,9 @@ def sc_headless_2dt(work: Path, ctx: dict) -> dict:
             and rsettings.detectorFactory is not None else None,
             "settings_roundtrip": written == read, "written": written, "read": read,
             "space_units": str(rmodel.getSpaceUnits()), "seconds": wall, "trackmate_seconds": run.timings["trackmate"],
-            "batch_timings": [ln.strip() for ln in run.log.splitlines() if "image transfer" in ln]}
+            "batch_timings": [ln.strip() for ln in run.log.splitlines() if "image transfer" in ln],
+            "mode_lines": [ln.strip() for ln in run.log.splitlines() if "Cellpose advanced (Python): in-process" in ln],
+            "pid": os.getpid()}
 
 
 def sc_preview(work: Path, ctx: dict) -> dict:

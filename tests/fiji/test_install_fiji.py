@@ -41,9 +41,14 @@ out.flush();
 imp = ij.IJ.createImage("blank", "8-bit black", 32, 32, 1);
 s = new fiji.plugin.trackmate.Settings(imp);
 s.detectorFactory = f.copy();
-s.detectorSettings = f.getDefaultSettings();
+m = f.getDefaultSettings();
+m.put("CELLPOSE_MODEL", "CUSTOM");
+m.put("CELLPOSE_MODEL_FILEPATH", System.getProperty("tmcp.model"));
+m.put("USE_GPU", Boolean.FALSE);
+s.detectorSettings = m;
 tm = new fiji.plugin.trackmate.TrackMate(new fiji.plugin.trackmate.Model(), s);
 out.println("detect_ok=" + tm.execDetection());
+out.println("n_spots=" + tm.getModel().getSpots().getNSpots(false));
 out.println("error=" + String.valueOf(tm.getErrorMessage()).replace("\\n", " "));
 out.close();
 """
@@ -108,10 +113,10 @@ def _java(fiji: Path) -> str:
     return str(java) if java and java.exists() else shutil.which("java")
 
 
-def test_classic_launch_lists_the_detector_from_the_installed_jar(installed):
+def test_classic_launch_lists_the_detector_from_the_installed_jar(installed, test_model):
     """A plain JVM started by ImageJ's launcher (no Python): TrackMate's DetectorProvider lists the detector by its key,
-    and its factory class comes from the jar install-fiji wrote. Running it there is not supported yet (no Python
-    worker): TrackMate's detection fails with a message that says so, and does not hang."""
+    and its factory class comes from the jar install-fiji wrote; a detection runs through the Python worker with the
+    Python install-fiji recorded (a blank image: no spots, no error). test_classic_worker.py tests the worker."""
     fiji, work = installed["fiji"], installed["work"]
     script, out = work / "list.bsh", work / "classic.txt"
     script.write_text(LIST_SCRIPT)
@@ -121,6 +126,7 @@ def test_classic_launch_lists_the_detector_from_the_installed_jar(installed):
     cmd = [_java(fiji), "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
            "--add-opens=java.desktop/sun.awt=ALL-UNNAMED", "-Djava.awt.headless=true", f"-Dplugins.dir={fiji}",
            f"-Dimagej.dir={fiji}", f"-Dij.dir={fiji}", f"-Dtmcp.out={out}", f"-Duser.home={work / 'home'}",
+           f"-Dtmcp.model={test_model}",
            "-XX:-UsePerfData", "-cp", str(launcher[-1]), "net.imagej.launcher.ClassLauncher", "-ijjarpath", "jars",
            "-ijjarpath", "plugins", "net.imagej.Main", "--headless", "--run", str(script)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=work,
@@ -129,7 +135,7 @@ def test_classic_launch_lists_the_detector_from_the_installed_jar(installed):
     facts = dict(ln.split("=", 1) for ln in out.read_text().splitlines())
     assert KEY in facts["keys"] and facts["name"] == "Cellpose advanced (Python)"
     assert Path(facts["jar"]).resolve() == installed["jar"]
-    assert facts["detect_ok"] == "false" and "cannot run this detector yet" in facts["error"], facts
+    assert facts["detect_ok"] == "true" and facts["n_spots"] == "0", facts
 
 
 def _scenarios(work: Path, fiji: Path, names: list[str], *, extra_env: dict | None = None,
@@ -168,6 +174,11 @@ def test_installed_jar_runs_trackmate_2dt_preview_and_3d(in_process, installed):
     run = in_process["headless_2dt"]
     assert set(run["per_frame"]) == {"0", "1", "2"} and all(n > 0 for n in run["per_frame"].values())
     assert run["rois_ok"] and run["gt_hit_fraction"] >= 0.9 and run["reader_ok"] and run["settings_roundtrip"]
+    # TrackMate's log says where the detector runs (one line per detection)
+    assert len(run["mode_lines"]) == 1
+    assert (f"Cellpose advanced (Python): in-process (pid {run['pid']}, {sys.executable}), trackmate-cellpose "
+            f"{__version__}, cellpose ") in run["mode_lines"][0]
+    assert run["mode_lines"][0].endswith(", device cpu")
     assert in_process["preview"]["frames"] == [5] and in_process["preview"]["n_spots_frame5"] > 0
     shapes = in_process["shapes_3d"]
     assert shapes["n_spots"] > 0 and shapes["kinds"] == [SHAPE_3D[installed["line"]]]

@@ -41,6 +41,18 @@ def test_java_key_constants_name_python_settings():
     assert f'DETECTOR_KEY = "{DETECTOR_KEY}"' in text
 
 
+def test_worker_classes_use_the_same_keys():
+    """The JDK-only worker classes carry their own copies of two keys and the detector name (no link to
+    CellposePyKeys, which needs jdom2): they must equal CellposePyKeys'."""
+    text = (KEYS_JAVA.parent / "WorkerPython.java").read_text(encoding="utf-8")
+    mine = dict(re.findall(r'static final String (\w+) = "([^"]+)";', text))
+    keys = _java_keys()
+    assert mine["KEY_PYTHON_EXECUTABLE"] == keys["KEY_PYTHON_EXECUTABLE"] == "PYTHON_EXECUTABLE"
+    assert mine["KEY_USE_GPU"] == keys["KEY_USE_GPU"]
+    name = re.search(r'DETECTOR_NAME = "([^"]+)";', KEYS_JAVA.read_text(encoding="utf-8")).group(1)
+    assert mine["DETECTOR_NAME"] == name
+
+
 @pytest.mark.parametrize("line,major,release", [("tm7", 52, 8), ("tm8", 65, 21), ("tm9", 61, 17)])
 def test_trackmate_line_is_read_from_the_jar_classes(tmp_path, line, major, release):
     jar = fake_trackmate_jar(tmp_path / "TrackMate-x.jar", line, major)

@@ -23,7 +23,7 @@ from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_jso
 pytestmark = pytest.mark.jvm
 
 CORE = ("CellposePyService", "CellposePyServices", "PyImageJDiscovery", "SettingsTable", "DetectionRequest",
-        "DetectionSink")
+        "DetectionSink", "CellposePyWorker", "WorkerProcess", "WorkerPython", "WorkerWatchdog")
 
 HARNESS = r"""
 package harness;

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.jvm
 
 REPO = Path(__file__).resolve().parents[2]
 GLUE = ("SettingsTable", "CellposePyKeys", "CellposePyServices", "CellposePyService", "PyImageJDiscovery",
-        "DetectionRequest", "DetectionSink")
+        "DetectionRequest", "DetectionSink", "CellposePyWorker", "WorkerProcess", "WorkerPython", "WorkerWatchdog")
 
 HARNESS = r"""
 package harness;

@@ -235,7 +235,11 @@ def test_every_module_is_reached_from_the_packages_entry_points():
     scripts = re.findall(r'^\S+ = "([\w.]+):\w+"$', (REPO / "pyproject.toml").read_text().split("[project.scripts]")[1]
                          .split("\n[")[0], re.M)
     assert scripts == [f"{PKG}.cli"]
-    todo = [PKG, f"{PKG}.__main__", *scripts] + [f"{PKG}._cli.{name}" for name in SUBCOMMANDS]
+    # modules the Java glue runs with `python -m` (the classic launch's worker)
+    java = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "java-glue" / "src").rglob("*.java"))
+    run_by_java = re.findall(r'"-m", "([\w.]+)"', java)
+    assert run_by_java == [f"{PKG}.bridge._worker"]
+    todo = [PKG, f"{PKG}.__main__", *scripts, *run_by_java] + [f"{PKG}._cli.{name}" for name in SUBCOMMANDS]
     seen: set[str] = set()
     while todo:
         mod = todo.pop()

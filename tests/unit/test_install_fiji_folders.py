@@ -259,7 +259,7 @@ def test_doctor_reports_the_installed_glue_and_the_mode(tmp_path, prebuilt, monk
     checks = _doctor(fiji_dir)
     assert checks["fiji glue"][0] == "info" and "not installed" in checks["fiji glue"][1]
     assert checks["fiji mode"][0] == "ok" and "prebuilt jar" in checks["fiji mode"][1]
-    assert "not yet supported" in checks["fiji classic"][1] and "not listed" in checks["fiji classic"][1]
+    assert checks["fiji classic"][0] == "info" and "not listed" in checks["fiji classic"][1]
     assert checks["fiji python mode"][0] == "info" and "install-fiji" in _doctor_fix(fiji_dir, "fiji python mode")
 
     _install.install_fiji(fiji_dir)
@@ -269,10 +269,16 @@ def test_doctor_reports_the_installed_glue_and_the_mode(tmp_path, prebuilt, monk
     assert "installed jar" in checks["fiji mode"][1] and "trackmate-cellpose fiji" in checks["fiji mode"][1]
     assert checks["fiji python mode"][0] == "ok" and "found by the detector itself" in checks["fiji python mode"][1]
     assert checks["fiji python"] == ("ok", f"recorded for the Python worker: {sys.executable}")
-    assert "lists the detector but cannot run it" in checks["fiji classic"][1]
+    assert checks["fiji classic"][0] == "ok" and f"Python worker process, started on the first detection or " \
+        f"Preview with {sys.executable}" in checks["fiji classic"][1]
+    config = fiji_dir / "config" / "trackmate-cellpose.json"
+    config.write_text(config.read_text().replace(json.dumps(sys.executable), json.dumps(str(tmp_path / "gone"))))
+    checks = _doctor(fiji_dir)
+    assert checks["fiji classic"][0] == "warn" and "gone is missing" in checks["fiji classic"][1]
 
     # a newer trackmate-cellpose ships other glue: the installed copy is stale, and `fiji` would refuse it
     monkeypatch.setattr(_install, "current_source_hash", lambda line: "e" * 32)
     checks = _doctor(fiji_dir)
     assert checks["fiji glue"][0] == "error" and "stale" in checks["fiji glue"][1]
     assert "fiji mode" not in checks
+    assert checks["fiji classic"][0] == "error" and "stale" in checks["fiji classic"][1]

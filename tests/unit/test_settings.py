@@ -29,7 +29,7 @@ def test_invalid_value_names_key_and_value(key, value):
 def test_every_field_has_key_unit_range_doc():
     rows = settings_table()
     assert [r["key"] for r in rows] == list(TRACKMATE_KEYS)
-    assert len(set(TRACKMATE_KEYS)) == len(TRACKMATE_KEYS) == 14
+    assert len(set(TRACKMATE_KEYS)) == len(TRACKMATE_KEYS) == 15
     for r in rows:
         assert r["key"].isupper() and r["doc"] and r["unit"] and r["range"]
         assert r["type"] in ("str", "int", "float", "bool")
@@ -41,7 +41,7 @@ def test_defaults_match_issue_table():
         "CELLPOSE_MODEL": default_model(), "CELLPOSE_MODEL_FILEPATH": "", "TARGET_CHANNEL": 1, "OPTIONAL_CHANNEL_2": 0,
         "CELL_DIAMETER": 30.0, "USE_GPU": True, "SIMPLIFY_CONTOURS": True, "CELL_PROB_THRESHOLD": 0.0,
         "FLOW_THRESHOLD": 0.4, "RESAMPLE": True, "DO2DZ": False, "IOUTHRESHOLD": 0.25, "CELL_MIN_SIZE": 15.0,
-        "SMOOTHING_SCALE": 1.0,
+        "SMOOTHING_SCALE": 1.0, "PYTHON_EXECUTABLE": "",
     }
     assert all(type(v) in (str, int, float, bool) for v in m.values())
     assert DETECTOR_KEY == "CELLPOSE_ADVANCED_PY_DETECTOR"
@@ -141,7 +141,8 @@ def test_settings_resource_is_the_table_and_does_not_depend_on_the_installed_cel
         assert r["label"] and r["doc"] == rows[r["key"]]["doc"] and r["range"] == rows[r["key"]]["range"]
         assert (r["lo"], r["hi"]) == (rows[r["key"]]["lo"], rows[r["key"]]["hi"])
     assert {r["key"]: r["editor"] for r in doc["settings"] if r["type"] == "str"} == {
-        "CELLPOSE_MODEL": "model", "CELLPOSE_MODEL_FILEPATH": "file"}
+        "CELLPOSE_MODEL": "model", "CELLPOSE_MODEL_FILEPATH": "file",
+        "PYTHON_EXECUTABLE": "file"}
     before = settings_mod.settings_resource_json()
     monkeypatch.setattr(settings_mod, "installed_cellpose_major", lambda: 4)
     assert settings_mod.settings_resource_json() == before

@@ -9,6 +9,8 @@
 * :func:`run_script` runs a SciJava script (Groovy, Jython, ...) in that Fiji;
 * :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM);
 * :func:`install_fiji` / :func:`uninstall_fiji` put the prebuilt glue into a Fiji's ``jars/`` and take it out again.
+* ``python -m trackmate_cellpose.bridge._worker`` is the warm Python worker that a Fiji started from its icon (no
+  Python in it) starts for the detector (``_worker.py``; imports no JPype).
 
 Importing this package starts no JVM.
 """

@@ -20,7 +20,8 @@ from ..call import Hooks, Placement
 from ..errors import Cancelled, TrackMateCellposeError
 from ..settings import DetectorSettings, RuntimeOptions
 
-__all__ = ["register_service", "request_to_numpy", "DetectFn", "set_detect_function", "set_runtime_options"]
+__all__ = ["register_service", "request_to_numpy", "DetectFn", "set_detect_function", "set_runtime_options",
+           "run_request", "serve_request", "frame_arrays", "python_facts", "mode_line"]
 
 #: ``detect``-compatible callable (tests substitute a fake engine); called with ``placement=`` and ``hooks=``.
 DetectFn = Callable[..., Any]
@@ -57,7 +58,9 @@ def _java_value(v: Any) -> Any:
 
 
 def settings_from_java(jmap: Any) -> DetectorSettings:
-    """TrackMate settings map (java.util.Map) -> validated :class:`DetectorSettings`."""
+    """TrackMate settings map (java.util.Map, or a plain Python mapping from the worker) -> :class:`DetectorSettings`."""
+    if not hasattr(jmap, "keySet"):  # a Python mapping (JPype's java.util.Map is a Mapping too: test keySet first)
+        return DetectorSettings.from_trackmate_map(jmap)
     return DetectorSettings.from_trackmate_map({str(k): _java_value(jmap.get(k)) for k in jmap.keySet()})
 
 
@@ -85,44 +88,70 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
-def _send_frame(sink: Any, fr: Any, is_3d: bool) -> None:
-    from jpype import JArray, JDouble, JInt, JString
+def frame_arrays(fr: Any, is_3d: bool) -> dict[str, Any]:
+    """The detections of one frame as the flat numpy arrays of ``DetectionSink.addRois``/``addMeshes`` (built once;
+    each transport only converts them: Java arrays in-process, bytes for the worker).
 
+    Keys: ``frame``, ``kind`` (``"none"`` for an empty frame, ``"rois"`` or ``"meshes"``), ``quality``, ``names``
+    (feature names), ``features`` (n x f, NaN = missing, raveled); 2D: ``n_points``, ``x``, ``y``; 3D: ``centers``
+    (3n), ``radius``, ``n_vertices``, ``vertices`` (xyz raveled), ``n_faces``, ``faces`` (raveled, int32).
+    """
     dets = list(fr.detections)
-    frame = int(fr.frame)
-    sink.frameDone(frame)
+    out: dict[str, Any] = {"frame": int(fr.frame), "kind": "none"}
     if not dets:
-        return
+        return out
     names = sorted({k for d in dets for k in d.features})
     feats = np.full((len(dets), len(names)), np.nan)
     for i, d in enumerate(dets):
         for j, k in enumerate(names):
             if k in d.features:
                 feats[i, j] = float(d.features[k])
-    jnames = JArray(JString)(names)
-    jfeats = JArray(JDouble)(feats.ravel())
-    quality = JArray(JDouble)(np.array([d.quality for d in dets], dtype=float))
+    out.update(names=names, features=feats.ravel(), quality=np.array([d.quality for d in dets], dtype=float))
     if not is_3d:
         rois = [np.asarray(d.roi_xy, dtype=float) for d in dets]
-        npts = np.array([len(r) for r in rois], dtype=np.int32)
         xy = np.concatenate(rois) if rois else np.zeros((0, 2))
-        sink.addRois(frame, JArray(JInt)(npts), JArray(JDouble)(np.ascontiguousarray(xy[:, 0])),
-                     JArray(JDouble)(np.ascontiguousarray(xy[:, 1])), quality, jnames, jfeats)
-        return
-    centers = np.array([[d.x, d.y, d.z] for d in dets], dtype=float).ravel()
-    radius = np.array([d.radius for d in dets], dtype=float)
+        out.update(kind="rois", n_points=np.array([len(r) for r in rois], dtype=np.int32),
+                   x=np.ascontiguousarray(xy[:, 0]), y=np.ascontiguousarray(xy[:, 1]))
+        return out
     verts = [np.asarray(d.mesh.vertices, dtype=float) if d.mesh is not None else np.zeros((0, 3)) for d in dets]
     faces = [np.asarray(d.mesh.faces, dtype=np.int32) if d.mesh is not None else np.zeros((0, 3), np.int32)
              for d in dets]
-    sink.addMeshes(frame, JArray(JDouble)(centers), JArray(JDouble)(radius), quality,
-                   JArray(JInt)(np.array([len(v) for v in verts], dtype=np.int32)),
-                   JArray(JDouble)(np.concatenate(verts).ravel()),
-                   JArray(JInt)(np.array([len(f) for f in faces], dtype=np.int32)),
-                   JArray(JInt)(np.concatenate(faces).ravel().astype(np.int32)), jnames, jfeats)
+    out.update(kind="meshes", centers=np.array([[d.x, d.y, d.z] for d in dets], dtype=float).ravel(),
+               radius=np.array([d.radius for d in dets], dtype=float),
+               n_vertices=np.array([len(v) for v in verts], dtype=np.int32),
+               vertices=np.concatenate(verts).ravel(), n_faces=np.array([len(f) for f in faces], dtype=np.int32),
+               faces=np.concatenate(faces).ravel().astype(np.int32))
+    return out
 
 
-def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOptions) -> None:
-    """Detect every frame of ``request`` in batches, streaming results, progress and log lines to ``sink``."""
+def _send_frame(sink: Any, fr: Any, is_3d: bool) -> None:
+    """In-process transport: the frame's arrays as Java arrays, to the Java ``DetectionSink``."""
+    from jpype import JArray, JDouble, JInt, JString
+
+    a = frame_arrays(fr, is_3d)
+    sink.frameDone(a["frame"])
+    if a["kind"] == "none":
+        return
+    names, feats, quality = JArray(JString)(a["names"]), JArray(JDouble)(a["features"]), JArray(JDouble)(a["quality"])
+    if a["kind"] == "rois":
+        sink.addRois(a["frame"], JArray(JInt)(a["n_points"]), JArray(JDouble)(a["x"]), JArray(JDouble)(a["y"]),
+                     quality, names, feats)
+        return
+    sink.addMeshes(a["frame"], JArray(JDouble)(a["centers"]), JArray(JDouble)(a["radius"]), quality,
+                   JArray(JInt)(a["n_vertices"]), JArray(JDouble)(a["vertices"]), JArray(JInt)(a["n_faces"]),
+                   JArray(JInt)(a["faces"]), names, feats)
+
+
+SendFrame = Callable[[Any, Any, bool], None]
+
+
+def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOptions,
+                send_frame: SendFrame = _send_frame) -> None:
+    """Detect every frame of ``request`` in batches, streaming results, progress and log lines to ``sink``.
+
+    ``request``/``sink`` follow ``DetectionRequest``/``DetectionSink`` (Java objects in-process, the worker's numpy
+    versions in a worker); ``send_frame`` hands one frame's detections to the sink in that transport's form.
+    """
     settings = settings_from_java(request.settings())
     cal = calibration_of(request)
     n = int(request.nFrames())
@@ -156,11 +185,61 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
                            hooks=Hooks(progress=progress, cancel=lambda: bool(sink.isCanceled()), log=log))
         t2 = time.perf_counter()
         for fr in result.frames:
-            _send_frame(sink, fr, bool(result.is_3d))
+            send_frame(sink, fr, bool(result.is_3d))
         t3 = time.perf_counter()
         sink.log(f"  frames {first + start}-{first + stop - 1}: {result.n_detections} objects; image transfer "
                  f"{t1 - t0:.3f} s, cellpose + geometry {t2 - t1:.2f} s, spots {t3 - t2:.3f} s")
         sink.progress(stop / n, f"Cellpose: {stop}/{n} frames")
+
+
+def serve_request(request: Any, sink: Any, detect_fn: DetectFn | None, runtime: RuntimeOptions,
+                  send_frame: SendFrame = _send_frame) -> str:
+    """:func:`run_request` with nothing escaping: a failure goes to ``sink.fail`` (one line + traceback).
+
+    Returns ``"ok"``, ``"canceled"`` or ``"failed"``. ``detect_fn`` None = :func:`trackmate_cellpose.detect`.
+    """
+    try:
+        if detect_fn is None:
+            from ..detect import detect as detect_fn
+        run_request(request, sink, detect_fn, runtime, send_frame)
+        return "ok"
+    except Cancelled:
+        return "canceled"  # the Java detector reports the cancel itself
+    except BaseException as e:  # noqa: BLE001 - nothing may cross into Java
+        if sink.isCanceled():
+            return "canceled"
+        sink.fail(_one_line(e), "".join(traceback.format_exception(e)).rstrip())
+        return "failed"
+
+
+def python_facts(*, use_gpu: bool = True, runtime_device: str = "auto") -> dict[str, str]:
+    """What the TrackMate log shows about this Python side: package version, executable, pid, cellpose version,
+    torch device, default and built-in models. ``error`` is set (and cellpose facts missing) when cellpose cannot
+    be imported here."""
+    import os
+    import sys
+
+    from .. import __version__
+
+    facts = {"version": __version__, "python": sys.executable, "pid": str(os.getpid())}
+    try:
+        from ..segment.adapter import import_cellpose_models, select_device
+        from ..segment.models import BUILTIN_MODELS, cellpose_major_version, cellpose_version
+        from ..settings import default_model
+
+        import_cellpose_models()
+        major = cellpose_major_version()
+        facts.update(cellpose=cellpose_version(), device=select_device(use_gpu, runtime_device)[0],
+                     default_model=default_model(major), models=",".join(BUILTIN_MODELS[major]))
+    except Exception as e:  # noqa: BLE001 - reported to the Java side, which says what to fix
+        facts["error"] = _one_line(e)
+    return facts
+
+
+def mode_line(mode: str, facts: dict[str, str]) -> str:
+    """The one line TrackMate's log shows about the Python side (the Java worker builds the same line)."""
+    return (f"Cellpose advanced (Python): {mode} (pid {facts.get('pid')}, {facts.get('python')}), trackmate-cellpose "
+            f"{facts.get('version')}, cellpose {facts.get('cellpose', '?')}, device {facts.get('device', '?')}")
 
 
 _registered: Any = None
@@ -195,18 +274,13 @@ def _new_service() -> Any:
     class CellposePyService:
         @JOverride
         def detect(self, request, sink):
-            try:
-                with _call_lock:
-                    fn = _detect_fn
-                    if fn is None:
-                        from ..detect import detect as fn
-                    run_request(request, sink, fn, _runtime)
-            except Cancelled:
-                pass  # the Java detector reports the cancel itself
-            except BaseException as e:  # noqa: BLE001 - nothing may cross into Java
-                if sink.isCanceled():
-                    return
-                sink.fail(_one_line(e), "".join(traceback.format_exception(e)).rstrip())
+            with _call_lock:
+                try:
+                    use_gpu = bool(_java_value(request.settings().get("USE_GPU")))
+                    sink.log(mode_line("in-process", python_facts(use_gpu=use_gpu, runtime_device=_runtime.device)))
+                except BaseException:  # noqa: BLE001 - the log line is informative only; detection reports errors
+                    pass
+                serve_request(request, sink, _detect_fn, _runtime)
 
         @JOverride
         def describe(self):

@@ -53,6 +53,8 @@ public final class CellposePyKeys
 
 	public static final String KEY_SMOOTHING_SCALE = "SMOOTHING_SCALE";
 
+	public static final String KEY_PYTHON_EXECUTABLE = "PYTHON_EXECUTABLE";
+
 	/** Value of {@link #KEY_CELLPOSE_MODEL} that selects {@link #KEY_CELLPOSE_MODEL_FILEPATH}. */
 	public static final String CUSTOM_MODEL = "CUSTOM";
 
