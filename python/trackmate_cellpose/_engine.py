@@ -213,7 +213,7 @@ def run_detection(image: Any, settings: DetectorSettings, *, axes: str | None, c
         else:
             notice(f"2D+Z mode: planes stitched at IOUTHRESHOLD {settings.iou_threshold}; CELL_MIN_SIZE applies to "
                    "stitched objects")
-    adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, log=notice)
+    adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, inference=runtime.inference, log=notice)
     # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs
     segmented = iter_segmented(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
                                progress=progress, cancel=cancel)
