@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 CAL_XY_UM, DIAMETER_UM = 0.5, 10.0  # 20 px objects: cellpose rescale 1.5 for the cellpose-3 test model
 #: case -> (kind, shape): 2D+t (T, Y, X) or one 3D time point (Z, Y, X) at anisotropy 2
 CASES = {"2d256": ("2d", (4, 256, 256)), "2d512": ("2d", (2, 512, 512)), "3d": ("3d", (16, 96, 96)),
+         "3d_small": ("3d", (12, 64, 64)),
          "2d1024": ("2d", (1, 1024, 1024))}
 
 
@@ -152,7 +153,7 @@ def profile(cases: list[str]) -> dict[str, Any]:
     return out
 
 
-def compare(cases: list[str], modes: list[str], reps: int) -> dict[str, Any]:
+def compare(cases: list[str], modes: list[str], reps: int, save: Callable[[dict], None]) -> dict[str, Any]:
     from trackmate_cellpose import Calibration, RuntimeOptions, detect
     from trackmate_cellpose.segment.adapter import import_cellpose_models
 
@@ -195,8 +196,10 @@ def compare(cases: list[str], modes: list[str], reps: int) -> dict[str, Any]:
         row["load_after"] = loadavg()
         for name in modes:
             _log(f"{case} {name}: bare/ours CPU {fmt_s(row[f'speedup_{name}_cpu'], 'x', 2)}, wall "
-                 f"{fmt_s(row[f'speedup_{name}_wall'], 'x', 2)}; identical {row[f'{name}_frames_identical_to_bare']}")
+                 f"{fmt_s(row[f'speedup_{name}_wall'], 'x', 2)}; identical {row[f'{name}_frames_identical_to_bare']}"
+                 f", matched IoU {row[f'{name}_vs_bare_matched_iou']:.3f}, F1 {row[f'{name}_vs_bare_f1']:.3f}")
         out[case] = row
+        save(out)
     return out
 
 
@@ -217,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "profile":
         result["profile"] = profile(cases)
     else:
-        result["compare"] = compare(cases, [m for m in args.modes.split(",") if m], args.reps)
+        def save(partial: dict) -> None:  # after every case: a long run that is stopped keeps what it measured
+            if args.json:
+                Path(args.json).write_text(json.dumps({**result, "compare": partial}, indent=1, default=str))
+        result["compare"] = compare(cases, [m for m in args.modes.split(",") if m], args.reps, save)
     result["load_at_end"] = loadavg()
     text = json.dumps(result, indent=1, default=str)
     if args.json:

@@ -60,7 +60,8 @@ def tune_network(model, major: int, device: str, inference: str) -> None:
         elif inference == "compile" and device == "cpu":
             # frozen weights let Inductor pre-pack them for oneDNN and fuse the element-wise work around each conv;
             # compiling the bound forward (not the module) keeps our progress/cancel pre-hook outside the graph
-            _wrap_forward(net, torch.compile(net.forward, dynamic=False, options={"freezing": True}))
+            # dynamic: cellpose's last tile batch of a call is smaller; a new batch size must not mean a new compile
+            _wrap_forward(net, torch.compile(net.forward, dynamic=True, options={"freezing": True}))
 
 
 def _wrap_forward(net, fn) -> None:
