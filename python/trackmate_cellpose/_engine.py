@@ -145,7 +145,8 @@ def run_detection(call: DetectCall) -> DetectionResult:
                 hooks.log(msg)
 
     emit_notices(prepared.notices, notice, stacklevel=4)  # stacklevel: the line that called detect()
-    adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, log=notice)
+    adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, inference=runtime.inference,
+                                 log=notice)
     # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs
     segmented = iter_segmented(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
                                progress=hooks.progress, cancel=hooks.cancel)

@@ -365,6 +365,12 @@ class RuntimeOptions:
         0 = in-process; N >= 1 = a local dask cluster with N worker processes.
     scheduler : str
         Address of an existing dask scheduler (overrides ``workers``).
+    inference : {"fast", "cellpose", "compile", "bf16"}
+        How the network runs on a CPU. ``fast`` (default): the same fp32 weights in channels_last memory format
+        (masks identical to cellpose's own path, checked by the benchmark); ``cellpose``: exactly cellpose's own
+        path; ``compile``: ``fast`` plus ``torch.compile`` (a one-time compile per tile shape, then faster; for
+        long movies and 3D); ``bf16``: bfloat16 autocast, faster only on CPUs with native bf16 and it CHANGES some
+        masks. On a GPU every value but ``bf16`` runs cellpose's own path.
     """
 
     device: str = "auto"
@@ -372,6 +378,7 @@ class RuntimeOptions:
     tile_batch_size: int = 8
     workers: int = 0
     scheduler: str = ""
+    inference: str = "fast"
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda", "mps"):
@@ -381,6 +388,9 @@ class RuntimeOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidSettingsError(f"{name} must be an integer >= 1, got {v!r}", key=name, value=v)
+        if self.inference not in ("fast", "cellpose", "compile", "bf16"):
+            raise InvalidSettingsError(f"inference must be one of fast, cellpose, compile, bf16, got "
+                                       f"{self.inference!r}", key="inference", value=self.inference)
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
             raise InvalidSettingsError(f"workers must be an integer >= 0, got {self.workers!r}",
                                        key="workers", value=self.workers)

@@ -61,11 +61,10 @@ CELLPOSE_MAJOR = installed_cellpose_major()
 
 
 def _same_features(fa: dict, fb: dict) -> bool:
-    """Features are exactly equal under cellpose 3. Under cellpose 4 the network's output (hence MEAN_CELLPROB) can
-    differ in the last float32 bits between a 2-thread in-process run and 1-thread workers (the ViT's matrix products
-    sum in another order); everything derived from the labels stays exactly equal."""
-    if CELLPOSE_MAJOR != 4:
-        return fa == fb
+    """Everything derived from the labels is exactly equal. The network's output (hence MEAN_CELLPROB) can differ in
+    the last float32 bits between a 2-thread in-process run and 1-thread workers: oneDNN's channels_last convolutions
+    (cellpose 3, ``inference="fast"``, the default) and the ViT's matrix products (cellpose 4) sum in another order
+    with another thread count."""
     return fa.keys() == fb.keys() and all(
         fa[k] == fb[k] or (k == "MEAN_CELLPROB" and fa[k] == pytest.approx(fb[k], rel=1e-6)) for k in fa)
 

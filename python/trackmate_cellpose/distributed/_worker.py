@@ -104,10 +104,10 @@ def preload_model(settings: DetectorSettings, device: str = "auto") -> bool:
     return _warm_adapter(settings, device)[1]
 
 
-def _warm_adapter(settings: DetectorSettings, device: str):
+def _warm_adapter(settings: DetectorSettings, device: str, inference: str = "fast"):
     from ..segment.adapter import CellposeAdapter
 
-    adapter = CellposeAdapter.get(settings, runtime_device=device)
+    adapter = CellposeAdapter.get(settings, runtime_device=device, inference=inference)
     with _STATE_LOCK:
         new = id(adapter) not in _STATE["adapters"]
         if new:
@@ -204,7 +204,7 @@ def detect_chunk(block_tczyx: np.ndarray, spec: ChunkSpec) -> ChunkOutput:
         if signals.cancel():
             raise Cancelled(f"cancelled before frame {spec.frames[0]}")
         try:
-            _, loaded = _warm_adapter(spec.settings, spec.runtime.device)
+            _, loaded = _warm_adapter(spec.settings, spec.runtime.device, spec.runtime.inference)
             frames, notes = _run_block(block_tczyx, spec, spec.frames, signals)
         except Cancelled:
             raise
@@ -295,7 +295,8 @@ def _describe(spec: ChunkSpec) -> str:
 def _pinpoint(block: np.ndarray, spec: ChunkSpec) -> int | None:
     """Re-run a failed multi-frame chunk one frame at a time to name the frame that fails (diagnosis only)."""
     one = ChunkSpec(**{**spec.__dict__, "runtime": RuntimeOptions(
-        device=spec.runtime.device, frames_per_batch=1, tile_batch_size=spec.runtime.tile_batch_size)})
+        device=spec.runtime.device, frames_per_batch=1, tile_batch_size=spec.runtime.tile_batch_size,
+        inference=spec.runtime.inference)})
     quiet = _RemoteSignals(spec, remote=False)
     for t in spec.frames:
         try:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, Cancelled, SegmentationError
 from ..settings import DetectorSettings
+from ._speed import INFERENCE_MODES, constructor_kwargs, tune_network
 from .models import ModelSpec, cellpose_major_version, check_model, models_dir
 
 __all__ = ["CellposeAdapter", "ModelSpec", "build_eval_kwargs", "cellpose_major_version", "check_model",
@@ -162,28 +163,32 @@ class CellposeAdapter:
     Instances are cached per (model, device): ``CellposeAdapter.get(settings, ...)`` returns the warm one.
     """
 
-    def __init__(self, spec: ModelSpec, device: str, major: int):
-        self.spec, self.device, self.major = spec, device, major
+    def __init__(self, spec: ModelSpec, device: str, major: int, inference: str = "fast"):
+        if inference not in INFERENCE_MODES:
+            raise ValueError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {inference!r}")
+        self.spec, self.device, self.major, self.inference = spec, device, major, inference
         self._lock = threading.Lock()  # one model on one device: serialize calls
         self._ticker = _NetTicker()
         self.model = self._load()
+        tune_network(self.model, major, device, inference)
         net = getattr(self.model, "net", None)
         if net is not None and hasattr(net, "register_forward_pre_hook"):
             net.register_forward_pre_hook(self._ticker)
 
     @classmethod
-    def get(cls, settings: DetectorSettings, *, runtime_device: str = "auto",
+    def get(cls, settings: DetectorSettings, *, runtime_device: str = "auto", inference: str = "fast",
             log: Callable[[str], None] | None = None) -> "CellposeAdapter":
+        """The warm adapter for (model, device, cellpose major, ``inference``); see ``RuntimeOptions.inference``."""
         major = cellpose_major_version()
         spec = check_model(settings, major)
         device, notice = select_device(settings.use_gpu, runtime_device)
         if notice and log:
             log(notice)
-        key = (spec, device, major)
+        key = (spec, device, major, inference)
         with _CACHE_LOCK:
             ad = _CACHE.get(key)
             if ad is None:
-                ad = cls(spec, device, major)
+                ad = cls(spec, device, major, inference)
                 _CACHE[key] = ad
         return ad
 
@@ -203,13 +208,14 @@ class CellposeAdapter:
 
         gpu = self.device != "cpu"
         dev = torch.device(self.device)
+        extra = constructor_kwargs(self.major, self.device, self.inference)
         try:
             if self.major == 3:
                 if self.spec.path:
-                    return models.CellposeModel(gpu=gpu, device=dev, pretrained_model=self.spec.path)
-                return models.CellposeModel(gpu=gpu, device=dev, model_type=self.spec.name)
+                    return models.CellposeModel(gpu=gpu, device=dev, pretrained_model=self.spec.path, **extra)
+                return models.CellposeModel(gpu=gpu, device=dev, model_type=self.spec.name, **extra)
             return models.CellposeModel(gpu=gpu, device=dev, pretrained_model=self.spec.path or self.spec.name,
-                                        use_bfloat16=gpu)
+                                        **extra)
         except Exception as e:  # cellpose raises plain exceptions
             hint = ""
             if self.spec.name:
