@@ -4,6 +4,8 @@ cancel, several images, warm models. One loopback LocalCluster of 2 single-threa
 
 from __future__ import annotations
 
+import re
+
 import contextlib
 import os
 import signal
@@ -17,7 +19,6 @@ import tifffile
 from trackmate_cellpose import (Calibration, Cancelled, DetectorSettings, RuntimeOptions, SegmentationError,
                                 detect)
 from trackmate_cellpose.data import sample_path
-from trackmate_cellpose.settings import installed_cellpose_major
 
 distributed = pytest.importorskip("distributed")
 
@@ -55,9 +56,6 @@ def cluster(request, settings):
 
 def _runtime(cluster, fpb: int) -> RuntimeOptions:
     return RuntimeOptions(frames_per_batch=fpb, scheduler=cluster[0].scheduler_address)
-
-
-CELLPOSE_MAJOR = installed_cellpose_major()
 
 
 def _same_features(fa: dict, fb: dict) -> bool:
@@ -122,7 +120,8 @@ def test_plan_chunks_follow_engine_batches():
 
 
 def test_two_workers_identical_to_in_process(cluster, settings, movie, tmp_path):
-    """detect() with a scheduler = detect() in-process, byte for byte; each worker loaded the model once."""
+    """detect() with a scheduler = detect() in-process, byte for byte but MEAN_CELLPROB's last float bits; each worker
+    loaded the model once."""
     img = movie[:6]
     local = detect(img, settings, axes="tyx", calibration=CAL, runtime=RuntimeOptions(frames_per_batch=2),
                    origin_xyz=(3, 4, 0), frame_offset=10)
@@ -133,10 +132,8 @@ def test_two_workers_identical_to_in_process(cluster, settings, movie, tmp_path)
     assert local.n_detections > 20
     assert progress and progress[-1] == 1.0 and all(b >= a for a, b in zip(progress, progress[1:]))
     xa, xb = _xml_bytes(local, settings, tmp_path / "a.xml"), _xml_bytes(dist, settings, tmp_path / "b.xml")
-    if CELLPOSE_MAJOR == 4:  # MEAN_CELLPROB compared above to float32 rounding (see _same_features)
-        import re
-
-        xa, xb = (re.sub(rb'MEAN_CELLPROB="[^"]*"', b"", x) for x in (xa, xb))
+    # MEAN_CELLPROB was compared above to float32 rounding (see _same_features); every other byte is equal
+    xa, xb = (re.sub(rb'MEAN_CELLPROB="[^"]*"', b"", x) for x in (xa, xb))
     assert xa == xb
 
     # a frame list with gaps and out of order: same chunks as the engine's batches, same numbers
