@@ -2,7 +2,8 @@
 all three through ``TrackMate.execDetection()`` in ONE TrackMate JVM, interleaved (not part of the test suite).
 
     FIJI_DIR=/work/hosts/fiji-peer .venv/bin/python scripts/bench_worker.py \
-        [--peer-python P] [--worker-python P] [--reps 3] [--reps-large 2] [--cases p256,p512,m256,m512] [--json out]
+        [--peer-python P] [--worker-python P] [--reps 3] [--reps-large 2] [--cases p256,p512,m256,m512]
+        [--modes inproc,worker,peer] [--json out]
 
 The Fiji must hold TrackMate 7.x and the TrackMate-Cellpose plugin (as for ``bench_peer.py``). This process starts it
 with our glue (``bridge.start_fiji``, which registers the in-process Python service). The three modes:
@@ -78,6 +79,14 @@ class Cpu:
             return 0.0
         return t.user + t.system
 
+    def worker_rss_mib(self) -> float | None:
+        import psutil
+
+        try:
+            return psutil.Process(self.worker_pid).memory_info().rss / 2 ** 20 if self.worker_pid else None
+        except psutil.Error:
+            return None
+
     def now(self) -> tuple[float, float]:
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         return time.process_time() + ru.ru_utime + ru.ru_stime, self.worker()
@@ -106,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--reps-large", type=int, default=2, help=f"repetitions of {', '.join(sorted(LARGE))}")
     ap.add_argument("--cases", default="p256,p512,m256,m512")
+    ap.add_argument("--modes", default=",".join(MODES), help="a subset of inproc,worker,peer (inproc always runs)")
     ap.add_argument("--json", default="")
     args = ap.parse_args(argv)
+    modes = tuple(m for m in MODES if m in {"inproc", *args.modes.split(",")})
+    if any(m not in MODES for m in args.modes.split(",") if m):
+        ap.error(f"--modes must be among {', '.join(MODES)}, got {args.modes!r}")
     if not args.fiji:
         ap.error("--fiji (or FIJI_DIR) must name a Fiji with TrackMate 7 and TrackMate-Cellpose")
     cases = [c for c in args.cases.split(",") if c]
@@ -191,16 +204,16 @@ def main(argv: list[str] | None = None) -> int:
         imp = JClass("ij.IJ").openImage(str(tif))
         row: dict[str, Any] = {"shape": list(img.shape), "load_before": loadavg()}
         first: dict[str, Any] = {}
-        for mode in MODES:
+        for mode in modes:
             t = _timed(cpu, lambda m=mode: run(imp, m))
             first[mode] = t.pop("value")
             row[f"{mode}_first_call"] = t
             _log(f"{case} first {mode}: wall {t['wall']:.2f} s, cpu {t['cpu']:.2f} s, load {loadavg()}")
-        row["spots"] = {m: _compare(first["inproc"], first[m], n_t, side) for m in ("worker", "peer")}
+        row["spots"] = {m: _compare(first["inproc"], first[m], n_t, side) for m in modes[1:]}
         reps = args.reps_large if case in LARGE else args.reps
-        times: dict[str, list] = {m: [] for m in MODES}
+        times: dict[str, list] = {m: [] for m in modes}
         for r in range(reps):
-            for mode in MODES[r % 3:] + MODES[:r % 3]:
+            for mode in modes[r % len(modes):] + modes[:r % len(modes)]:
                 t = _timed(cpu, lambda m=mode: run(imp, m))
                 t.pop("value")
                 t["load"] = loadavg()
@@ -211,13 +224,15 @@ def main(argv: list[str] | None = None) -> int:
             row[f"{m}_wall_s"] = summary([t["wall"] for t in ts_])
             row[f"{m}_cpu_s"] = summary([t["cpu"] for t in ts_])
             row[f"{m}_runs"] = ts_
-        for num in ("worker", "peer"):
+        for num in modes[1:]:
             for k in ("cpu", "wall"):
                 row[f"{num}_over_inproc_{k}"] = summary([a[k] / b[k] for a, b in zip(times[num], times["inproc"])])
         row["load_after"] = loadavg()
-        _log(f"{case}: worker/inproc CPU {fmt_s(row['worker_over_inproc_cpu'], 'x', 2)}, wall "
-             f"{fmt_s(row['worker_over_inproc_wall'], 'x', 2)}; peer/inproc CPU "
-             f"{fmt_s(row['peer_over_inproc_cpu'], 'x', 2)}; spots {row['spots']}")
+        row["rss_mib"] = {"this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # peak
+                          "worker": cpu.worker_rss_mib()}  # now
+        _log(f"{case}: " + "; ".join(f"{m}/inproc CPU {fmt_s(row[f'{m}_over_inproc_cpu'], 'x', 2)}, wall "
+                                     f"{fmt_s(row[f'{m}_over_inproc_wall'], 'x', 2)}" for m in modes[1:])
+             + f"; spots {row['spots']}")
         result["cases"][case] = row
         result["resolved"] = resolved
         if args.json:
