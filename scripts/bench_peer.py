@@ -226,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=1, default=str)
     if args.json:
         Path(args.json).write_text(text)
-    print(text)
-    return 0
+    print(text, flush=True)
+    # a non-daemon thread pool left in this JVM (not the glue's) blocks JPype's JVM shutdown: leave at once
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
