@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
 from bench_common import fmt_s, loadavg, machine_info, summary, timed
 
 PX_UM = 0.5
@@ -49,7 +50,7 @@ def _log(msg: str) -> None:
 
 
 def _image(case: str) -> np.ndarray:
-    from trackmate_cellpose.synthetic import synthetic_movie_2d, synthetic_movie_3d
+    from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
 
     axes, shape = CASES[case]
     if axes == "zyx":
@@ -92,6 +93,26 @@ def _matched_iou(a: np.ndarray, b: np.ndarray) -> tuple[float, int, int, int]:
     hits = iou > 0.5
     n_a, n_b = len(np.unique(a)) - 1, len(np.unique(b)) - 1
     return (float(iou[hits].mean()) if hits.any() else 0.0), int(hits.sum()), n_a, n_b
+
+
+def peer_settings(peer_factory: Any, peer_python: str, model_path: str) -> Any:
+    """The peer's settings map: CUSTOM model file, grayscale, the same diameter and thresholds as ours, CPU."""
+    from jpype import JClass
+
+    JDouble, JInteger, JBoolean = (JClass(f"java.lang.{c}")  # noqa: N806 (Java classes)
+                                   for c in ("Double", "Integer", "Boolean"))
+    m = peer_factory.getDefaultSettings()
+    m.put("CELLPOSE_PYTHON_FILEPATH", peer_python)
+    m.put("CELLPOSE_MODEL", JClass("fiji.plugin.trackmate.cellpose.CellposeSettings$PretrainedModelCellpose").CUSTOM)
+    m.put("CELLPOSE_MODEL_FILEPATH", model_path)
+    m.put("TARGET_CHANNEL", JInteger(0))  # cellpose's convention: 0 = grayscale
+    m.put("OPTIONAL_CHANNEL_2", JInteger(0))
+    m.put("CELL_DIAMETER", JDouble(DIAMETER_UM))
+    m.put("USE_GPU", JBoolean(False))
+    m.put("SIMPLIFY_CONTOURS", JBoolean(True))
+    m.put("FLOW_THRESHOLD", JDouble(0.4))
+    m.put("CELL_PROB_THRESHOLD", JDouble(0.0))
+    return m
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,23 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"detector keys: {list(map(str, provider.getVisibleKeys()))}")
     result["detectors"] = {"ours": str(ours_factory.getName()), "peer": str(peer_factory.getName())}
     ours_settings = DetectorSettings(model="CUSTOM", model_path=model_path, diameter=DIAMETER_UM, use_gpu=False)
-    JDouble, JInteger, JBoolean = (JClass(f"java.lang.{c}")  # noqa: N806 (Java classes)
-                                   for c in ("Double", "Integer", "Boolean"))
-
     def peer_map():
-        m = peer_factory.getDefaultSettings()
-        m.put("CELLPOSE_PYTHON_FILEPATH", args.peer_python)
-        m.put("CELLPOSE_MODEL", JClass("fiji.plugin.trackmate.cellpose.CellposeSettings$PretrainedModelCellpose")
-              .CUSTOM)
-        m.put("CELLPOSE_MODEL_FILEPATH", model_path)
-        m.put("TARGET_CHANNEL", JInteger(0))  # cellpose's convention: 0 = grayscale
-        m.put("OPTIONAL_CHANNEL_2", JInteger(0))
-        m.put("CELL_DIAMETER", JDouble(DIAMETER_UM))
-        m.put("USE_GPU", JBoolean(False))
-        m.put("SIMPLIFY_CONTOURS", JBoolean(True))
-        m.put("FLOW_THRESHOLD", JDouble(0.4))
-        m.put("CELL_PROB_THRESHOLD", JDouble(0.0))
-        return m
+        return peer_settings(peer_factory, args.peer_python, model_path)
 
     def run(imp, which: str):
         ts = Settings(imp)
@@ -220,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=1, default=str)
     if args.json:
         Path(args.json).write_text(text)
-    print(text)
-    return 0
+    print(text, flush=True)
+    # a non-daemon thread pool left in this JVM (not the glue's) blocks JPype's JVM shutdown: leave at once
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
 from bench_common import fmt_s, interleaved, loadavg, machine_info, paired_ratio, summary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def _settings():
 
 
 def _movie(case: str) -> tuple[np.ndarray, str]:
-    from trackmate_cellpose.synthetic import synthetic_movie_2d, synthetic_movie_3d
+    from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
 
     kind, shape = CASES[case]
     if kind == "2d":
