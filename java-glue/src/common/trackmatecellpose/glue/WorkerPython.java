@@ -8,14 +8,12 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Which Python executable runs the worker of a classic launch: the detector setting {@code PYTHON_EXECUTABLE} when the
  * user set one, else the {@code "python"} that {@code trackmate-cellpose install-fiji} recorded in
- * {@code <Fiji>/config/trackmate-cellpose.json}. JDK only (the JSON is read with a pattern: it is a flat object of
- * strings and booleans written by install-fiji).
+ * {@code <Fiji>/config/trackmate-cellpose.json}. JDK only (the JSON is read by {@link SettingsTable#parse(String)},
+ * which needs nothing but the JDK).
  */
 public final class WorkerPython
 {
@@ -33,8 +31,6 @@ public final class WorkerPython
 
 	/** == {@code DETECTOR_NAME}. */
 	static final String DETECTOR_NAME = "Cellpose advanced (Python)";
-
-	private static final Pattern PYTHON = Pattern.compile( "\"python\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"" );
 
 	private WorkerPython()
 	{}
@@ -120,51 +116,14 @@ public final class WorkerPython
 			list.add( abs );
 	}
 
-	/** The {@code "python"} string of install-fiji's JSON, unescaped; {@code null} when absent. */
+	/**
+	 * The {@code "python"} string of install-fiji's JSON (read with {@link SettingsTable#parse(String)}, the glue's one
+	 * JSON reader); {@code null} when absent. Malformed JSON throws {@link IllegalArgumentException}.
+	 */
 	static String parsePython( final String json )
 	{
-		final Matcher m = PYTHON.matcher( json );
-		if ( !m.find() )
-			return null;
-		final String s = m.group( 1 );
-		final StringBuilder sb = new StringBuilder( s.length() );
-		for ( int i = 0; i < s.length(); i++ )
-		{
-			final char c = s.charAt( i );
-			if ( c != '\\' || i + 1 >= s.length() )
-			{
-				sb.append( c );
-				continue;
-			}
-			final char e = s.charAt( ++i );
-			switch ( e )
-			{
-			case 'n':
-				sb.append( '\n' );
-				break;
-			case 't':
-				sb.append( '\t' );
-				break;
-			case 'r':
-				sb.append( '\r' );
-				break;
-			case 'b':
-				sb.append( '\b' );
-				break;
-			case 'f':
-				sb.append( '\f' );
-				break;
-			case 'u':
-				if ( i + 4 < s.length() )
-				{
-					sb.append( ( char ) Integer.parseInt( s.substring( i + 1, i + 5 ), 16 ) );
-					i += 4;
-				}
-				break;
-			default:
-				sb.append( e ); // \" \\ \/
-			}
-		}
-		return sb.toString();
+		final Object doc = SettingsTable.parse( json );
+		final Object python = doc instanceof Map ? ( ( Map< ?, ? > ) doc ).get( "python" ) : null;
+		return python instanceof String ? ( String ) python : null;
 	}
 }
