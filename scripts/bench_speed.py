@@ -156,7 +156,7 @@ def profile(cases: list[str]) -> dict[str, Any]:
 
 def compare(cases: list[str], modes: list[str], reps: int, save: Callable[[dict], None]) -> dict[str, Any]:
     from trackmate_cellpose import Calibration, RuntimeOptions, detect
-    from trackmate_cellpose.segment.adapter import import_cellpose_models
+    from trackmate_cellpose.segment.adapter import CellposeAdapter, import_cellpose_models
 
     models = import_cellpose_models()
     settings = _settings()
@@ -178,6 +178,7 @@ def compare(cases: list[str], modes: list[str], reps: int, save: Callable[[dict]
             t0 = time.perf_counter()
             res = detect(movie, settings, axes=axes, calibration=cal, runtime=rt)  # warm-up (load, compile)
             row[f"{mode}_first_call_s"] = time.perf_counter() - t0
+            row[f"{mode}_ran_as"] = CellposeAdapter.get(settings, runtime_device="cpu", inference=inf).inference
             labels = [fr.labels for fr in res.frames]
             same = [_same_objects(a, b) for a, b in zip(labels, bare_masks)]
             row[f"{mode}_frames_identical_to_bare"] = f"{sum(same)}/{len(same)}"
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["profile", "compare"])
     ap.add_argument("--cases", default="2d256,2d512,3d")
-    ap.add_argument("--modes", default="fast,cellpose",
+    ap.add_argument("--modes", default="auto,fast",
                     help="RuntimeOptions.inference values, each optionally ':N' for tile_batch_size N")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", default="")

@@ -349,6 +349,10 @@ def settings_resource_json() -> str:
     return json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
 
 
+#: values of ``RuntimeOptions.inference`` (how the network runs on a CPU; ``segment/_speed.py`` implements them)
+INFERENCE_MODES = ("auto", "onnx", "fast", "cellpose", "compile", "bf16")
+
+
 @dataclass(frozen=True)
 class RuntimeOptions:
     """How to run, not what to compute; never persisted in TrackMate files.
@@ -365,12 +369,14 @@ class RuntimeOptions:
         0 = in-process; N >= 1 = a local dask cluster with N worker processes.
     scheduler : str
         Address of an existing dask scheduler (overrides ``workers``).
-    inference : {"fast", "cellpose", "compile", "bf16"}
-        How the network runs on a CPU. ``fast`` (default): the same fp32 weights in channels_last memory format
-        (masks identical to cellpose's own path, checked by the benchmark); ``cellpose``: exactly cellpose's own
-        path; ``compile``: ``fast`` plus ``torch.compile`` (a one-time compile per tile shape, then faster; for
-        long movies and 3D); ``bf16``: bfloat16 autocast, faster only on CPUs with native bf16 and it CHANGES some
-        masks. On a GPU every value but ``bf16`` runs cellpose's own path.
+    inference : {"auto", "onnx", "fast", "cellpose", "compile", "bf16"}
+        How the network runs on a CPU. ``auto`` (default): ``onnx`` where it can run (a cellpose-3 network on the
+        CPU with onnxruntime and onnx installed), else ``fast``. ``onnx``: the same weights exported once per model
+        and run by ONNX Runtime; ``fast``: the same fp32 weights in PyTorch's channels_last memory format (both give
+        cellpose's own masks, checked by the benchmark and the tests); ``cellpose``: exactly cellpose's own path;
+        ``compile``: ``fast`` plus ``torch.compile`` (a one-time compile per tile shape, needs a C++ compiler);
+        ``bf16``: bfloat16 autocast, faster only on CPUs with native bf16 and it CHANGES some masks. On a GPU every
+        value but ``bf16`` runs cellpose's own path.
     """
 
     device: str = "auto"
@@ -378,7 +384,7 @@ class RuntimeOptions:
     tile_batch_size: int = 8
     workers: int = 0
     scheduler: str = ""
-    inference: str = "fast"
+    inference: str = "auto"
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda", "mps"):
@@ -388,8 +394,8 @@ class RuntimeOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidSettingsError(f"{name} must be an integer >= 1, got {v!r}", key=name, value=v)
-        if self.inference not in ("fast", "cellpose", "compile", "bf16"):
-            raise InvalidSettingsError(f"inference must be one of fast, cellpose, compile, bf16, got "
+        if self.inference not in INFERENCE_MODES:
+            raise InvalidSettingsError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got "
                                        f"{self.inference!r}", key="inference", value=self.inference)
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
             raise InvalidSettingsError(f"workers must be an integer >= 0, got {self.workers!r}",

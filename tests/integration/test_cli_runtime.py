@@ -38,6 +38,7 @@ def test_several_inputs_each_get_outputs_and_runtime_reaches_detect(tmp_path, se
     assert rc == 0
     assert [n for n, _ in seen] == ["a.tif", "b.tif"]
     assert all(rt == RuntimeOptions(device="cpu", frames_per_batch=2, workers=3) for _, rt in seen)
+    assert seen[0][1].inference == "auto"  # the default: ONNX Runtime where it can run, else PyTorch's fast path
     assert (out / "a.xml").is_file() and (out / "b.xml").is_file()
     # the runtime knobs are not saved with the scientific settings
     assert "workers" not in (out / "a.xml").read_text().lower()
@@ -53,3 +54,15 @@ def test_scheduler_option_and_duplicate_names_refused(tmp_path, seen, capsys):
                  "--scheduler", "tcp://127.0.0.1:1"]) == 0
     assert seen[-1][1].scheduler == "tcp://127.0.0.1:1"
     assert main(["run", str(a), "-o", str(tmp_path / "o3"), "--quiet", "--frames-per-batch", "0"]) == 2
+
+
+def test_inference_option_reaches_detect_and_a_bad_value_names_the_flag(tmp_path, seen, capsys):
+    a = _tif(tmp_path / "a.tif")
+    assert main(["run", str(a), "-o", str(tmp_path / "o"), "--quiet", "--formats", "csv",
+                 "--inference", "cellpose"]) == 0
+    assert seen[-1][1] == RuntimeOptions(inference="cellpose")
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(a), "-o", str(tmp_path / "o2"), "--quiet", "--inference", "tensorrt"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--inference" in err and "tensorrt" in err and "onnx" in err

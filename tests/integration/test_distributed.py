@@ -60,9 +60,9 @@ def _runtime(cluster, fpb: int) -> RuntimeOptions:
 
 def _same_features(fa: dict, fb: dict) -> bool:
     """Everything derived from the labels is exactly equal. The network's output (hence MEAN_CELLPROB) can differ in
-    the last float32 bits between a 2-thread in-process run and 1-thread workers: oneDNN's channels_last convolutions
-    (cellpose 3, ``inference="fast"``, the default) and the ViT's matrix products (cellpose 4) sum in another order
-    with another thread count."""
+    the last float32 bits between a 2-thread in-process run and 1-thread workers: ONNX Runtime's and oneDNN's
+    convolutions (cellpose 3, ``inference="auto"``, the default, and ``"fast"``) and the ViT's matrix products
+    (cellpose 4) sum in another order with another thread count."""
     return fa.keys() == fb.keys() and all(
         fa[k] == fb[k] or (k == "MEAN_CELLPROB" and fa[k] == pytest.approx(fb[k], rel=1e-6)) for k in fa)
 

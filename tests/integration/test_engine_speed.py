@@ -8,6 +8,7 @@ import tifffile
 
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions, detect
 from trackmate_cellpose.data import sample_path
+from trackmate_cellpose.errors import BackendUnavailableError
 from trackmate_cellpose.segment.adapter import CellposeAdapter
 
 pytestmark = pytest.mark.slow
@@ -39,12 +40,21 @@ def _same_objects(a: np.ndarray, b: np.ndarray) -> bool:
     return len(np.unique(pairs[0])) == pairs.shape[1] == len(np.unique(pairs[1]))
 
 
-def test_fast_path_is_what_runs_by_default_and_cellpose_path_is_untouched(settings):
+def test_onnx_runs_by_default_on_cellpose_3_else_fast_and_cellpose_path_is_untouched(settings):
     import torch
 
-    fast = CellposeAdapter.get(settings, runtime_device="cpu")
+    default = CellposeAdapter.get(settings, runtime_device="cpu")
+    fast = CellposeAdapter.get(settings, runtime_device="cpu", inference="fast")
     own = CellposeAdapter.get(settings, runtime_device="cpu", inference="cellpose")
-    assert fast is not own and fast.inference == "fast" and own.inference == "cellpose"
+    assert len({id(default), id(fast), id(own)}) == 3 and own.inference == "cellpose" and fast.inference == "fast"
+    if default.major == 3:  # onnxruntime and onnx are dependencies: "auto" must resolve to the ONNX path here
+        assert default.inference == "onnx"
+        assert CellposeAdapter.get(settings, runtime_device="cpu", inference="onnx") is default
+        assert type(vars(default.model.net)["forward"]).__name__ == "_OnnxForward"
+    else:  # cellpose 4's transformer keeps cellpose's own path; "onnx" is refused with the reason
+        assert default is fast
+        with pytest.raises(BackendUnavailableError, match="inference 'onnx' cannot run here: .*cellpose 4"):
+            CellposeAdapter.get(settings, runtime_device="cpu", inference="onnx")
     if fast.major == 3:
         conv = next(m for m in fast.model.net.modules() if isinstance(m, torch.nn.Conv2d))
         assert fast.model.net.mkldnn is False
@@ -52,13 +62,41 @@ def test_fast_path_is_what_runs_by_default_and_cellpose_path_is_untouched(settin
         assert own.model.net.mkldnn  # cellpose 3's own CPU path (MKLDNN tensors)
 
 
-def test_fast_path_gives_cellposes_own_masks_2d_and_3d(settings):
+@pytest.mark.parametrize("mode", ["auto", "fast"])
+def test_faster_paths_give_cellposes_own_masks_2d_and_3d(settings, mode):
     movie = tifffile.imread(sample_path("2dt"))[:4]
     vol = tifffile.imread(sample_path("3dt"))[:1]
     for image, axes in ((movie, "tyx"), (vol, "tzyx")):
-        fast, own = _labels(image, settings, axes, "fast"), _labels(image, settings, axes, "cellpose")
-        assert len(fast) == len(own) and all(f.max() > 0 for f in fast)
-        assert all(_same_objects(a, b) for a, b in zip(fast, own))
+        ours, own = _labels(image, settings, axes, mode), _labels(image, settings, axes, "cellpose")
+        assert len(ours) == len(own) and all(f.max() > 0 for f in ours)
+        assert all(_same_objects(a, b) for a, b in zip(ours, own))
+
+
+def test_onnx_path_ticks_once_per_network_batch_and_matches_the_network_output(settings):
+    """The export at the first call is not a network batch (no progress tick); outputs equal cellpose's up to float
+    rounding, for any batch and tile size (dynamic axes)."""
+    import torch
+
+    default = CellposeAdapter.get(settings, runtime_device="cpu")
+    if default.inference != "onnx":
+        pytest.skip("the ONNX path runs cellpose 3's network only")
+    own = CellposeAdapter.get(settings, runtime_device="cpu", inference="cellpose")
+    movie = tifffile.imread(sample_path("2dt"))[:3]
+    counts = {}
+    for name, ad in (("onnx", default), ("cellpose", own)):
+        ticks = []
+        ad.eval(movie[..., None], mode="2d", settings=settings, diameter_px=20.0, tile_batch_size=2,
+                on_batch=lambda: ticks.append(1))
+        counts[name] = len(ticks)
+    assert counts["onnx"] == counts["cellpose"] > 1
+    net = CellposeAdapter.get(settings, runtime_device="cpu", inference="fast").model.net.eval()  # PyTorch, dense
+    for shape in ((1, 2, 224, 224), (3, 2, 96, 160)):
+        x = torch.rand(*shape)
+        with torch.no_grad():
+            ref_y, ref_style = net(x)[:2]
+        y, style = default.model.net(x)
+        assert y.shape == ref_y.shape and style.shape == ref_style.shape
+        assert float((y - ref_y).abs().max()) < 1e-3 and float((style - ref_style).abs().max()) < 1e-4
 
 
 def test_bf16_is_opt_in_and_close_to_the_default(settings):

@@ -96,7 +96,7 @@ def test_frozen_and_bad_json():
 
 @pytest.mark.parametrize("kw,name", [({"device": "tpu"}, "device"), ({"frames_per_batch": 0}, "frames_per_batch"),
                                      ({"tile_batch_size": 2.5}, "tile_batch_size"), ({"workers": -1}, "workers"),
-                                     ({"inference": "onnx"}, "inference")])
+                                     ({"inference": "tensorrt"}, "inference")])
 def test_runtime_options_validated(kw, name):
     with pytest.raises(InvalidSettingsError, match=name):
         RuntimeOptions(**kw)

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InvalidSettingsError
-from ..settings import CUSTOM_MODEL, DetectorSettings, RuntimeOptions, settings_table
+from ..settings import CUSTOM_MODEL, INFERENCE_MODES, DetectorSettings, RuntimeOptions, settings_table
 
 __all__ = ["add_detector_options", "settings_from_args", "add_tracker_options", "tracker_from_args",
            "add_runtime_options", "runtime_from_args", "add_calibration_options", "check_calibration_args",
@@ -214,6 +214,11 @@ def add_runtime_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--frames-per-batch", type=int, default=RuntimeOptions.frames_per_batch, metavar="N",
                    help="2D frames per cellpose call; progress and cancel are checked between calls "
                         f"[{RuntimeOptions.frames_per_batch}]")
+    r.add_argument("--inference", choices=INFERENCE_MODES, default=RuntimeOptions.inference,
+                   help="how the network runs on a CPU: auto = onnx (ONNX Runtime) where it can run, else fast "
+                        "(PyTorch channels_last); both give cellpose's own masks. cellpose = cellpose's own path; "
+                        "compile = torch.compile (one-time compile, needs a C++ compiler); bf16 = faster on CPUs "
+                        f"with native bfloat16 but changes some masks [{RuntimeOptions.inference}]")
     r.add_argument("--workers", type=int, default=0, metavar="N",
                    help="run frames on a local dask cluster of N worker processes (needs dask[distributed]) [0 = "
                         "in-process]")
@@ -224,10 +229,10 @@ def add_runtime_options(p: argparse.ArgumentParser) -> None:
 def runtime_from_args(args: argparse.Namespace) -> RuntimeOptions:
     try:
         return RuntimeOptions(device=args.device, frames_per_batch=args.frames_per_batch, workers=args.workers,
-                              scheduler=args.scheduler)
+                              scheduler=args.scheduler, inference=args.inference)
     except InvalidSettingsError as e:
         flag = {"frames_per_batch": "--frames-per-batch", "workers": "--workers", "device": "--device",
-                "scheduler": "--scheduler"}.get(e.key or "")
+                "scheduler": "--scheduler", "inference": "--inference"}.get(e.key or "")
         raise name_flag(e, flag=flag) from e
 
 

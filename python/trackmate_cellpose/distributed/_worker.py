@@ -104,7 +104,7 @@ def preload_model(settings: DetectorSettings, device: str = "auto") -> bool:
     return _warm_adapter(settings, device)[1]
 
 
-def _warm_adapter(settings: DetectorSettings, device: str, inference: str = "fast"):
+def _warm_adapter(settings: DetectorSettings, device: str, inference: str = "auto"):
     from ..segment.adapter import CellposeAdapter
 
     adapter = CellposeAdapter.get(settings, runtime_device=device, inference=inference)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, Cancelled, SegmentationError
 from ..settings import DetectorSettings
-from ._speed import INFERENCE_MODES, constructor_kwargs, tune_network
+from ._speed import constructor_kwargs, resolve_inference, tune_network
 from .models import ModelSpec, cellpose_major_version, check_model, models_dir
 
 __all__ = ["CellposeAdapter", "ModelSpec", "build_eval_kwargs", "cellpose_major_version", "check_model",
@@ -163,9 +163,8 @@ class CellposeAdapter:
     Instances are cached per (model, device): ``CellposeAdapter.get(settings, ...)`` returns the warm one.
     """
 
-    def __init__(self, spec: ModelSpec, device: str, major: int, inference: str = "fast"):
-        if inference not in INFERENCE_MODES:
-            raise ValueError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {inference!r}")
+    def __init__(self, spec: ModelSpec, device: str, major: int, inference: str = "auto"):
+        inference = resolve_inference(inference, major, device)  # the mode that runs, recorded for logs/benchmarks
         self.spec, self.device, self.major, self.inference = spec, device, major, inference
         self._lock = threading.Lock()  # one model on one device: serialize calls
         self._ticker = _NetTicker()
@@ -176,7 +175,7 @@ class CellposeAdapter:
             net.register_forward_pre_hook(self._ticker)
 
     @classmethod
-    def get(cls, settings: DetectorSettings, *, runtime_device: str = "auto", inference: str = "fast",
+    def get(cls, settings: DetectorSettings, *, runtime_device: str = "auto", inference: str = "auto",
             log: Callable[[str], None] | None = None) -> "CellposeAdapter":
         """The warm adapter for (model, device, cellpose major, ``inference``); see ``RuntimeOptions.inference``."""
         major = cellpose_major_version()
@@ -184,7 +183,7 @@ class CellposeAdapter:
         device, notice = select_device(settings.use_gpu, runtime_device)
         if notice and log:
             log(notice)
-        key = (spec, device, major, inference)
+        key = (spec, device, major, resolve_inference(inference, major, device))  # "auto" shares its mode's model
         with _CACHE_LOCK:
             ad = _CACHE.get(key)
             if ad is None:
