@@ -110,3 +110,28 @@ def test_compile_mode_wraps_the_forward_and_keeps_the_progress_hook(settings):
     net = ad.model.net
     assert "forward" in vars(net)  # the compiled forward, an instance attribute
     assert net._forward_pre_hooks  # our progress/cancel ticker still runs before every network call
+
+
+def _status_mib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith(field)).split()[1]) // 1024
+
+
+def test_onnx_runtime_memory_is_given_back_after_each_cellpose_call(settings):
+    """ONNX Runtime keeps a batch's activations in its arena (~0.6 GB for 8 tiles); a long-lived Fiji must not hold
+    them between calls: after the call, resident memory is far below the call's peak."""
+    default = CellposeAdapter.get(settings, runtime_device="cpu")
+    if default.inference != "onnx":
+        pytest.skip("the ONNX path runs cellpose 3's network only")
+    movie = np.tile(tifffile.imread(sample_path("2dt"))[:2], (1, 3, 3))[..., None]  # 384 x 384: 8+ tiles a frame
+    default.eval(movie, mode="2d", settings=settings, diameter_px=20.0)  # export + warm
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM (the peak) to the current resident size
+    except OSError:
+        pytest.skip("cannot reset the peak resident size here")
+    before = _status_mib("VmRSS:")
+    default.eval(movie, mode="2d", settings=settings, diameter_px=20.0)
+    peak, after = _status_mib("VmHWM:"), _status_mib("VmRSS:")
+    assert peak - before > 300, (before, peak, after)  # the call's working set, mostly the runtime's activations
+    assert after - before < (peak - before) / 3, (before, peak, after)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, Cancelled, SegmentationError
 from ..settings import DetectorSettings
-from ._speed import constructor_kwargs, resolve_inference, tune_network
+from ._speed import constructor_kwargs, release_memory, resolve_inference, tune_network
 from .models import ModelSpec, cellpose_major_version, check_model, models_dir
 
 __all__ = ["CellposeAdapter", "ModelSpec", "build_eval_kwargs", "cellpose_major_version", "check_model",
@@ -250,6 +250,7 @@ class CellposeAdapter:
                 raise SegmentationError(f"cellpose failed: {type(e).__name__}: {e}") from e
             finally:
                 self._ticker.on_batch = None
+                release_memory(self.model)
         masks = np.asarray(masks)
         # cellpose 3 returns the cell probability as a strided view into its whole (N, Y, X, 3) network output: a
         # compact copy lets that output (3x the size) be freed as soon as this call returns
