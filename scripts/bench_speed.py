@@ -3,10 +3,15 @@
 Run from the repository root (not part of the test suite)::
 
     .venv/bin/python scripts/bench_speed.py profile [--cases 2d256,2d512,3d]
-    .venv/bin/python scripts/bench_speed.py compare [--cases 2d256,2d512,3d] [--modes fast,compile,bf16] [--reps 3]
+    .venv/bin/python scripts/bench_speed.py compare [--cases 2d256,2d512,3d] [--modes auto,fast] [--reps 3]
+    .venv/bin/python scripts/bench_speed.py network [--modes cellpose,fast,onnx] [--tiles 8] [--reps 5]
 
 ``profile``: a CPU-time cProfile of one bare ``eval`` per case, split into the network (tiles, incl. tiling and
 tile averaging), the flow dynamics + mask assembly, and the rest (normalisation, resizing).
+
+``network``: one network call on ``--tiles`` random tiles of 224 x 224 through each mode's network (the adapters'
+own, as the engine runs them), interleaved; CPU and wall medians, and the max |difference| of the output to the
+first mode's.
 
 ``compare``: ``detect()`` end to end (labels + TrackMate spots) with each ``RuntimeOptions.inference`` mode against
 one bare ``CellposeModel.eval`` call on the same frames (cellpose's defaults: ``batch_size=8``, its own MKLDNN path),
@@ -205,9 +210,53 @@ def compare(cases: list[str], modes: list[str], reps: int, save: Callable[[dict]
     return out
 
 
+def network(modes: list[str], tiles: int, reps: int) -> dict[str, Any]:
+    import torch
+
+    from trackmate_cellpose.segment.adapter import CellposeAdapter
+
+    settings = _settings()
+    nets = {}
+    for mode in modes:
+        ad = CellposeAdapter.get(settings, runtime_device="cpu", inference=mode)
+        nets[mode] = (ad.inference, ad.model.net.eval())
+    nchan = next(p for p in nets[modes[0]][1].parameters() if p.dim() == 4).shape[1]
+    x = torch.rand(tiles, nchan, 224, 224, generator=torch.Generator().manual_seed(0))
+
+    def call(net, ran_as):
+        return _cellpose_forward(net, x)  # the network call exactly as cellpose's engine makes it, for every mode
+
+    outs = {m: call(net, ran_as) for m, (ran_as, net) in nets.items()}  # warm-up (export, first-call costs)
+    ref = outs[modes[0]]
+    row: dict[str, Any] = {"tiles": tiles, "tile": 224, "load_before": loadavg(),
+                           "ran_as": {m: ra for m, (ra, _) in nets.items()},
+                           "max_abs_diff_vs_first": {m: float((o - ref).abs().max()) for m, o in outs.items()}}
+    res = interleaved({m: (lambda n=net, r=ran_as: call(n, r)) for m, (ran_as, net) in nets.items()}, reps, log=_log)
+    for m, ts in res.items():
+        row[f"{m}_cpu_s"] = summary([t.cpu for t in ts])
+        row[f"{m}_wall_s"] = summary([t.wall for t in ts])
+        if m != modes[0]:
+            row[f"speedup_{m}_cpu"] = paired_ratio(res[modes[0]], ts, "cpu")
+            row[f"speedup_{m}_wall"] = paired_ratio(res[modes[0]], ts, "wall")
+            _log(f"{m} vs {modes[0]}: CPU {fmt_s(row[f'speedup_{m}_cpu'], 'x', 2)}, wall "
+                 f"{fmt_s(row[f'speedup_{m}_wall'], 'x', 2)}, max|diff| {row['max_abs_diff_vs_first'][m]:.2g}")
+    row["load_after"] = loadavg()
+    return row
+
+
+def _cellpose_forward(net, x):
+    """cellpose's own ``core._forward`` network call (MKLDNN conversion where the net asks for it), as a tensor."""
+    import torch
+    from cellpose import core
+
+    y, _ = core._forward(net, x.numpy())
+    return torch.from_numpy(y)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["profile", "compare"])
+    ap.add_argument("what", choices=["profile", "compare", "network"])
+    ap.add_argument("--tiles", type=int, default=8, help="network: tiles of 224 x 224 in one call [8]")
     ap.add_argument("--cases", default="2d256,2d512,3d")
     ap.add_argument("--modes", default="auto,fast",
                     help="RuntimeOptions.inference values, each optionally ':N' for tile_batch_size N")
@@ -221,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"machine": machine_info(), "cellpose_major": _cp_major()}
     if args.what == "profile":
         result["profile"] = profile(cases)
+    elif args.what == "network":
+        result["network"] = network([m for m in args.modes.split(",") if m], args.tiles, args.reps)
     else:
         def save(partial: dict) -> None:  # after every case: a long run that is stopped keeps what it measured
             if args.json:
