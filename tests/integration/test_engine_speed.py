@@ -49,7 +49,7 @@ def test_onnx_runs_by_default_on_cellpose_3_else_fast_and_cellpose_path_is_untou
     assert own is not fast and own.inference == "cellpose" and fast.inference == "fast"
     if default.major == 3:  # onnxruntime and onnx are dependencies: "auto" must resolve to the ONNX path here
         assert default.inference == "onnx" and default is not fast and default is not own
-        assert CellposeAdapter.get(settings, runtime_device="cpu", inference="onnx") is default
+        assert CellposeAdapter.get(settings, runtime_device="cpu", inference="onnx").inference == "onnx"
         assert type(vars(default.model.net)["forward"]).__name__ == "_OnnxForward"
     else:  # cellpose 4's transformer keeps cellpose's own path; "onnx" is refused with the reason
         assert default is fast
@@ -135,3 +135,33 @@ def test_onnx_runtime_memory_is_given_back_after_each_cellpose_call(settings):
     peak, after = _status_mib("VmHWM:"), _status_mib("VmRSS:")
     assert peak - before > 300, (before, peak, after)  # the call's working set, mostly the runtime's activations
     assert after - before < (peak - before) / 3, (before, peak, after)
+
+
+def test_a_network_onnx_cannot_export_falls_back_under_auto_and_is_refused_by_name(settings, monkeypatch):
+    """A cellpose network variant the exporter cannot handle: "auto" warns and runs it on PyTorch (same masks);
+    "onnx" asked for by name raises BackendUnavailableError with the exporter's reason."""
+    import torch
+
+    from trackmate_cellpose.segment.models import cellpose_major_version, check_model
+
+    major = cellpose_major_version()
+    if major != 3:
+        pytest.skip("the ONNX path runs cellpose 3's network only")
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("Unsupported: an operator this exporter does not know")
+
+    monkeypatch.setattr(torch.onnx, "export", broken_export)
+    spec = check_model(settings, major)
+    movie = tifffile.imread(sample_path("2dt"))[:2, ..., None]
+    auto = CellposeAdapter(spec, "cpu", major, "auto")  # a fresh adapter, not the warm cached one
+    with pytest.warns(RuntimeWarning, match="could not be exported to ONNX Runtime .*an operator this exporter does "
+                                            "not know.*runs on PyTorch"):
+        masks, _ = auto.eval(movie, mode="2d", settings=settings, diameter_px=20.0)
+    fast, _ = CellposeAdapter.get(settings, runtime_device="cpu", inference="fast").eval(
+        movie, mode="2d", settings=settings, diameter_px=20.0)
+    assert masks.max() > 0 and all(_same_objects(a, b) for a, b in zip(masks, fast))
+    strict = CellposeAdapter(spec, "cpu", major, "onnx")
+    with pytest.raises(BackendUnavailableError, match="inference 'onnx' could not export this network to ONNX "
+                                                      "Runtime .*an operator this exporter does not know"):
+        strict.eval(movie, mode="2d", settings=settings, diameter_px=20.0)

@@ -85,7 +85,7 @@ def tune_network(model, major: int, device: str, inference: str) -> None:
     """Apply ``inference`` to a freshly loaded cellpose model's network(s), in place."""
     import torch
 
-    inference = resolve_inference(inference, major, device)
+    requested, inference = inference, resolve_inference(inference, major, device)
     if inference == "cellpose":
         return
     for net in _nets(model):
@@ -93,7 +93,7 @@ def tune_network(model, major: int, device: str, inference: str) -> None:
             net.mkldnn = False
             net.to(memory_format=torch.channels_last)
         if inference == "onnx":
-            _wrap_forward(net, _OnnxForward(net))
+            _wrap_forward(net, _OnnxForward(net, strict=requested == "onnx"))
         elif inference == "bf16" and major == 3:
             _wrap_forward(net, _autocast_bf16(net.forward, device))
         elif inference == "compile" and device == "cpu":
@@ -136,19 +136,27 @@ class _OnnxForward:
     The export traces the network with dynamic batch, height and width. cellpose's style vector is an average pool
     whose kernel is the whole (shape-dependent) feature map, which ONNX cannot express with dynamic shapes: during
     the export only, that one module computes the same mean with ``mean(dim=(2, 3))``.
+
+    If the export or the runtime's session fails (a network variant this path does not know): with ``strict``
+    (``inference="onnx"`` asked for by name) a :class:`BackendUnavailableError` says why; otherwise (``"auto"``) a
+    warning says why and the network runs on PyTorch's ``"fast"`` path from then on.
     """
 
-    def __init__(self, net) -> None:
+    def __init__(self, net, *, strict: bool = False) -> None:
         self._net = net
+        self._strict = strict
         self._session = None
+        self._torch_forward = None  # set when "auto" fell back to PyTorch
         self._lock = threading.Lock()
 
     def _export(self):
         import onnxruntime as ort
         import torch
 
+        if getattr(self._net, "conv_3D", False):
+            raise ValueError("the network uses 3D convolutions (this path exports cellpose's 2D CPnet)")
         style = self._net.make_style
-        nchan = next(p for p in self._net.parameters() if p.dim() == 4).shape[1]
+        nchan = int(getattr(self._net, "nchan", 0)) or next(p for p in self._net.parameters() if p.dim() == 4).shape[1]
 
         def mean_style(x0):
             s = x0.mean(dim=(2, 3))
@@ -204,7 +212,20 @@ class _OnnxForward:
         import torch
 
         with self._lock:
-            if self._session is None:
-                self._session = self._export()
-            y, style = self._session.run(None, {"x": np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)})
+            if self._session is None and self._torch_forward is None:
+                try:
+                    self._session = self._export()
+                except Exception as e:
+                    why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+                    if self._strict:
+                        raise BackendUnavailableError(f"inference 'onnx' could not export this network to ONNX "
+                                                      f"Runtime ({why}); use inference 'auto' or 'fast'") from e
+                    warnings.warn(f"inference 'auto': the network could not be exported to ONNX Runtime ({why}); "
+                                  "it runs on PyTorch (inference 'fast') instead", RuntimeWarning, stacklevel=2)
+                    self._torch_forward = type(self._net).forward.__get__(self._net)
+            session, fallback = self._session, self._torch_forward
+        if fallback is not None:
+            return fallback(x, *args, **kwargs)
+        with self._lock:
+            y, style = session.run(None, {"x": np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)})
         return torch.from_numpy(y), torch.from_numpy(style)

@@ -164,12 +164,12 @@ class CellposeAdapter:
     """
 
     def __init__(self, spec: ModelSpec, device: str, major: int, inference: str = "auto"):
-        inference = resolve_inference(inference, major, device)  # the mode that runs, recorded for logs/benchmarks
+        requested, inference = inference, resolve_inference(inference, major, device)  # the mode that runs
         self.spec, self.device, self.major, self.inference = spec, device, major, inference
         self._lock = threading.Lock()  # one model on one device: serialize calls
         self._ticker = _NetTicker()
         self.model = self._load()
-        tune_network(self.model, major, device, inference)
+        tune_network(self.model, major, device, requested)  # "auto" may fall back where "onnx" by name may not
         net = getattr(self.model, "net", None)
         if net is not None and hasattr(net, "register_forward_pre_hook"):
             net.register_forward_pre_hook(self._ticker)
@@ -183,7 +183,8 @@ class CellposeAdapter:
         device, notice = select_device(settings.use_gpu, runtime_device)
         if notice and log:
             log(notice)
-        key = (spec, device, major, resolve_inference(inference, major, device))  # "auto" shares its mode's model
+        # "auto" shares "fast"'s model where it resolves to it; "onnx" by name is its own (it may not fall back)
+        key = (spec, device, major, resolve_inference(inference, major, device), inference == "onnx")
         with _CACHE_LOCK:
             ad = _CACHE.get(key)
             if ad is None:
@@ -244,7 +245,7 @@ class CellposeAdapter:
             self._ticker.on_batch = on_batch
             try:
                 masks, flows, _ = self.model.eval(x, **kw)
-            except Cancelled:
+            except (Cancelled, BackendUnavailableError):  # cancelled, or inference 'onnx' cannot run (says why)
                 raise
             except Exception as e:
                 raise SegmentationError(f"cellpose failed: {type(e).__name__}: {e}") from e
