@@ -1,0 +1,470 @@
+"""Issue #15 item 3: the 3D path at the tutorial's scale (~600 cells per 86 x 1024 x 1024 frame), stage by stage.
+
+Usage::
+
+    python scripts/bench_3d_scale.py [--modes 3d,2dz] [--sizes 20x128x128,26x184x184,32x256x256]
+        [--inference fast] [--post-sizes 86x256x256,86x512x512,86x1024x1024] [--reps 1] [--post-reps 3]
+        [--json out.json]
+
+Test data: ``support.synthetic.synthetic_stack_tutorial`` (tests/support): ellipsoids ~30 px across in XY (the
+bundled model's ``diam_mean``, so cellpose's rescale is 1), z step 2.5 x the pixel size (calibration 0.5 x 0.5 x
+1.25 um), at the tutorial's density (600 cells per 86 x 1024 x 1024 voxels: a smaller stack holds proportionally
+fewer cells of the same size). Model: the bundled test model (``trackmate_cellpose.data.test_model_path()``),
+CELL_DIAMETER 15 um = 30 px, every other setting at its default (SMOOTHING_SCALE 1 um, SIMPLIFY_CONTOURS on).
+
+Part A (the whole detector): every (mode, size) runs :func:`trackmate_cellpose.detect` on one time point in a fresh
+subprocess (peak RSS is the case's own), after a warm-up call on a tiny stack that loads the model. Stages are timed
+from outside by wrapping the package's and cellpose's own functions in that subprocess (nothing in the package
+changes):
+
+* ``labels``: ``CellposeAdapter.eval`` (cellpose: normalisation, network, dynamics; the raw label image), split into
+  ``network`` (``CellposeModel._run_net``: the network plus the 3D up/down-sampling) and ``dynamics``
+  (``CellposeModel._compute_masks``: flow following and mask assembly; in 2D+Z also ``stitch``, cellpose's
+  ``utils.stitch3D``, reported apart as well);
+* ``clean``: our label clean-up (``segment.labels.clean_labels``: split disconnected objects, CELL_MIN_SIZE,
+  renumbering);
+* ``spots``: ``geometry.labels_to_detections`` (spots), of which ``meshes`` (``geometry._meshes._meshes``:
+  smoothing, marching cubes, decimation, volumes).
+
+Per stage: wall seconds, CPU seconds (``time.process_time``: every thread of the process) and peak RSS: a thread
+samples ``/proc/self/statm`` every 10 ms and every open stage keeps the maximum; reported as the peak above the RSS at
+the start of ``detect`` (after the warm-up), plus the process's ``VmHWM``.
+
+Part B (post-processing alone, up to the full size): ``clean_labels`` and ``labels_to_detections`` (meshes) on the
+synthetic ground-truth labels (with the image as the cell-probability map), at sizes up to the full 86 x 1024 x 1024
+with 600 cells, one subprocess per case; so the post-processing at the tutorial's size is measured, not projected.
+
+Output: growth exponents (least-squares slope of log(value) vs log(voxels)) per stage for time and memory, flagging
+any > 1.15, and a projection to one full frame: the network by its work (megapixels of network tiles, counted with
+cellpose's own tiling rule, times the measured CPU-s per tile megapixel; tiles are not padded to 224 px, so this is
+linear in the work), every other stage linearly in voxels from the largest case (and by the fitted power law beside
+it). Printed as a markdown table and a JSON summary. Machine info and load are recorded per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
+from bench_common import loadavg, machine_info, summary
+
+PX_UM, Z_UM = 0.5, 1.25  # anisotropy 2.5
+DIAMETER_PX = 30.0
+FULL = (86, 1024, 1024)
+FULL_CELLS = 600
+DEFAULT_SIZES = "20x128x128,26x184x184,32x256x256"
+DEFAULT_POST_SIZES = "86x256x256,86x512x512,86x1024x1024"
+SUPERLINEAR = 1.15  # exponents above this are flagged (noise on 3 sizes is a few hundredths)
+
+
+def _parse_sizes(text: str) -> list[tuple[int, int, int]]:
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            z, y, x = (int(v) for v in part.lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"--sizes: each size must be ZxYxX (e.g. 24x176x176), got {part!r}") from None
+        if min(z, y, x) < 8:
+            raise SystemExit(f"--sizes: every axis must be >= 8, got {part!r}")
+        out.append((z, y, x))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- in the subprocess
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class StageClock:
+    """Wall, CPU and peak RSS of named stages, by wrapping functions; a 10 ms sampler feeds the open stages' peaks."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, float]] = {}
+        self._open: dict[int, list[float]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.base_rss = _rss_mb()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            rss = _rss_mb()
+            with self._lock:
+                for slot in self._open.values():
+                    slot[0] = max(slot[0], rss)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def wrap(self, name: str, fn: Callable) -> Callable:
+        def timed_stage(*args: Any, **kwargs: Any) -> Any:
+            rss0 = _rss_mb()
+            slot = [rss0]
+            with self._lock:
+                self._open[id(slot)] = slot
+            c0, t0 = time.process_time(), time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                with self._lock:
+                    del self._open[id(slot)]
+                peak = max(slot[0], _rss_mb())
+                rec = self.records.setdefault(name, {"calls": 0, "wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mb": 0.0,
+                                                     "peak_above_base_mb": 0.0, "peak_above_start_mb": 0.0})
+                rec["calls"] += 1
+                rec["wall_s"] += wall
+                rec["cpu_s"] += cpu
+                rec["peak_rss_mb"] = max(rec["peak_rss_mb"], peak)
+                rec["peak_above_base_mb"] = max(rec["peak_above_base_mb"], peak - self.base_rss)
+                rec["peak_above_start_mb"] = max(rec["peak_above_start_mb"], peak - rss0)
+        return timed_stage
+
+
+def _tiles_mpix(plane_yx: tuple[int, int], n_planes: int, bsize: int = 224, overlap: float = 0.1) -> float:
+    """Megapixels the network processes for ``n_planes`` planes of ``plane_yx`` (cellpose 3's run_net tiling:
+    padded to a multiple of 16 by ``get_pad_yx``, tiles of min(bsize, side) with 10 % overlap, no padding to 224)."""
+    from cellpose.transforms import get_pad_yx
+
+    ly, lx = plane_yx
+    p1, p2, p3, p4 = get_pad_yx(ly, lx)
+    ly, lx = ly + p1 + p2, lx + p3 + p4
+
+    def n(side: int) -> int:
+        return 1 if side <= bsize else int(math.ceil((1.0 + 2 * overlap) * side / bsize))
+
+    return n_planes * n(ly) * n(lx) * min(bsize, ly) * min(bsize, lx) / 1e6
+
+
+def network_mpix(mode: str, zyx: tuple[int, int, int], anisotropy: float = Z_UM / PX_UM, rescale: float = 1.0) -> float:
+    """Tile megapixels of one frame's network pass (3D mode: YX, ZY and ZX passes on the upsampled stack)."""
+    z, y, x = zyx
+    if mode == "2dz":
+        return _tiles_mpix((int(y * rescale), int(x * rescale)), z)
+    zu, yu, xu = int(z * anisotropy * rescale), int(y * rescale), int(x * rescale)
+    return _tiles_mpix((yu, xu), zu) + _tiles_mpix((zu, xu), yu) + _tiles_mpix((zu, yu), xu)
+
+
+def _settings(mode: str):
+    from trackmate_cellpose import DetectorSettings
+    from trackmate_cellpose.data import test_model_path
+
+    return DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=DIAMETER_PX * PX_UM,
+                            use_gpu=False, do_2dz=(mode == "2dz"))
+
+
+def run_case(mode: str, zyx: tuple[int, int, int], inference: str) -> dict[str, Any]:
+    """One detect() of one synthetic frame, stage by stage (runs in its own process)."""
+    import numpy as np
+    from support.synthetic import synthetic_stack_tutorial
+
+    import trackmate_cellpose._engine as engine
+    import trackmate_cellpose.geometry as geometry
+    import trackmate_cellpose.geometry._detections as detections
+    from trackmate_cellpose import Calibration, RuntimeOptions, detect
+    from trackmate_cellpose.segment import adapter as adapter_mod
+
+    cal = Calibration(x=PX_UM, y=PX_UM, z=Z_UM, space_unit="um")
+    runtime = RuntimeOptions(device="cpu", inference=inference)
+    settings = _settings(mode)
+    warm_img, _ = synthetic_stack_tutorial((8, 64, 64), seed=99)
+    t0 = time.perf_counter()
+    detect(warm_img, settings, axes="zyx", calibration=cal, runtime=runtime)  # loads the model; tiny
+    warmup_s = time.perf_counter() - t0
+    g0 = time.perf_counter()
+    img, truth = synthetic_stack_tutorial(zyx)
+    gen_s = time.perf_counter() - g0
+    del truth
+
+    clock = StageClock()
+    adapters = list(adapter_mod._CACHE.values())
+    adapter_mod.CellposeAdapter.eval = clock.wrap("labels", adapter_mod.CellposeAdapter.eval)
+    used = sorted({getattr(a, "inference", "?") for a in adapters})
+    for ad in adapters:
+        model = getattr(ad, "model", None)
+        for attr, name in (("_run_net", "network"), ("_compute_masks", "dynamics")):
+            if model is not None and hasattr(model, attr):
+                setattr(model, attr, clock.wrap(name, getattr(model, attr)))
+    import cellpose.utils as cp_utils
+
+    cp_utils.stitch3D = clock.wrap("stitch", cp_utils.stitch3D)
+    engine.clean_labels = clock.wrap("clean", engine.clean_labels)
+    geometry.labels_to_detections = clock.wrap("spots", geometry.labels_to_detections)
+    detections._meshes = clock.wrap("meshes", detections._meshes)
+    detect_wrapped = clock.wrap("detect", detect)
+    load0 = loadavg()
+    res = detect_wrapped(img, settings, axes="zyx", calibration=cal, runtime=runtime)
+    clock.stop()
+    dets = [d for fr in res.frames for d in fr.detections]
+    stages = clock.records
+    if "labels" in stages:
+        other = {k: stages["labels"][k] - sum(stages.get(s, {}).get(k, 0.0) for s in ("network", "dynamics"))
+                 for k in ("wall_s", "cpu_s")}
+        stages["labels_other"] = {"calls": stages["labels"]["calls"], **other}
+    return {
+        "part": "detect", "mode": mode, "zyx": list(zyx), "voxels": int(np.prod(zyx)),
+        "cells_true": int(truth_count(zyx)), "spots": len(dets),
+        "mesh_vertices": int(sum(len(d.mesh.vertices) for d in dets if d.mesh is not None)),
+        "mesh_faces": int(sum(len(d.mesh.faces) for d in dets if d.mesh is not None)),
+        "network_mpix": network_mpix(mode, zyx), "inference_requested": inference, "inference_used": used,
+        "stages": stages, "rss_base_mb": clock.base_rss, "vmhwm_mb": _status_mb("VmHWM"),
+        "warmup_s": warmup_s, "generate_s": gen_s, "load_before": load0, "load_after": loadavg(),
+    }
+
+
+def truth_count(zyx: tuple[int, int, int]) -> int:
+    from support.synthetic import tutorial_cell_count
+
+    return tutorial_cell_count(zyx)
+
+
+def run_post_case(zyx: tuple[int, int, int]) -> dict[str, Any]:
+    """Label clean-up and spot/mesh building on ground-truth labels (no network), in its own process."""
+    import numpy as np
+    from support.synthetic import synthetic_stack_tutorial
+
+    from trackmate_cellpose import Calibration
+    from trackmate_cellpose.geometry import labels_to_detections
+    from trackmate_cellpose.geometry import _detections as detections
+    from trackmate_cellpose.segment.labels import clean_labels
+
+    cal = Calibration(x=PX_UM, y=PX_UM, z=Z_UM, space_unit="um")
+    g0 = time.perf_counter()
+    img, truth = synthetic_stack_tutorial(zyx)
+    gen_s = time.perf_counter() - g0
+    prob = img.astype(np.float32)
+    del img
+    settings = _settings("3d")
+    clock = StageClock()
+    detections._meshes = clock.wrap("meshes", detections._meshes)
+    load0 = loadavg()
+    lab = clock.wrap("clean", clean_labels)(truth, min_size=settings.min_size, split=True)
+    dets = clock.wrap("spots", labels_to_detections)(
+        lab, frame=0, calibration=cal, simplify=settings.simplify_contours, smoothing_scale=settings.smoothing_scale,
+        cellprob=prob)
+    clock.stop()
+    return {"part": "post", "mode": "post", "zyx": list(zyx), "voxels": int(np.prod(zyx)),
+            "cells_true": int(truth.max()), "spots": len(dets),
+            "mesh_faces": int(sum(len(d.mesh.faces) for d in dets)), "stages": clock.records,
+            "rss_base_mb": clock.base_rss, "vmhwm_mb": _status_mb("VmHWM"), "generate_s": gen_s,
+            "load_before": load0, "load_after": loadavg()}
+
+
+# ---------------------------------------------------------------------------------------------------- the parent
+
+def _subprocess(args: list[str], log: Callable[[str], None]) -> dict[str, Any]:
+    env = dict(os.environ)
+    repo = Path(__file__).resolve().parents[1]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo / "python"), env.get("PYTHONPATH", "")]))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True, text=True,
+                          env=env)
+    if proc.returncode != 0:
+        log(proc.stderr[-3000:])
+        raise SystemExit(f"case {args} failed with exit code {proc.returncode}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def fit_exponent(xs: list[float], ys: list[float]) -> float | None:
+    """Least-squares slope of log(y) on log(x); None with < 2 usable points."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y > 0]
+    if len(pts) < 2 or len({p[0] for p in pts}) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sum((p[0] - mx) ** 2 for p in pts)
+
+
+def _median_stage(cases: list[dict], stage: str, key: str) -> dict[str, float] | None:
+    vals = [c["stages"][stage][key] for c in cases if stage in c["stages"] and key in c["stages"][stage]]
+    return summary(vals) if vals else None
+
+
+def analyse(results: list[dict], full_voxels: int) -> dict[str, Any]:
+    """Per mode: medians per size, exponents per stage, projection to one full frame."""
+    out: dict[str, Any] = {}
+    for mode in sorted({r["mode"] for r in results}):
+        rows = [r for r in results if r["mode"] == mode]
+        sizes = sorted({tuple(r["zyx"]) for r in rows}, key=lambda s: s[0] * s[1] * s[2])
+        stages = sorted({s for r in rows for s in r["stages"]})
+        per_size = []
+        for zyx in sizes:
+            cases = [r for r in rows if tuple(r["zyx"]) == zyx]
+            entry = {"zyx": list(zyx), "voxels": cases[0]["voxels"], "cells_true": cases[0]["cells_true"],
+                     "spots": summary([c["spots"] for c in cases]), "n": len(cases),
+                     "vmhwm_mb": summary([c["vmhwm_mb"] for c in cases]),
+                     "network_mpix": cases[0].get("network_mpix"),
+                     "load": [c["load_before"] for c in cases], "stages": {}}
+            for st in stages:
+                entry["stages"][st] = {k: _median_stage(cases, st, k) for k in ("cpu_s", "wall_s",
+                                                                                  "peak_above_base_mb")}
+            per_size.append(entry)
+        vox = [e["voxels"] for e in per_size]
+        scale = full_voxels / vox[-1]
+        fit, proj = {}, {}
+        for st in stages:
+            f = {}
+            for k in ("cpu_s", "wall_s", "peak_above_base_mb"):
+                ys = [e["stages"][st][k]["median"] if e["stages"][st][k] else 0.0 for e in per_size]
+                f[k] = fit_exponent(vox, ys)
+                last = ys[-1]
+                p = {"linear": last * scale}
+                if f[k] is not None:
+                    p["power_law"] = last * scale ** f[k]
+                if st == "network" and k != "peak_above_base_mb" and per_size[-1]["network_mpix"]:
+                    rates = [e["stages"][st][k]["median"] / e["network_mpix"] for e in per_size
+                             if e["stages"][st][k] and e["network_mpix"]]
+                    p["by_network_work"] = summary(rates)["median"] * network_mpix(mode, FULL)
+                proj.setdefault(st, {})[k] = p
+            fit[st] = f
+        flagged = sorted(f"{st}.{k}={v:.2f}" for st, f in fit.items() for k, v in f.items()
+                         if v is not None and v > SUPERLINEAR)
+        out[mode] = {"per_size": per_size, "exponent_vs_voxels": fit, "projection_full_frame": proj,
+                     "full_network_mpix": network_mpix(mode, FULL) if mode != "post" else None,
+                     "superlinear": flagged}
+    return out
+
+
+def _fmt(s: dict | None, digits: int = 1) -> str:
+    if not s:
+        return "-"
+    if s["n"] > 1 and s["max"] > s["min"]:
+        return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+    return f"{s['median']:.{digits}f}"
+
+
+def markdown(analysis: dict[str, Any]) -> str:
+    order = ["detect", "labels", "network", "dynamics", "stitch", "labels_other", "clean", "spots", "meshes"]
+    lines = []
+    for mode, a in analysis.items():
+        stages = [s for s in order if any(s in e["stages"] for e in a["per_size"])]
+        lines.append(f"\n**{mode}**: CPU-s / wall-s / peak MB above the warm process (median, min-max if repeated)\n")
+        lines.append("| Z×Y×X | voxels | cells (spots) | " + " | ".join(stages) + " | VmHWM MB | net tile MP | "
+                     "net CPU-s/MP |")
+        lines.append("|---" * (len(stages) + 6) + "|")
+        for e in a["per_size"]:
+            cells = f"{e['cells_true']} ({_fmt(e['spots'], 0)})"
+            cols = []
+            for st in stages:
+                d = e["stages"].get(st)
+                cols.append("-" if not d else f"{_fmt(d['cpu_s'])} / {_fmt(d['wall_s'])} / "
+                                              f"{_fmt(d['peak_above_base_mb'], 0)}")
+            mp = e.get("network_mpix")
+            net = e["stages"].get("network", {}).get("cpu_s")
+            rate = f"{net['median'] / mp:.1f}" if mp and net else "-"
+            lines.append(f"| {'×'.join(map(str, e['zyx']))} | {e['voxels'] / 1e6:.2f} M | {cells} | "
+                         + " | ".join(cols) + f" | {_fmt(e['vmhwm_mb'], 0)} | {f'{mp:.1f}' if mp else '-'} | {rate} |")
+        lines.append("\nGrowth exponent vs voxels (CPU / wall / memory) and one full "
+                     f"{'×'.join(map(str, FULL))} frame, {FULL_CELLS} cells (linear from the largest size; network: "
+                     "by tile work):\n")
+        lines.append("| stage | exp. CPU | exp. wall | exp. mem | full frame CPU-s | wall-s (2 cores) | peak MB |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for st in stages:
+            f, p = a["exponent_vs_voxels"][st], a["projection_full_frame"][st]
+
+            def ex(k: str) -> str:
+                return "-" if f.get(k) is None else f"{f[k]:.2f}"
+
+            def pr(k: str, digits: int = 0) -> str:
+                d = p.get(k, {})
+                v = d.get("by_network_work", d.get("linear"))
+                return "-" if v is None else f"{v:.{digits}f}"
+            lines.append(f"| {st} | {ex('cpu_s')} | {ex('wall_s')} | {ex('peak_above_base_mb')} | {pr('cpu_s')} | "
+                         f"{pr('wall_s')} | {pr('peak_above_base_mb')} |")
+        if a["superlinear"]:
+            lines.append(f"\nFlagged (exponent > {SUPERLINEAR}): {', '.join(a['superlinear'])}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--modes", default="3d,2dz", help="comma-separated: 3d (cellpose 3D mode), 2dz (2D+Z stitching)")
+    ap.add_argument("--sizes", default=DEFAULT_SIZES, help="ZxYxX,... for part A (default %(default)s)")
+    ap.add_argument("--post-sizes", default=DEFAULT_POST_SIZES,
+                    help="ZxYxX,... for part B (post-processing on ground-truth labels); empty to skip")
+    ap.add_argument("--inference", default=None,
+                    help="RuntimeOptions.inference, passed through (default: RuntimeOptions' default)")
+    ap.add_argument("--reps", type=int, default=1, help="repetitions of each part A case (interleaved)")
+    ap.add_argument("--post-reps", type=int, default=3, help="repetitions of each part B case")
+    ap.add_argument("--json", default="", help="also write the JSON summary to this file")
+    ap.add_argument("--case", nargs=3, metavar=("PART", "MODE", "ZYX"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.case:  # child process: one case, one JSON line
+        part, mode, zyx_text = args.case
+        zyx = _parse_sizes(zyx_text)[0]
+        res = run_post_case(zyx) if part == "post" else run_case(mode, zyx, args.inference)
+        print(json.dumps(res, default=str))
+        return 0
+
+    from trackmate_cellpose import RuntimeOptions
+
+    inference = args.inference or RuntimeOptions().inference
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for m in modes:
+        if m not in ("3d", "2dz"):
+            raise SystemExit(f"--modes: expected 3d and/or 2dz, got {m!r}")
+    sizes, post_sizes = _parse_sizes(args.sizes), _parse_sizes(args.post_sizes)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    result: dict[str, Any] = {"machine": machine_info(), "inference": inference, "modes": modes,
+                              "sizes": sizes, "post_sizes": post_sizes, "calibration_um": [PX_UM, PX_UM, Z_UM],
+                              "diameter_px": DIAMETER_PX, "full_frame": list(FULL), "full_cells": FULL_CELLS,
+                              "cases": []}
+    t_all = time.perf_counter()
+    for rep in range(args.reps):
+        for i, zyx in enumerate(sizes):
+            order = modes if (rep + i) % 2 == 0 else modes[::-1]  # alternate which mode runs first
+            for mode in order:
+                log(f"[{time.perf_counter() - t_all:6.0f} s] detect {mode} {zyx} rep {rep + 1}, load {loadavg()}")
+                r = _subprocess(["--case", "detect", mode, "x".join(map(str, zyx)), "--inference", inference], log)
+                s = r["stages"]
+                log(f"    spots {r['spots']}/{r['cells_true']}, detect cpu {s['detect']['cpu_s']:.1f} s wall "
+                    f"{s['detect']['wall_s']:.1f} s, VmHWM {r['vmhwm_mb']:.0f} MB, used {r['inference_used']}")
+                result["cases"].append(r)
+    for rep in range(args.post_reps if post_sizes else 0):
+        for zyx in post_sizes:
+            log(f"[{time.perf_counter() - t_all:6.0f} s] post {zyx} rep {rep + 1}, load {loadavg()}")
+            r = _subprocess(["--case", "post", "post", "x".join(map(str, zyx))], log)
+            log(f"    spots {r['spots']}/{r['cells_true']}, clean {r['stages']['clean']['cpu_s']:.1f} s, "
+                f"meshes {r['stages']['meshes']['cpu_s']:.1f} s, VmHWM {r['vmhwm_mb']:.0f} MB")
+            result["cases"].append(r)
+    result["total_wall_s"] = time.perf_counter() - t_all
+    result["load_at_end"] = loadavg()
+    result["analysis"] = analyse(result["cases"], FULL[0] * FULL[1] * FULL[2])
+    text = json.dumps(result, indent=1, default=str)
+    if args.json:
+        Path(args.json).write_text(text)
+    print(text)
+    print(markdown(result["analysis"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
