@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/bench_3d_scale.py [--modes 3d,2dz] [--sizes 20x128x128,26x184x184,32x256x256]
+    python scripts/bench_3d_scale.py [--modes 3d,2dz] [--sizes 20x128x128,26x184x184,86x128x128,32x256x256]
         [--inference fast] [--post-sizes 86x256x256,86x512x512,86x1024x1024] [--reps 1] [--post-reps 3]
         [--json out.json]
 
@@ -47,8 +47,10 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -62,8 +64,9 @@ PX_UM, Z_UM = 0.5, 1.25  # anisotropy 2.5
 DIAMETER_PX = 30.0
 FULL = (86, 1024, 1024)
 FULL_CELLS = 600
-DEFAULT_SIZES = "20x128x128,26x184x184,32x256x256"
+DEFAULT_SIZES = "20x128x128,26x184x184,86x128x128,32x256x256"
 DEFAULT_POST_SIZES = "86x256x256,86x512x512,86x1024x1024"
+DYN_TILINGS = [(1, 1, 1), (1, 2, 2), (2, 2, 2), (1, 3, 3)]  # part C: copies of the flows along Z, Y, X
 SUPERLINEAR = 1.15  # exponents above this are flagged (noise on 3 sizes is a few hundredths)
 
 
@@ -207,9 +210,35 @@ def run_case(mode: str, zyx: tuple[int, int, int], inference: str) -> dict[str, 
         for attr, name in (("_run_net", "network"), ("_compute_masks", "dynamics")):
             if model is not None and hasattr(model, attr):
                 setattr(model, attr, clock.wrap(name, getattr(model, attr)))
+    import cellpose.dynamics as cp_dynamics
+    import cellpose.models as cp_models
     import cellpose.utils as cp_utils
 
+    # inside cellpose (module globals, looked up at call time): the network alone, and the dynamics' parts
+    cp_models.run_3D = clock.wrap("net_only", cp_models.run_3D)
+    cp_models.run_net = clock.wrap("net_only", cp_models.run_net)
     cp_utils.stitch3D = clock.wrap("stitch", cp_utils.stitch3D)
+    cp_dynamics.follow_flows = clock.wrap("follow_flows", cp_dynamics.follow_flows)
+    cp_dynamics.get_masks_torch = clock.wrap("get_masks", cp_dynamics.get_masks_torch)
+    cp_dynamics.remove_bad_flow_masks = clock.wrap("flow_check", cp_dynamics.remove_bad_flow_masks)
+    cp_utils.fill_holes_and_remove_small_masks = clock.wrap("fill_holes", cp_utils.fill_holes_and_remove_small_masks)
+    fg: list[int] = []
+    saving = [0.0, 0.0]  # CPU-s, wall-s spent saving the network output (taken off "labels" and "detect")
+    for ad in adapters:
+        model = getattr(ad, "model", None)
+        if model is not None and hasattr(model, "_compute_masks"):
+            inner = model._compute_masks
+
+            def counted(shape, flows, cellprob, *a, _inner=inner, **k):
+                fg.append(int(np.count_nonzero(cellprob > k.get("cellprob_threshold", 0.0))))
+                if mode == "3d" and os.environ.get("BENCH3D_SAVE_FLOWS"):  # for part C; its time is taken off
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    np.savez(Path(os.environ["BENCH3D_SAVE_FLOWS"]) / f"flows_{mode}_{'x'.join(map(str, zyx))}.npz",
+                             dP=flows, cellprob=cellprob, kwargs=json.dumps(k, default=str))
+                    saving[0] += time.process_time() - c0
+                    saving[1] += time.perf_counter() - t0
+                return _inner(shape, flows, cellprob, *a, **k)
+            model._compute_masks = counted
     engine.clean_labels = clock.wrap("clean", engine.clean_labels)
     geometry.labels_to_detections = clock.wrap("spots", geometry.labels_to_detections)
     detections._meshes = clock.wrap("meshes", detections._meshes)
@@ -217,6 +246,10 @@ def run_case(mode: str, zyx: tuple[int, int, int], inference: str) -> dict[str, 
     load0 = loadavg()
     res = detect_wrapped(img, settings, axes="zyx", calibration=cal, runtime=runtime)
     clock.stop()
+    for st in ("labels", "detect"):
+        if st in clock.records:
+            clock.records[st]["cpu_s"] -= saving[0]
+            clock.records[st]["wall_s"] -= saving[1]
     dets = [d for fr in res.frames for d in fr.detections]
     stages = clock.records
     if "labels" in stages:
@@ -229,6 +262,7 @@ def run_case(mode: str, zyx: tuple[int, int, int], inference: str) -> dict[str, 
         "mesh_vertices": int(sum(len(d.mesh.vertices) for d in dets if d.mesh is not None)),
         "mesh_faces": int(sum(len(d.mesh.faces) for d in dets if d.mesh is not None)),
         "network_mpix": network_mpix(mode, zyx), "inference_requested": inference, "inference_used": used,
+        "dynamics_voxels": sum(fg),
         "stages": stages, "rss_base_mb": clock.base_rss, "vmhwm_mb": _status_mb("VmHWM"),
         "warmup_s": warmup_s, "generate_s": gen_s, "load_before": load0, "load_after": loadavg(),
     }
@@ -272,6 +306,34 @@ def run_post_case(zyx: tuple[int, int, int]) -> dict[str, Any]:
             "load_before": load0, "load_after": loadavg()}
 
 
+def run_dynamics_case(flows_file: str, threads: int, tilings: list[tuple[int, int, int]]) -> dict[str, Any]:
+    """Part C: cellpose's 3D dynamics alone (``dynamics.resize_and_compute_masks``, as ``_compute_masks`` calls it) on
+    the flows the network gave the largest 3D case, tiled to bigger stacks, with torch limited to ``threads``."""
+    import numpy as np
+    import torch
+    from cellpose import dynamics
+
+    torch.set_num_threads(threads)
+    f = np.load(flows_file)
+    kw = json.loads(str(f["kwargs"]))
+    thr = float(kw.get("cellprob_threshold", 0.0))
+    rows, first = [], None
+    for reps in tilings:
+        flows, prob = np.tile(f["dP"], (1, *reps)), np.tile(f["cellprob"], reps)
+        c0, t0 = time.process_time(), time.perf_counter()
+        masks = dynamics.resize_and_compute_masks(
+            flows, prob, niter=float(kw.get("niter", 200)), cellprob_threshold=thr, interp=True, do_3D=True,
+            min_size=-1, max_size_fraction=float(kw.get("max_size_fraction", 0.4)), resize=None,
+            device=torch.device("cpu"))
+        rows.append({"tiling": list(reps), "zyx": list(prob.shape), "voxels": int(prob.size),
+                     "dynamics_voxels": int(np.count_nonzero(prob > thr)), "masks": int(masks.max()),
+                     "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - t0})
+        if first is None:
+            first = masks
+    return {"part": "dynamics", "threads": threads, "rows": rows, "load_after": loadavg(),
+            "masks_digest": int(np.asarray(first, dtype=np.int64).sum() % 1_000_003)}
+
+
 # ---------------------------------------------------------------------------------------------------- the parent
 
 def _subprocess(args: list[str], log: Callable[[str], None]) -> dict[str, Any]:
@@ -299,6 +361,14 @@ def fit_exponent(xs: list[float], ys: list[float]) -> float | None:
     return sum((p[0] - mx) * (p[1] - my) for p in pts) / sum((p[0] - mx) ** 2 for p in pts)
 
 
+def _affine(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares slope and intercept of y = a + b x."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+    return slope, my - slope * mx
+
+
 def _median_stage(cases: list[dict], stage: str, key: str) -> dict[str, float] | None:
     vals = [c["stages"][stage][key] for c in cases if stage in c["stages"] and key in c["stages"][stage]]
     return summary(vals) if vals else None
@@ -315,6 +385,7 @@ def analyse(results: list[dict], full_voxels: int) -> dict[str, Any]:
         for zyx in sizes:
             cases = [r for r in rows if tuple(r["zyx"]) == zyx]
             entry = {"zyx": list(zyx), "voxels": cases[0]["voxels"], "cells_true": cases[0]["cells_true"],
+                     "dynamics_voxels": cases[0].get("dynamics_voxels"),
                      "spots": summary([c["spots"] for c in cases]), "n": len(cases),
                      "vmhwm_mb": summary([c["vmhwm_mb"] for c in cases]),
                      "network_mpix": cases[0].get("network_mpix"),
@@ -335,10 +406,12 @@ def analyse(results: list[dict], full_voxels: int) -> dict[str, Any]:
                 p = {"linear": last * scale}
                 if f[k] is not None:
                     p["power_law"] = last * scale ** f[k]
-                if st == "network" and k != "peak_above_base_mb" and per_size[-1]["network_mpix"]:
-                    rates = [e["stages"][st][k]["median"] / e["network_mpix"] for e in per_size
-                             if e["stages"][st][k] and e["network_mpix"]]
-                    p["by_network_work"] = summary(rates)["median"] * network_mpix(mode, FULL)
+                if st in ("network", "net_only") and k != "peak_above_base_mb" and per_size[-1]["network_mpix"]:
+                    # per tile megapixel at the largest size (the small ones carry fixed costs)
+                    p["by_network_work"] = last / per_size[-1]["network_mpix"] * network_mpix(mode, FULL)
+                if k == "peak_above_base_mb" and len(vox) >= 2:
+                    slope, icpt = _affine(vox, ys)
+                    p["affine"] = icpt + slope * full_voxels
                 proj.setdefault(st, {})[k] = p
             fit[st] = f
         flagged = sorted(f"{st}.{k}={v:.2f}" for st, f in fit.items() for k, v in f.items()
@@ -357,47 +430,92 @@ def _fmt(s: dict | None, digits: int = 1) -> str:
     return f"{s['median']:.{digits}f}"
 
 
+STAGE_ORDER = ["detect", "labels", "network", "net_only", "dynamics", "follow_flows", "get_masks", "flow_check",
+               "fill_holes", "stitch", "labels_other", "clean", "spots", "meshes"]
+
+
 def markdown(analysis: dict[str, Any]) -> str:
-    order = ["detect", "labels", "network", "dynamics", "stitch", "labels_other", "clean", "spots", "meshes"]
+    """One table per mode: a row per stage, a column per size (CPU-s / wall-s / peak MB), exponents, projection."""
     lines = []
     for mode, a in analysis.items():
-        stages = [s for s in order if any(s in e["stages"] for e in a["per_size"])]
-        lines.append(f"\n**{mode}**: CPU-s / wall-s / peak MB above the warm process (median, min-max if repeated)\n")
-        lines.append("| Z×Y×X | voxels | cells (spots) | " + " | ".join(stages) + " | VmHWM MB | net tile MP | "
-                     "net CPU-s/MP |")
-        lines.append("|---" * (len(stages) + 6) + "|")
-        for e in a["per_size"]:
-            cells = f"{e['cells_true']} ({_fmt(e['spots'], 0)})"
+        sizes = a["per_size"]
+        stages = [s for s in STAGE_ORDER if any(s in e["stages"] for e in sizes)]
+        lines.append(f"\n**{mode}**: per size CPU-s / wall-s / peak MB above the process at the start (median, "
+                     "min-max if repeated); growth exponents vs voxels; one full "
+                     f"{'×'.join(map(str, FULL))} frame with {FULL_CELLS} cells (linear in voxels from the largest "
+                     "size; network: by its tile work at the largest size; memory: linear from the largest size "
+                     "or an affine fit over the sizes)\n")
+        head = [f"{'×'.join(map(str, e['zyx']))} ({e['voxels'] / 1e6:.2f} M vox)" for e in sizes]
+        lines.append("| stage | " + " | ".join(head) + " | exp. CPU / wall / mem | full frame CPU-s / wall-s / MB |")
+        lines.append("|---" * (len(sizes) + 3) + "|")
+        for st in stages:
             cols = []
-            for st in stages:
+            for e in sizes:
                 d = e["stages"].get(st)
                 cols.append("-" if not d else f"{_fmt(d['cpu_s'])} / {_fmt(d['wall_s'])} / "
                                               f"{_fmt(d['peak_above_base_mb'], 0)}")
-            mp = e.get("network_mpix")
-            net = e["stages"].get("network", {}).get("cpu_s")
-            rate = f"{net['median'] / mp:.1f}" if mp and net else "-"
-            lines.append(f"| {'×'.join(map(str, e['zyx']))} | {e['voxels'] / 1e6:.2f} M | {cells} | "
-                         + " | ".join(cols) + f" | {_fmt(e['vmhwm_mb'], 0)} | {f'{mp:.1f}' if mp else '-'} | {rate} |")
-        lines.append("\nGrowth exponent vs voxels (CPU / wall / memory) and one full "
-                     f"{'×'.join(map(str, FULL))} frame, {FULL_CELLS} cells (linear from the largest size; network: "
-                     "by tile work):\n")
-        lines.append("| stage | exp. CPU | exp. wall | exp. mem | full frame CPU-s | wall-s (2 cores) | peak MB |")
-        lines.append("|---|---|---|---|---|---|---|")
-        for st in stages:
             f, p = a["exponent_vs_voxels"][st], a["projection_full_frame"][st]
-
-            def ex(k: str) -> str:
-                return "-" if f.get(k) is None else f"{f[k]:.2f}"
-
-            def pr(k: str, digits: int = 0) -> str:
+            ex = " / ".join("-" if f.get(k) is None else f"{f[k]:.2f}" for k in ("cpu_s", "wall_s",
+                                                                                 "peak_above_base_mb"))
+            pr = []
+            for k in ("cpu_s", "wall_s"):
                 d = p.get(k, {})
                 v = d.get("by_network_work", d.get("linear"))
-                return "-" if v is None else f"{v:.{digits}f}"
-            lines.append(f"| {st} | {ex('cpu_s')} | {ex('wall_s')} | {ex('peak_above_base_mb')} | {pr('cpu_s')} | "
-                         f"{pr('wall_s')} | {pr('peak_above_base_mb')} |")
+                pr.append("-" if v is None else f"{v:.0f}")
+            d = p.get("peak_above_base_mb", {})
+            pr.append(" or ".join(f"{d[x]:.0f}" for x in ("linear", "affine") if d.get(x) is not None) or "-")
+            lines.append(f"| {st} | " + " | ".join(cols) + f" | {ex} | {' / '.join(pr)} |")
+        lines.append("| cells (spots) | " + " | ".join(f"{e['cells_true']} ({_fmt(e['spots'], 0)})" for e in sizes)
+                     + " | | |")
+        lines.append("| VmHWM MB | " + " | ".join(_fmt(e["vmhwm_mb"], 0) for e in sizes) + " | | |")
+        if any(e.get("network_mpix") for e in sizes):
+            rates = []
+            for e in sizes:
+                net = e["stages"].get("network", {}).get("cpu_s")
+                rates.append(f"{e['network_mpix']:.1f} / {net['median'] / e['network_mpix']:.1f}" if net else "-")
+            lines.append("| net tile MP / CPU-s per MP | " + " | ".join(rates)
+                         + f" | | {a['full_network_mpix']:.0f} MP |")
+        if any(e.get("dynamics_voxels") for e in sizes):
+            lines.append("| voxels through the dynamics | " + " | ".join(str(e.get("dynamics_voxels", "-"))
+                                                                    for e in sizes) + " | | |")
+        lines.append("| load (1 min) | " + " | ".join(",".join(x.split("/")[0] for x in e["load"]) for e in sizes)
+                     + " | | |")
         if a["superlinear"]:
             lines.append(f"\nFlagged (exponent > {SUPERLINEAR}): {', '.join(a['superlinear'])}")
     return "\n".join(lines)
+
+
+def markdown_dynamics(runs: list[dict[str, Any]]) -> str:
+    """Part C table: 3D dynamics CPU-s / wall-s per tiled size, torch on 1 vs 2 threads (median, min-max)."""
+    if not runs:
+        return ""
+    rows = runs[0]["rows"]
+    lines = ["\n**3D dynamics alone** (cellpose's `resize_and_compute_masks` on the largest 3D case's network output, "
+             "tiled): CPU-s / wall-s, median (min-max)\n",
+             "| stack | voxels through the dynamics | masks | torch 1 thread | torch 2 threads |", "|---|---|---|---|---|"]
+    for i, row in enumerate(rows):
+        cols = []
+        for threads in (1, 2):
+            rs = [r["rows"][i] for r in runs if r["threads"] == threads]
+            cols.append(f"{_fmt(summary([x['cpu_s'] for x in rs]), 2)} / {_fmt(summary([x['wall_s'] for x in rs]), 2)}"
+                        if rs else "-")
+        lines.append(f"| {'×'.join(map(str, row['zyx']))} | {row['dynamics_voxels']} | {row['masks']} | "
+                     + " | ".join(cols) + " |")
+    digests = {r["masks_digest"] for r in runs}
+    lines.append(f"\nSame masks on 1 and 2 threads (checksum of the untiled masks): {len(digests) == 1}")
+    for threads in (1, 2):
+        rs = [r for r in runs if r["threads"] == threads]
+        if rs:
+            vox = [row["voxels"] for row in rs[0]["rows"]]
+            cpu = [statistics_median([r["rows"][i]["cpu_s"] for r in rs]) for i in range(len(vox))]
+            ex = fit_exponent(vox, cpu)
+            lines.append(f"Growth exponent of the CPU time vs voxels, torch {threads} thread(s): "
+                         f"{'-' if ex is None else f'{ex:.2f}'}")
+    return "\n".join(lines)
+
+
+def statistics_median(values: list[float]) -> float:
+    return summary(values)["median"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -410,14 +528,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="RuntimeOptions.inference, passed through (default: RuntimeOptions' default)")
     ap.add_argument("--reps", type=int, default=1, help="repetitions of each part A case (interleaved)")
     ap.add_argument("--post-reps", type=int, default=3, help="repetitions of each part B case")
+    ap.add_argument("--dyn-reps", type=int, default=2,
+                    help="repetitions of part C (3D dynamics with torch on 1 vs 2 threads); 0 to skip")
     ap.add_argument("--json", default="", help="also write the JSON summary to this file")
     ap.add_argument("--case", nargs=3, metavar=("PART", "MODE", "ZYX"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.case:  # child process: one case, one JSON line
         part, mode, zyx_text = args.case
-        zyx = _parse_sizes(zyx_text)[0]
-        res = run_post_case(zyx) if part == "post" else run_case(mode, zyx, args.inference)
+        zyx = _parse_sizes(zyx_text)[0] if part != "dyn" else None
+        if part == "dyn":
+            res = run_dynamics_case(zyx_text, int(mode), DYN_TILINGS)
+        else:
+            res = run_post_case(zyx) if part == "post" else run_case(mode, zyx, args.inference)
         print(json.dumps(res, default=str))
         return 0
 
@@ -437,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
                               "sizes": sizes, "post_sizes": post_sizes, "calibration_um": [PX_UM, PX_UM, Z_UM],
                               "diameter_px": DIAMETER_PX, "full_frame": list(FULL), "full_cells": FULL_CELLS,
                               "cases": []}
+    flows_dir = tempfile.mkdtemp(prefix="bench3d_flows_")
+    os.environ["BENCH3D_SAVE_FLOWS"] = flows_dir  # the 3D cases save their network output for part C
     t_all = time.perf_counter()
     for rep in range(args.reps):
         for i, zyx in enumerate(sizes):
@@ -455,6 +580,19 @@ def main(argv: list[str] | None = None) -> int:
             log(f"    spots {r['spots']}/{r['cells_true']}, clean {r['stages']['clean']['cpu_s']:.1f} s, "
                 f"meshes {r['stages']['meshes']['cpu_s']:.1f} s, VmHWM {r['vmhwm_mb']:.0f} MB")
             result["cases"].append(r)
+    flows_file = None
+    if "3d" in modes and sizes:
+        flows_file = Path(flows_dir) / f"flows_3d_{'x'.join(map(str, max(sizes, key=math.prod)))}.npz"
+    result["dynamics_threads"] = []
+    for rep in range(args.dyn_reps if flows_file is not None and flows_file.exists() else 0):
+        for threads in ((1, 2) if rep % 2 == 0 else (2, 1)):
+            log(f"[{time.perf_counter() - t_all:6.0f} s] 3D dynamics alone, torch threads {threads}, rep {rep + 1}, "
+                f"load {loadavg()}")
+            r = _subprocess(["--case", "dyn", str(threads), str(flows_file)], log)
+            log("    " + ", ".join(f"{'x'.join(map(str, row['zyx']))}: {row['cpu_s']:.1f} CPU-s {row['wall_s']:.1f} s"
+                                   for row in r["rows"]))
+            result["dynamics_threads"].append(r)
+    shutil.rmtree(flows_dir, ignore_errors=True)
     result["total_wall_s"] = time.perf_counter() - t_all
     result["load_at_end"] = loadavg()
     result["analysis"] = analyse(result["cases"], FULL[0] * FULL[1] * FULL[2])
@@ -463,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(text)
     print(text)
     print(markdown(result["analysis"]))
+    print(markdown_dynamics(result["dynamics_threads"]))
     return 0
 
 
