@@ -4,6 +4,7 @@ Usage::
 
     python scripts/bench_3d_scale.py [--modes 3d,2dz] [--sizes 20x128x128,26x184x184,86x128x128,32x256x256]
         [--inference fast] [--post-sizes 86x256x256,86x512x512,86x1024x1024] [--reps 1] [--post-reps 3]
+        [--stub-sizes 86x512x512,86x1024x1024] [--dyn-reps 2]
         [--json out.json]
 
 Test data: ``support.synthetic.synthetic_stack_tutorial`` (tests/support): ellipsoids ~30 px across in XY (the
@@ -30,9 +31,29 @@ Per stage: wall seconds, CPU seconds (``time.process_time``: every thread of the
 samples ``/proc/self/statm`` every 10 ms and every open stage keeps the maximum; reported as the peak above the RSS at
 the start of ``detect`` (after the warm-up), plus the process's ``VmHWM``.
 
+Inside cellpose (module functions wrapped the same way): ``net_only`` (``run_3D``/``run_net``: the network without
+the resampling), ``follow_flows``, ``get_masks`` (``get_masks_torch``), ``flow_check`` (``remove_bad_flow_masks``,
+2D+Z only) and ``fill_holes``; "voxels through the dynamics" counts the voxels above CELL_PROB_THRESHOLD.
+
+Memory per stage in one process is only as good as RSS allows: memory freed by the network stays in the process
+(allocator), so the later stages' "peak above the start" mostly shows the network's leftovers; the network stage's
+peak and ``VmHWM`` are the meaningful numbers there, and part B gives the post-processing's own memory.
+
 Part B (post-processing alone, up to the full size): ``clean_labels`` and ``labels_to_detections`` (meshes) on the
 synthetic ground-truth labels (with the image as the cell-probability map), at sizes up to the full 86 x 1024 x 1024
 with 600 cells, one subprocess per case; so the post-processing at the tutorial's size is measured, not projected.
+
+Part D (memory at the full size): the whole path (detect, stage clocks as in part A) with cellpose's ``core._forward``
+replaced by a stand-in that returns zero flows and the normalised image as cell probability, so that every
+full-size array cellpose and the engine allocate (resampled stacks, the three-orientation network output, flows,
+dynamics, labels) is real and only the network's own per-batch activations are missing (a few hundred MB, part A),
+at sizes up to the full 86 x 1024 x 1024; its times are not the real path's (no network, trivial dynamics).
+
+Part C (3D dynamics alone): the largest 3D case's network output (saved by that case; the saving time is taken off
+its ``labels``/``detect`` times) is run through cellpose's ``resize_and_compute_masks`` tiled 1x, 2x2 (XY), 2x2x2 and
+3x3 (XY), with torch on 1 and on 2 threads (interleaved, fresh process each): on a loaded 2-core machine torch's
+intra-op threads make this stage's time grow worse than linearly once more than 32768 voxels (torch's grain size)
+go through the dynamics; on 1 thread it is linear, with the same masks.
 
 Output: growth exponents (least-squares slope of log(value) vs log(voxels)) per stage for time and memory, flagging
 any > 1.15, and a projection to one full frame: the network by its work (megapixels of network tiles, counted with
@@ -66,6 +87,8 @@ FULL = (86, 1024, 1024)
 FULL_CELLS = 600
 DEFAULT_SIZES = "20x128x128,26x184x184,86x128x128,32x256x256"
 DEFAULT_POST_SIZES = "86x256x256,86x512x512,86x1024x1024"
+DEFAULT_STUB_SIZES = "86x512x512,86x1024x1024"
+STUB_BYTES_PER_VOXEL = {"3d": 120, "2dz": 60}  # part D's estimate (measured: ~110 and ~55 incl. the process)
 DYN_TILINGS = [(1, 1, 1), (1, 2, 2), (2, 2, 2), (1, 3, 3)]  # part C: copies of the flows along Z, Y, X
 SUPERLINEAR = 1.15  # exponents above this are flagged (noise on 3 sizes is a few hundredths)
 
@@ -88,6 +111,14 @@ def _parse_sizes(text: str) -> list[tuple[int, int, int]]:
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def _meminfo_mb(key: str) -> float:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _status_mb(key: str) -> float:
@@ -178,8 +209,18 @@ def _settings(mode: str):
                             use_gpu=False, do_2dz=(mode == "2dz"))
 
 
-def run_case(mode: str, zyx: tuple[int, int, int], inference: str) -> dict[str, Any]:
-    """One detect() of one synthetic frame, stage by stage (runs in its own process)."""
+def _stub_forward(net: Any, x: Any) -> tuple[Any, Any]:
+    """Part D's stand-in for cellpose's ``core._forward``: no network, outputs of the right shape (zero flows, the
+    normalised image as cell probability), so that every array cellpose and the engine allocate is real."""
+    import numpy as np
+
+    y = np.zeros((x.shape[0], 3, *x.shape[2:]), np.float32)
+    y[:, 2] = (x[:, 0] - 0.5) * 10.0
+    return y, np.zeros((x.shape[0], 256), np.float32)
+
+
+def run_case(mode: str, zyx: tuple[int, int, int], inference: str, stub: bool = False) -> dict[str, Any]:
+    """One detect() of one synthetic frame, stage by stage (runs in its own process); ``stub``: part D."""
     import numpy as np
     from support.synthetic import synthetic_stack_tutorial
 
@@ -201,6 +242,10 @@ def run_case(mode: str, zyx: tuple[int, int, int], inference: str) -> dict[str, 
     gen_s = time.perf_counter() - g0
     del truth
 
+    if stub:
+        import cellpose.core as cp_core
+
+        cp_core._forward = _stub_forward
     clock = StageClock()
     adapters = list(adapter_mod._CACHE.values())
     adapter_mod.CellposeAdapter.eval = clock.wrap("labels", adapter_mod.CellposeAdapter.eval)
@@ -257,11 +302,12 @@ def run_case(mode: str, zyx: tuple[int, int, int], inference: str) -> dict[str, 
                  for k in ("wall_s", "cpu_s")}
         stages["labels_other"] = {"calls": stages["labels"]["calls"], **other}
     return {
-        "part": "detect", "mode": mode, "zyx": list(zyx), "voxels": int(np.prod(zyx)),
+        "part": "stub" if stub else "detect", "mode": f"{mode} (no network)" if stub else mode, "zyx": list(zyx), "voxels": int(np.prod(zyx)),
         "cells_true": int(truth_count(zyx)), "spots": len(dets),
         "mesh_vertices": int(sum(len(d.mesh.vertices) for d in dets if d.mesh is not None)),
         "mesh_faces": int(sum(len(d.mesh.faces) for d in dets if d.mesh is not None)),
-        "network_mpix": network_mpix(mode, zyx), "inference_requested": inference, "inference_used": used,
+        "network_mpix": None if stub else network_mpix(mode, zyx), "inference_requested": inference,
+        "inference_used": used,
         "dynamics_voxels": sum(fg),
         "stages": stages, "rss_base_mb": clock.base_rss, "vmhwm_mb": _status_mb("VmHWM"),
         "warmup_s": warmup_s, "generate_s": gen_s, "load_before": load0, "load_after": loadavg(),
@@ -417,7 +463,7 @@ def analyse(results: list[dict], full_voxels: int) -> dict[str, Any]:
         flagged = sorted(f"{st}.{k}={v:.2f}" for st, f in fit.items() for k, v in f.items()
                          if v is not None and v > SUPERLINEAR)
         out[mode] = {"per_size": per_size, "exponent_vs_voxels": fit, "projection_full_frame": proj,
-                     "full_network_mpix": network_mpix(mode, FULL) if mode != "post" else None,
+                     "full_network_mpix": network_mpix(mode, FULL) if mode in ("3d", "2dz") else None,
                      "superlinear": flagged}
     return out
 
@@ -528,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="RuntimeOptions.inference, passed through (default: RuntimeOptions' default)")
     ap.add_argument("--reps", type=int, default=1, help="repetitions of each part A case (interleaved)")
     ap.add_argument("--post-reps", type=int, default=3, help="repetitions of each part B case")
+    ap.add_argument("--stub-sizes", default=DEFAULT_STUB_SIZES,
+                    help="ZxYxX,... for part D (the whole path with a stand-in network: memory at the full size); "
+                         "a size whose estimated memory exceeds 60%% of MemAvailable is skipped; empty to skip")
     ap.add_argument("--dyn-reps", type=int, default=2,
                     help="repetitions of part C (3D dynamics with torch on 1 vs 2 threads); 0 to skip")
     ap.add_argument("--json", default="", help="also write the JSON summary to this file")
@@ -540,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         if part == "dyn":
             res = run_dynamics_case(zyx_text, int(mode), DYN_TILINGS)
         else:
-            res = run_post_case(zyx) if part == "post" else run_case(mode, zyx, args.inference)
+            res = run_post_case(zyx) if part == "post" else run_case(mode, zyx, args.inference, stub=part == "stub")
         print(json.dumps(res, default=str))
         return 0
 
@@ -552,12 +601,13 @@ def main(argv: list[str] | None = None) -> int:
         if m not in ("3d", "2dz"):
             raise SystemExit(f"--modes: expected 3d and/or 2dz, got {m!r}")
     sizes, post_sizes = _parse_sizes(args.sizes), _parse_sizes(args.post_sizes)
+    stub_sizes = _parse_sizes(args.stub_sizes)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     result: dict[str, Any] = {"machine": machine_info(), "inference": inference, "modes": modes,
-                              "sizes": sizes, "post_sizes": post_sizes, "calibration_um": [PX_UM, PX_UM, Z_UM],
+                              "sizes": sizes, "post_sizes": post_sizes, "stub_sizes": stub_sizes, "calibration_um": [PX_UM, PX_UM, Z_UM],
                               "diameter_px": DIAMETER_PX, "full_frame": list(FULL), "full_cells": FULL_CELLS,
                               "cases": []}
     flows_dir = tempfile.mkdtemp(prefix="bench3d_flows_")
@@ -579,6 +629,17 @@ def main(argv: list[str] | None = None) -> int:
             r = _subprocess(["--case", "post", "post", "x".join(map(str, zyx))], log)
             log(f"    spots {r['spots']}/{r['cells_true']}, clean {r['stages']['clean']['cpu_s']:.1f} s, "
                 f"meshes {r['stages']['meshes']['cpu_s']:.1f} s, VmHWM {r['vmhwm_mb']:.0f} MB")
+            result["cases"].append(r)
+    for zyx in stub_sizes:
+        for mode in modes:
+            need = STUB_BYTES_PER_VOXEL[mode] * math.prod(zyx) / 2 ** 20
+            avail = _meminfo_mb("MemAvailable")
+            if need > 0.6 * avail:
+                log(f"part D: skipping {mode} {zyx}: needs ~{need:.0f} MB, {avail:.0f} MB available")
+                continue
+            log(f"[{time.perf_counter() - t_all:6.0f} s] {mode} without the network {zyx}, load {loadavg()}")
+            r = _subprocess(["--case", "stub", mode, "x".join(map(str, zyx)), "--inference", inference], log)
+            log(f"    detect cpu {r['stages']['detect']['cpu_s']:.1f} s, VmHWM {r['vmhwm_mb']:.0f} MB")
             result["cases"].append(r)
     flows_file = None
     if "3d" in modes and sizes:
