@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["Blob", "synthetic_frame", "synthetic_movie_2d", "synthetic_movie_3d", "render"]
+__all__ = ["Blob", "synthetic_frame", "synthetic_movie_2d", "synthetic_movie_3d", "render", "render_boxed",
+           "synthetic_stack_tutorial", "tutorial_cell_count", "TUTORIAL_SHAPE_ZYX", "TUTORIAL_CELLS",
+           "TUTORIAL_ANISOTROPY", "TUTORIAL_RADIUS_PX"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,58 @@ def synthetic_movie_3d(n_frames=3, shape_zyx=(12, 96, 96), n_objects=8, radius=(
         imgs.append(img)
         labs.append(lab)
     return np.stack(imgs), np.stack(labs)
+
+
+#: The documented 3D use case (issue 15 item 3): ~600 cells per frame in an 86 x 1024 x 1024 (Z, Y, X) stack.
+TUTORIAL_SHAPE_ZYX = (86, 1024, 1024)
+TUTORIAL_CELLS = 600
+#: Assumed acquisition of that stack: z step / xy pixel size, and cells ~30 px across in XY (15 um at 0.5 um/px),
+#: which is the bundled model's ``diam_mean`` (cellpose rescale 1).
+TUTORIAL_ANISOTROPY = 2.5
+TUTORIAL_RADIUS_PX = (13.5, 16.5)
+
+
+def tutorial_cell_count(shape_zyx) -> int:
+    """Cells a stack of ``shape_zyx`` holds at the tutorial's density (600 per 86 x 1024 x 1024 voxels), >= 1."""
+    ref = float(np.prod(TUTORIAL_SHAPE_ZYX))
+    return max(1, int(round(TUTORIAL_CELLS * float(np.prod(shape_zyx)) / ref)))
+
+
+def render_boxed(shape_zyx, blobs: list[Blob], rng: np.random.Generator, *, noise: float = 1.0
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`render` with each blob drawn inside its bounding box only: the same arrays for the same ``rng`` state
+    (same random draws in the same order), but memory and time grow with the stack plus the blobs, not stack x
+    blobs, so that a full 86 x 1024 x 1024 stack with 600 cells can be drawn."""
+    labels = np.zeros(shape_zyx, np.int32)
+    signal = np.zeros(shape_zyx, np.float32)
+    texture = ndi.gaussian_filter(rng.standard_normal(shape_zyx).astype(np.float32), 2.0)
+    texture = 1.0 + 0.25 * texture / (texture.std() + 1e-6)
+    for i, blob in enumerate(blobs, start=1):
+        reach = (blob.radii[0], max(blob.radii[1:]), max(blob.radii[1:]))  # the rotation stays inside the YX disc
+        box = tuple(slice(max(0, int(np.floor(c - r)) - 1), min(n, int(np.ceil(c + r)) + 2))
+                    for c, r, n in zip(blob.center, reach, shape_zyx))
+        if shape_zyx[0] == 1:
+            box = (slice(0, 1), *box[1:])
+        zz, yy, xx = np.meshgrid(*[np.arange(s.start, s.stop, dtype=np.float32) for s in box], indexing="ij")
+        m = _blob_mask(shape_zyx, blob, zz, yy, xx)
+        lab_box = labels[box]
+        m &= lab_box == 0
+        lab_box[m] = i
+        signal[box][m] = blob.brightness
+    sigma = (0.6 if shape_zyx[0] > 1 else 0.0, 1.2, 1.2)
+    signal = ndi.gaussian_filter(signal * texture, sigma)
+    expected = 80.0 + 900.0 * signal
+    img = rng.poisson(expected).astype(np.float32) + rng.normal(0, 8.0 * noise, shape_zyx)
+    return np.clip(img, 0, 65535).astype(np.uint16), labels
+
+
+def synthetic_stack_tutorial(shape_zyx=(24, 176, 176), *, anisotropy: float = TUTORIAL_ANISOTROPY,
+                             radius=TUTORIAL_RADIUS_PX, seed: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """One 3D frame at the tutorial's cell density (:func:`tutorial_cell_count`) and object size.
+
+    Ellipsoids with XY semi-axes in ``radius`` (pixels) and a Z semi-axis divided by ``anisotropy`` (z step / xy
+    pixel size), kept apart by a 3-pixel gap. Returns uint16 (Z, Y, X) and int32 (Z, Y, X) (labels 1..n).
+    """
+    rng = np.random.default_rng(seed)
+    blobs = _place(rng, shape_zyx, tutorial_cell_count(shape_zyx), radius, gap=3.0, z_scale=anisotropy)
+    return render_boxed(shape_zyx, blobs, rng)
