@@ -43,6 +43,8 @@ CAL_XY_UM, DIAMETER_UM = 0.5, 10.0  # 20 px objects: cellpose rescale 1.5 for th
 #: case -> (kind, shape): 2D+t (T, Y, X) or one 3D time point (Z, Y, X) at anisotropy 2
 CASES = {"2d256": ("2d", (4, 256, 256)), "2d512": ("2d", (2, 512, 512)), "3d": ("3d", (16, 96, 96)),
          "3d_small": ("3d", (12, 64, 64)),
+         # 3D with full-size network tiles: 144 px planes x 1.5 = one 224 tile in YX; Z 24 x 2 x 1.5 = 72 rows in ZY/ZX
+         "3d144": ("3d", (24, 144, 144)),
          "2d1024": ("2d", (1, 1024, 1024))}
 
 
@@ -165,7 +167,7 @@ def compare(cases: list[str], modes: list[str], reps: int, save: Callable[[dict]
 
     models = import_cellpose_models()
     settings = _settings()
-    cal = Calibration(x=CAL_XY_UM, y=CAL_XY_UM, z=1.0)
+    cal = Calibration(x=CAL_XY_UM, y=CAL_XY_UM, z=1.0, space_unit="um")  # anisotropy 2 (as the bare call), no warning
     bare_model = models.CellposeModel(gpu=False, pretrained_model=settings.model_path)
     out: dict[str, Any] = {}
     for case in cases:

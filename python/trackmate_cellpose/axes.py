@@ -113,6 +113,10 @@ class Calibration:
             # Uncalibrated: the numbers are placeholders (1), not what the file said; do not quote them as facts.
             what = ("the image has no spatial calibration (no length unit)" if not self.is_spatially_calibrated
                     else f"the image's Z step and pixel size are both 1 {self.space_unit} (likely a default)")
+            if self.anisotropy != 1.0:  # numbers given without a unit: they are used as given, say so
+                return (f"{what}: the anisotropy is taken from the numbers as given (Z step {self.z:g} / pixel size "
+                        f"{self.x:g} = {self.anisotropy:g}). Set the voxel size with its unit (Image > Properties "
+                        "in Fiji, or --pixel-size/--z-step) to make sure.")
             return (f"{what}: anisotropy cannot be corrected and is taken as 1. Set the voxel size (Image > "
                     "Properties in Fiji, or --pixel-size/--z-step) if Z is sampled differently from XY.")
         return None

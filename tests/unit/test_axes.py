@@ -66,3 +66,8 @@ def test_calibration_validation_and_anisotropy_warning():
         warnings.simplefilter("error")
         assert Calibration(x=0.5, y=0.5, z=1.0, space_unit="um").check_anisotropy(10) == 2.0
         Calibration().check_anisotropy(1)  # 2D: nothing to correct, no warning
+    # numbers without a unit are used as given, and the warning says which value (not "taken as 1")
+    with pytest.warns(AnisotropyWarning, match=r"no length unit\): the anisotropy is taken from the numbers as given "
+                                               r"\(Z step 1 / pixel size 0.5 = 2\)") as rec:
+        assert Calibration(x=0.5, y=0.5, z=1.0).check_anisotropy(10) == 2.0
+    assert "taken as 1" not in str(rec[0].message)
