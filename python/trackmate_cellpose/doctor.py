@@ -84,6 +84,8 @@ def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path |
     major = _check_cellpose(r)
     if torch is not None:
         _check_device(r, torch, settings)
+        if major is not None:
+            _check_network(r, torch, settings, major)
     _check_model(r, settings, major)
     _check_java(r)
     fiji = fiji_dir or os.environ.get("FIJI_DIR")
@@ -145,6 +147,27 @@ def _check_device(r: Report, torch: TorchInfo, settings: DetectorSettings) -> No
         r.add("device", "warn", "CPU only: USE_GPU is on but no CUDA/MPS device is visible (runs, slower)", fix)
     else:
         r.add("device", "ok", "CPU (USE_GPU is off)")
+
+
+def _check_network(r: Report, torch: TorchInfo, settings: DetectorSettings, major: int) -> None:
+    """How the default ``inference="auto"`` will run the network here (see ``segment/_speed.py``)."""
+    from importlib.metadata import version
+
+    from .segment._speed import onnx_available, resolve_inference
+
+    gpu = settings.use_gpu and (torch.cuda_devices or torch.mps)
+    device = ("cuda" if torch.cuda_devices else "mps") if gpu else "cpu"
+    mode = resolve_inference("auto", major, device)
+    if mode == "onnx":
+        r.add("network", "ok", f"CPU: ONNX Runtime {version('onnxruntime')} (inference 'auto' = 'onnx'; same masks as "
+              "cellpose, less CPU)")
+    elif device == "cpu" and major == 3:
+        r.add("network", "warn", f"CPU: PyTorch (inference 'auto' = 'fast'): {onnx_available()}",
+              "pip install onnxruntime onnx (the ONNX Runtime path gives the same masks with less CPU)")
+    else:
+        why = f"cellpose {major}'s network" if device == "cpu" else f"the {device} device"
+        r.add("network", "ok", f"{device.upper() if device != 'cpu' else 'CPU'}: PyTorch (inference 'auto' = 'fast' "
+              f"for {why})")
 
 
 def _check_model(r: Report, settings: DetectorSettings, major: int | None) -> None:

@@ -77,3 +77,20 @@ def test_real_mismatched_torchvision_is_reported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TMCP_TEST_TINY_CPSAM")})
     assert "[FAIL] cellpose" in out.stdout and "does not match torch" in out.stdout and "fix: install both" in out.stdout
+
+
+def test_doctor_says_how_the_network_runs_and_what_to_install(monkeypatch):
+    from importlib import util
+
+    from trackmate_cellpose.segment.models import cellpose_major_version
+
+    c = _line(diagnose(DetectorSettings(use_gpu=False)), "network")
+    if cellpose_major_version() == 3:
+        assert c.level == "ok" and c.detail.startswith("CPU: ONNX Runtime ") and "'auto' = 'onnx'" in c.detail
+        original = util.find_spec
+        monkeypatch.setattr(util, "find_spec", lambda n, *a: None if n == "onnxruntime" else original(n, *a))
+        c = _line(diagnose(DetectorSettings(use_gpu=False)), "network")
+        assert c.level == "warn" and "onnxruntime not installed" in c.detail
+        assert c.fix.startswith("pip install onnxruntime onnx")
+    else:
+        assert c.level == "ok" and "PyTorch" in c.detail and "cellpose 4's network" in c.detail
