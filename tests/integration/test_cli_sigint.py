@@ -90,7 +90,10 @@ def _interrupt(point: str, movie: Path, out: Path, test_model: Path, extra=()) -
     env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
     cmd = [sys.executable, "-c", _DRIVER, point, "run", str(movie), "-o", str(out), "--model-path", str(test_model),
            "--diameter", "10", "--cpu", "--frames-per-batch", "1", "-q", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a user's terminal delivers Ctrl-C to a process whose SIGINT is not ignored; a test run started in the background
+    # of a non-interactive shell inherits SIG_IGN (and Python then keeps ignoring it): give the child the default
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     line = ""
     while time.monotonic() < deadline:
