@@ -113,20 +113,21 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def _meminfo_mb(key: str) -> float:
-    with open("/proc/meminfo") as fh:
+def _proc_field_mb(path: str, key: str) -> float:
+    """A ``key: N kB`` field of a /proc file (``/proc/meminfo``, ``/proc/self/status``) in MiB; NaN if absent."""
+    with open(path) as fh:
         for line in fh:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _meminfo_mb(key: str) -> float:
+    return _proc_field_mb("/proc/meminfo", key)
 
 
 def _status_mb(key: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return _proc_field_mb("/proc/self/status", key)
 
 
 class StageClock:

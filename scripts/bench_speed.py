@@ -4,7 +4,7 @@ Run from the repository root (not part of the test suite)::
 
     .venv/bin/python scripts/bench_speed.py profile [--cases 2d256,2d512,3d]
     .venv/bin/python scripts/bench_speed.py compare [--cases 2d256,2d512,3d] [--modes auto,fast] [--reps 3]
-    .venv/bin/python scripts/bench_speed.py network [--modes cellpose,fast,onnx] [--tiles 8] [--reps 5]
+    .venv/bin/python scripts/bench_speed.py network [--modes cellpose,fast,onnx] [--tiles 8] [--reps 3]
 
 ``profile``: a CPU-time cProfile of one bare ``eval`` per case, split into the network (tiles, incl. tiling and
 tile averaging), the flow dynamics + mask assembly, and the rest (normalisation, resizing).
@@ -218,22 +218,19 @@ def network(modes: list[str], tiles: int, reps: int) -> dict[str, Any]:
     from trackmate_cellpose.segment.adapter import CellposeAdapter
 
     settings = _settings()
-    nets = {}
+    nets, ran_as = {}, {}
     for mode in modes:
         ad = CellposeAdapter.get(settings, runtime_device="cpu", inference=mode)
-        nets[mode] = (ad.inference, ad.model.net.eval())
-    nchan = next(p for p in nets[modes[0]][1].parameters() if p.dim() == 4).shape[1]
+        nets[mode], ran_as[mode] = ad.model.net.eval(), ad.inference
+    nchan = next(p for p in nets[modes[0]].parameters() if p.dim() == 4).shape[1]
     x = torch.rand(tiles, nchan, 224, 224, generator=torch.Generator().manual_seed(0))
-
-    def call(net, ran_as):
-        return _cellpose_forward(net, x)  # the network call exactly as cellpose's engine makes it, for every mode
-
-    outs = {m: call(net, ran_as) for m, (ran_as, net) in nets.items()}  # warm-up (export, first-call costs)
+    # the network call exactly as cellpose's engine makes it, for every mode; the first call also warms up (export)
+    outs = {m: _cellpose_forward(net, x) for m, net in nets.items()}
     ref = outs[modes[0]]
     row: dict[str, Any] = {"tiles": tiles, "tile": 224, "load_before": loadavg(),
-                           "ran_as": {m: ra for m, (ra, _) in nets.items()},
+                           "ran_as": ran_as,
                            "max_abs_diff_vs_first": {m: float((o - ref).abs().max()) for m, o in outs.items()}}
-    res = interleaved({m: (lambda n=net, r=ran_as: call(n, r)) for m, (ran_as, net) in nets.items()}, reps, log=_log)
+    res = interleaved({m: (lambda n=net: _cellpose_forward(n, x)) for m, net in nets.items()}, reps, log=_log)
     for m, ts in res.items():
         row[f"{m}_cpu_s"] = summary([t.cpu for t in ts])
         row[f"{m}_wall_s"] = summary([t.wall for t in ts])

@@ -85,7 +85,7 @@ def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path |
     if torch is not None:
         _check_device(r, torch, settings)
         if major is not None:
-            _check_network(r, torch, settings, major)
+            _check_network(r, settings, major)
     _check_model(r, settings, major)
     _check_java(r)
     fiji = fiji_dir or os.environ.get("FIJI_DIR")
@@ -149,14 +149,14 @@ def _check_device(r: Report, torch: TorchInfo, settings: DetectorSettings) -> No
         r.add("device", "ok", "CPU (USE_GPU is off)")
 
 
-def _check_network(r: Report, torch: TorchInfo, settings: DetectorSettings, major: int) -> None:
+def _check_network(r: Report, settings: DetectorSettings, major: int) -> None:
     """How the default ``inference="auto"`` will run the network here (see ``segment/_speed.py``)."""
     from importlib.metadata import version
 
     from .segment._speed import onnx_available, resolve_inference
+    from .segment.adapter import select_device
 
-    gpu = settings.use_gpu and (torch.cuda_devices or torch.mps)
-    device = ("cuda" if torch.cuda_devices else "mps") if gpu else "cpu"
+    device = select_device(settings.use_gpu)[0]  # the device detection picks
     mode = resolve_inference("auto", major, device)
     if mode == "onnx":
         r.add("network", "ok", f"CPU: ONNX Runtime {version('onnxruntime')} (inference 'auto' = 'onnx'; same masks as "
@@ -166,8 +166,7 @@ def _check_network(r: Report, torch: TorchInfo, settings: DetectorSettings, majo
               "pip install onnxruntime onnx (the ONNX Runtime path gives the same masks with less CPU)")
     else:
         why = f"cellpose {major}'s network" if device == "cpu" else f"the {device} device"
-        r.add("network", "ok", f"{device.upper() if device != 'cpu' else 'CPU'}: PyTorch (inference 'auto' = 'fast' "
-              f"for {why})")
+        r.add("network", "ok", f"{device.upper()}: PyTorch (inference 'auto' = 'fast' for {why})")
 
 
 def _check_model(r: Report, settings: DetectorSettings, major: int | None) -> None:

@@ -81,11 +81,12 @@ def _nets(model) -> list:
     return [n for n in nets if n is not None and hasattr(n, "forward")]
 
 
-def tune_network(model, major: int, device: str, inference: str) -> None:
-    """Apply ``inference`` to a freshly loaded cellpose model's network(s), in place."""
+def tune_network(model, major: int, device: str, inference: str, *, strict: bool = False) -> None:
+    """Apply ``inference`` (a mode from :func:`resolve_inference`) to a freshly loaded cellpose model's network(s), in
+    place. ``strict``: ``"onnx"`` was asked for by name, so a network that cannot be exported is an error, not a
+    fall-back to PyTorch."""
     import torch
 
-    requested, inference = inference, resolve_inference(inference, major, device)
     if inference == "cellpose":
         return
     for net in _nets(model):
@@ -93,7 +94,7 @@ def tune_network(model, major: int, device: str, inference: str) -> None:
             net.mkldnn = False
             net.to(memory_format=torch.channels_last)
         if inference == "onnx":
-            _wrap_forward(net, _OnnxForward(net, strict=requested == "onnx"))
+            _wrap_forward(net, _OnnxForward(net, strict=strict))
         elif inference == "bf16" and major == 3:
             _wrap_forward(net, _autocast_bf16(net.forward, device))
         elif inference == "compile" and device == "cpu":

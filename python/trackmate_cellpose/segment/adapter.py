@@ -164,12 +164,13 @@ class CellposeAdapter:
     """
 
     def __init__(self, spec: ModelSpec, device: str, major: int, inference: str = "auto"):
-        requested, inference = inference, resolve_inference(inference, major, device)  # the mode that runs
+        strict = inference == "onnx"  # asked for by name: it may not fall back to PyTorch
+        inference = resolve_inference(inference, major, device)  # the mode that runs
         self.spec, self.device, self.major, self.inference = spec, device, major, inference
         self._lock = threading.Lock()  # one model on one device: serialize calls
         self._ticker = _NetTicker()
         self.model = self._load()
-        tune_network(self.model, major, device, requested)  # "auto" may fall back where "onnx" by name may not
+        tune_network(self.model, major, device, inference, strict=strict)
         net = getattr(self.model, "net", None)
         if net is not None and hasattr(net, "register_forward_pre_hook"):
             net.register_forward_pre_hook(self._ticker)
