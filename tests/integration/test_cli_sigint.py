@@ -4,7 +4,7 @@ OUTDIR. Whatever the moment, OUTDIR holds either nothing of this run (and no fol
 result; earlier results replaced with --overwrite survive an interrupted run untouched.
 
 The subprocess runs the real command line; the test only wraps one function per point so that it can say "I am
-here" on stdout (and, for read/export, wait there), which makes the moment of the signal deterministic.
+here" on stdout (and, for read/detect/export, wait there), which makes the moment of the signal deterministic.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ elif point == "detect":
     def detect(image, settings, runtime, on_progress, say):
         said = []
         def progress(f, msg):
-            if not said:
-                said.append(1); here()
+            if not said:  # wait here: the rest of a small movie can finish before the signal lands
+                said.append(1); here(); time.sleep(120)
             on_progress(f, msg)
         return orig_detect(image, settings, runtime, progress, say)
     pipeline._detect = detect
