@@ -26,7 +26,6 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
 from bench_common import fmt_s, interleaved, loadavg, machine_info, paired_ratio, summary
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -110,7 +109,7 @@ def bench_b1(quick: bool, reps: int, big_frame: bool = False) -> dict[str, Any]:
 
     from trackmate_cellpose import detect
     from trackmate_cellpose.data import sample_path
-    from support.synthetic import synthetic_frame
+    from trackmate_cellpose.data import synthetic_frame
 
     settings, cal = _settings(), _cal()
     frames = {"128x128 (bundled 2dt sample, frame 0)": tifffile.imread(sample_path("2dt"))[0]}
@@ -155,7 +154,7 @@ def bench_b2(quick: bool, reps: int, fiji: str | None, *, batch8: bool = False, 
 
     from trackmate_cellpose import RuntimeOptions, detect
     from trackmate_cellpose.data import sample_path
-    from support.synthetic import synthetic_movie_2d
+    from trackmate_cellpose.data import synthetic_movie_2d
 
     settings, cal = _settings(), _cal()
     t2, y2, x2 = B2_2D_SHAPE

@@ -7,7 +7,7 @@ Usage::
         [--stub-sizes 86x512x512,86x1024x1024] [--dyn-reps 2]
         [--json out.json]
 
-Test data: ``support.synthetic.synthetic_stack_tutorial`` (tests/support): ellipsoids ~30 px across in XY (the
+Test data: ``trackmate_cellpose.data.synthetic_stack_tutorial``: ellipsoids ~30 px across in XY (the
 bundled model's ``diam_mean``, so cellpose's rescale is 1), z step 2.5 x the pixel size (calibration 0.5 x 0.5 x
 1.25 um), at the tutorial's density (600 cells per 86 x 1024 x 1024 voxels: a smaller stack holds proportionally
 fewer cells of the same size). Model: the bundled test model (``trackmate_cellpose.data.test_model_path()``),
@@ -78,7 +78,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
 from bench_common import loadavg, machine_info, summary
 
 PX_UM, Z_UM = 0.5, 1.25  # anisotropy 2.5
@@ -223,13 +222,13 @@ def _stub_forward(net: Any, x: Any) -> tuple[Any, Any]:
 def run_case(mode: str, zyx: tuple[int, int, int], inference: str, stub: bool = False) -> dict[str, Any]:
     """One detect() of one synthetic frame, stage by stage (runs in its own process); ``stub``: part D."""
     import numpy as np
-    from support.synthetic import synthetic_stack_tutorial
+    from trackmate_cellpose.data import synthetic_stack_tutorial
 
     import trackmate_cellpose._engine as engine
     import trackmate_cellpose.geometry as geometry
     import trackmate_cellpose.geometry._detections as detections
     from trackmate_cellpose import Calibration, RuntimeOptions, detect
-    from trackmate_cellpose.segment import adapter as adapter_mod
+    from trackmate_cellpose.segment import _adapter as adapter_mod
 
     cal = Calibration(x=PX_UM, y=PX_UM, z=Z_UM, space_unit="um")
     runtime = RuntimeOptions(device="cpu", inference=inference)
@@ -316,7 +315,7 @@ def run_case(mode: str, zyx: tuple[int, int, int], inference: str, stub: bool = 
 
 
 def truth_count(zyx: tuple[int, int, int]) -> int:
-    from support.synthetic import tutorial_cell_count
+    from trackmate_cellpose.data import tutorial_cell_count
 
     return tutorial_cell_count(zyx)
 
@@ -324,12 +323,12 @@ def truth_count(zyx: tuple[int, int, int]) -> int:
 def run_post_case(zyx: tuple[int, int, int]) -> dict[str, Any]:
     """Label clean-up and spot/mesh building on ground-truth labels (no network), in its own process."""
     import numpy as np
-    from support.synthetic import synthetic_stack_tutorial
+    from trackmate_cellpose.data import synthetic_stack_tutorial
 
     from trackmate_cellpose import Calibration
     from trackmate_cellpose.geometry import labels_to_detections
     from trackmate_cellpose.geometry import _detections as detections
-    from trackmate_cellpose.segment.labels import clean_labels
+    from trackmate_cellpose.segment._label_cleanup import clean_labels
 
     cal = Calibration(x=PX_UM, y=PX_UM, z=Z_UM, space_unit="um")
     g0 = time.perf_counter()

@@ -92,7 +92,7 @@ def _child(frames: int, size: int, network: str, formats: str, diameter: float) 
     movie_mb = _write_movie(movie, frames, size)
     settings = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=diameter, use_gpu=False)
     if network == "standin":
-        from trackmate_cellpose.segment import adapter
+        from trackmate_cellpose.segment import _adapter as adapter
 
         adapter.CellposeAdapter.get = classmethod(lambda cls, *a, **k: _StandInAdapter())
     phase = ["start"]

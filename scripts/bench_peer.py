@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
 from bench_common import fmt_s, loadavg, machine_info, summary, timed
 
 PX_UM = 0.5
@@ -50,7 +49,7 @@ def _log(msg: str) -> None:
 
 
 def _image(case: str) -> np.ndarray:
-    from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
+    from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 
     axes, shape = CASES[case]
     if axes == "zyx":
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from trackmate_cellpose import DetectorSettings
     from trackmate_cellpose.bridge import start_fiji
     from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
-    from trackmate_cellpose.bridge._run import to_java_map
+    from trackmate_cellpose.bridge._headless import to_java_map
     from trackmate_cellpose.data import test_model_path
     from trackmate_cellpose.settings import DETECTOR_KEY
 

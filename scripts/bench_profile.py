@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions, detect
 from trackmate_cellpose.data import test_model_path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
-from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
+from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 
 
 def main(argv=None) -> int:

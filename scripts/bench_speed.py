@@ -35,7 +35,6 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
 from bench_common import fmt_s, interleaved, loadavg, machine_info, paired_ratio, summary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +68,7 @@ def _settings():
 
 
 def _movie(case: str) -> tuple[np.ndarray, str]:
-    from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
+    from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 
     kind, shape = CASES[case]
     if kind == "2d":
@@ -124,7 +123,7 @@ def matched_iou_f1(a: np.ndarray, b: np.ndarray, thr: float = 0.5) -> tuple[floa
 
 
 def profile(cases: list[str]) -> dict[str, Any]:
-    from trackmate_cellpose.segment.adapter import import_cellpose_models
+    from trackmate_cellpose.segment._adapter import import_cellpose_models
 
     models = import_cellpose_models()
     settings = _settings()
@@ -163,7 +162,7 @@ def profile(cases: list[str]) -> dict[str, Any]:
 
 def compare(cases: list[str], modes: list[str], reps: int, save: Callable[[dict], None]) -> dict[str, Any]:
     from trackmate_cellpose import Calibration, RuntimeOptions, detect
-    from trackmate_cellpose.segment.adapter import CellposeAdapter, import_cellpose_models
+    from trackmate_cellpose.segment._adapter import CellposeAdapter, import_cellpose_models
 
     models = import_cellpose_models()
     settings = _settings()
@@ -215,7 +214,7 @@ def compare(cases: list[str], modes: list[str], reps: int, save: Callable[[dict]
 def network(modes: list[str], tiles: int, reps: int) -> dict[str, Any]:
     import torch
 
-    from trackmate_cellpose.segment.adapter import CellposeAdapter
+    from trackmate_cellpose.segment._adapter import CellposeAdapter
 
     settings = _settings()
     nets, ran_as = {}, {}

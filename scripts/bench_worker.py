@@ -39,7 +39,6 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
 from bench_common import fmt_s, loadavg, machine_info, summary
 from bench_peer import DIAMETER_UM, PX_UM, _matched_iou, _spot_labels, peer_settings
 
@@ -55,7 +54,7 @@ def _log(msg: str) -> None:
 
 
 def _image(case: str) -> np.ndarray:
-    from support.synthetic import synthetic_movie_2d
+    from trackmate_cellpose.data import synthetic_movie_2d
 
     n_t, side = CASES[case]
     return synthetic_movie_2d(n_frames=n_t, shape_yx=(side, side), n_objects=max(8, side * side // 2500),
@@ -131,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from trackmate_cellpose import DetectorSettings
     from trackmate_cellpose.bridge import start_fiji
     from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
-    from trackmate_cellpose.bridge._run import to_java_map
+    from trackmate_cellpose.bridge._headless import to_java_map
     from trackmate_cellpose.data import test_model_path
     from trackmate_cellpose.settings import DETECTOR_KEY
 

@@ -17,8 +17,7 @@ import numpy as np
 import tifffile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
-from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
+from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "python" / "trackmate_cellpose" / "data"
 PIXEL_UM, Z_UM, DT_S = 0.5, 1.0, 5.0

@@ -15,8 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.synthetic (test data generator)
-from support.synthetic import synthetic_frame, synthetic_movie_3d
+from trackmate_cellpose.data import synthetic_frame, synthetic_movie_3d
 
 
 def _orthogonal_slices(img: np.ndarray, lab: np.ndarray, anisotropy: float, per_axis: int,

@@ -13,15 +13,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .axes import Calibration
-from .call import DetectCall
+from .calibration import Calibration
+from ._call import DetectCall
 from ._input import emit_notices, prepare_input
 from .errors import Cancelled, SegmentationError
-from .objects import DetectionResult, FrameResult
-from .segment.labels import clean_labels
+from .results import DetectionResult, FrameResult
+from .segment._label_cleanup import clean_labels
 from .settings import DetectorSettings, RuntimeOptions
-
-__all__ = ["run_detection", "iter_segmented"]
 
 
 def _is_blank(block: np.ndarray) -> bool:
@@ -129,7 +127,7 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
 def run_detection(call: DetectCall) -> DetectionResult:
     """See :func:`trackmate_cellpose.detect`."""
     from .geometry import labels_to_detections
-    from .segment.adapter import CellposeAdapter
+    from .segment._adapter import CellposeAdapter
 
     prepared = prepare_input(call)
     arr, cal, frame_list, data = prepared.array_tczyx, prepared.calibration, prepared.frames, prepared.data_tczyx

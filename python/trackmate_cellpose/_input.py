@@ -5,7 +5,7 @@ cluster time is spent, and again each worker on its block; the pipeline, the CLI
 ``detect``), so a check and its message exist once: the settings type, the axes, the frame list, the channels,
 non-finite pixels (:func:`check_finite`, also used by the TIFF reader) and the anisotropy of a stack.
 
-Imports: numpy; package: axes, call, errors, settings.
+Imports: numpy; package: _call, axes, calibration, errors, settings.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .axes import AnisotropyWarning, Calibration, to_tczyx
-from .call import DetectCall
+from .calibration import AnisotropyWarning, Calibration
+from .axes import to_tczyx
+from ._call import DetectCall
 from .errors import InvalidImageError, InvalidSettingsError
 from .settings import DetectorSettings
-
-__all__ = ["Notice", "PreparedInput", "prepare_input", "check_finite", "select_channels", "emit_notices"]
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,6 @@ from typing import Iterator
 
 from .errors import OutputExistsError
 
-__all__ = ["owned_names", "find_existing", "refuse_existing", "check_outdir", "OutDir", "deferred_sigint",
-           "commit_outputs"]
-
 _CTC_FILE = re.compile(r"^(mask\d+\.tif|res_track\.txt)$")
 
 

@@ -21,16 +21,16 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ._outputs import OutDir, check_outdir, commit_outputs, refuse_existing
-from .axes import Calibration
-from .call import Hooks
-from .export.tables import CSV_STYLES
+from .calibration import Calibration
+from ._call import Hooks
+from .export._tables import CSV_STYLES
 from .errors import BackendUnavailableError, InvalidSettingsError
-from .objects import DetectionResult
+from .results import DetectionResult
 from .reader import ImageData, ImageHeader, inspect_image, read_image
 from .settings import DetectorSettings, RuntimeOptions
 from .tracking import OverlapTrackerSettings, TrackingResult, track_overlap
 
-__all__ = ["run_pipeline", "check_input", "check_model", "require_geff", "PipelineResult", "FORMATS", "DEFAULT_FORMATS",
+__all__ = ["run_pipeline", "check_input", "require_geff", "PipelineResult", "FORMATS", "DEFAULT_FORMATS",
            "CSV_STYLES", "output_stem", "parse_formats"]
 
 #: Output formats, in the order they are written ("all" = every one of them).
@@ -109,14 +109,6 @@ def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
         raise InvalidSettingsError(f"formats must be a comma-separated subset of {','.join(FORMATS)}, got "
                                    f"{','.join(items) or '(nothing)'}", key="formats", value=formats)
     return tuple(f for f in FORMATS if f in items)
-
-
-def check_model(settings: DetectorSettings) -> None:
-    """Check the model setting before any image is read: a missing or non-cellpose file, a model of the other
-    cellpose major version, an unknown built-in name (no cellpose import; see :func:`segment.models.check_model`)."""
-    from .segment.models import check_model as _check
-
-    _check(settings)
 
 
 def check_input(input_path: str | Path, outdir: str | Path, settings: DetectorSettings, *,
@@ -214,7 +206,9 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     src = Path(input_path).expanduser()
     if not src.exists():
         raise FileNotFoundError(f"input image not found: {src}")
-    check_model(settings)
+    from .segment import check_model
+
+    check_model(settings)  # a missing or foreign model fails before the image is read
     check_input(src, outdir, settings, formats=fmts, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt,
                 overwrite=overwrite, warn=False)
     outd = OutDir(Path(outdir).expanduser())
@@ -358,8 +352,8 @@ def _write_geff(stage: Path, stem: str, write_xml, tracking: TrackingResult, fra
     """``<stem>.geff``: the model as the XML states it (one source of truth for both files), meshes in full
     precision, and the spot-ID label image as the GEFF's ``labels`` array."""
     from .export import spot_id_images
-    from .export.geff import write_geff
-    from .export.xml_read import read_trackmate_xml
+    from .export._geff_write import write_geff
+    from .export._xml_read import read_trackmate_xml
 
     tmp = write_xml(stage / f".{stem}.geff-source.xml")
     try:

@@ -4,7 +4,7 @@ Axes and physical calibration (pixel size, z step, frame interval, units) come f
 description and resolution tags, or OME-XML); explicit overrides win. Only 2D, 2D+t, 3D and 3D+t images with optional
 channels are accepted; anything else is refused with a message saying what was found and what is accepted.
 
-Imports: numpy and tifffile (lazily); package: _input, axes, errors.
+Imports: numpy, tifffile (lazily); package: _input, axes, calibration, errors.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ._input import check_finite
-from .axes import LENGTH_UNITS, Calibration, CalibrationWarning, to_tczyx, um_per_unit
+from .calibration import LENGTH_UNITS, Calibration, CalibrationWarning, um_per_unit
+from .axes import to_tczyx
 from .errors import InvalidImageError
 
 __all__ = ["ImageData", "ImageHeader", "read_image", "inspect_image", "ACCEPTED_LAYOUTS"]
@@ -105,7 +106,7 @@ def inspect_image(path: str | Path, *, axes: str | None = None, pixel_size: floa
     """Check a TIFF file's layout and calibration without reading its pixels (cheap; for checking many inputs).
 
     Same parameters and errors as :func:`read_image`, except that pixel values (NaN) are not checked. Calibration
-    values that cannot be used are reported as :class:`~trackmate_cellpose.axes.CalibrationWarning` (when ``warn``)
+    values that cannot be used are reported as :class:`~trackmate_cellpose.calibration.CalibrationWarning` (when ``warn``)
     and in ``notes``.
     """
     import tifffile
@@ -177,7 +178,7 @@ def read_image(path: str | Path, *, axes: str | None = None, pixel_size: float |
     ImageData
         Lengths in micrometres when the file states a length unit (nm, µm, mm, cm, m, inch; TIFF resolution unit,
         ImageJ ``unit`` or OME ``PhysicalSize*Unit``). A value the file gives without a usable unit is not used,
-        with a :class:`~trackmate_cellpose.axes.CalibrationWarning` saying so.
+        with a :class:`~trackmate_cellpose.calibration.CalibrationWarning` saying so.
 
     Raises
     ------

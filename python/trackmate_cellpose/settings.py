@@ -349,7 +349,7 @@ def settings_resource_json() -> str:
     return json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
 
 
-#: values of ``RuntimeOptions.inference`` (how the network runs on a CPU; ``segment/_speed.py`` implements them)
+#: values of ``RuntimeOptions.inference`` (how the network runs on a CPU; ``segment/_inference.py`` implements them)
 INFERENCE_MODES = ("auto", "onnx", "fast", "cellpose", "compile", "bf16")
 
 

@@ -137,7 +137,7 @@ def overlay_model(imp):
 
 def run_preview(panel, imp, settings, position_czt, calls, returned, timeout=600.0):
     """Set the panel's settings, move the image to (c, z, t) (1-based) and press Preview; wait for the spots."""
-    from trackmate_cellpose.bridge._run import to_java_map
+    from trackmate_cellpose.bridge._headless import to_java_map
 
     calls.clear()
     returned.clear()

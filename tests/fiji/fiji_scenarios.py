@@ -21,7 +21,7 @@ import numpy as np
 from trackmate_cellpose import DetectorSettings, RuntimeOptions, sample_path, test_model_path
 from trackmate_cellpose.bridge import TrackMateError, run_trackmate, start_fiji
 from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
-from trackmate_cellpose.bridge._run import open_image, to_java_map
+from trackmate_cellpose.bridge._headless import open_image, to_java_map
 from trackmate_cellpose.bridge._service import set_detect_function, set_runtime_options
 from trackmate_cellpose.errors import Cancelled
 from trackmate_cellpose.tracking import OverlapTrackerSettings
@@ -195,10 +195,9 @@ def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:
     """Our polygons (geometry via the whole glue) vs TrackMate's LabelImageDetector on the same label image."""
     from trackmate_cellpose.axes import to_tczyx
     from trackmate_cellpose.geometry import labels_to_detections
-    from trackmate_cellpose.objects import DetectionResult, FrameResult
+    from trackmate_cellpose.results import DetectionResult, FrameResult
 
-    def fake_detect(image, settings, *, axes, calibration, runtime, placement, hooks):
-        origin_xyz, frame_offset = placement.origin_xyz, placement.frame_offset
+    def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, frame_offset, **_hooks):
         arr, cal = to_tczyx(image, axes, calibration)
         out = []
         for i in range(arr.shape[0]):

@@ -22,7 +22,7 @@ import pytest
 import tifffile
 
 from trackmate_cellpose import DetectorSettings, detect, sample_path
-from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.bridge import find_fiji
 from trackmate_cellpose.bridge._glue import shipped_jar
 

@@ -31,7 +31,7 @@ def _write_ours(work: Path) -> dict:
     import numpy as np
     import tifffile
 
-    from trackmate_cellpose.axes import Calibration
+    from trackmate_cellpose.calibration import Calibration
     from trackmate_cellpose.export import ImageInfo, write_csv_tables, write_meshes, write_trackmate_xml
     from support.export_fixtures import balls_result, discs_result
     from trackmate_cellpose.settings import DetectorSettings
@@ -146,7 +146,7 @@ def _main(argv: list[str]) -> int:
     try:
         from trackmate_cellpose.bridge import start_fiji
         from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
-        from trackmate_cellpose.export.convert import convert
+        from trackmate_cellpose.export._convert import convert
 
         results["ours"] = _write_ours(work)
         start_fiji(os.environ["FIJI_DIR"], jvm_options=jvm_options_for_tests(work / "home"))

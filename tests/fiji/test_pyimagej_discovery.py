@@ -111,7 +111,7 @@ def test_the_panel_shows_the_python_tables_labels_ranges_and_models(scenario, wh
     labels (with the image's unit for physical lengths), tooltips (description, key, range), spinner bounds (a
     channel up to the image's channels), 3D-only settings for 3D images only, and the models of this Python's
     cellpose, published when the glue found the Python service."""
-    from trackmate_cellpose.segment.models import BUILTIN_MODELS, cellpose_major_version
+    from trackmate_cellpose.segment._models import BUILTIN_MODELS, cellpose_major_version
     from trackmate_cellpose.settings import settings_table
 
     panel = scenario[which]

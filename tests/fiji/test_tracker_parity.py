@@ -76,7 +76,7 @@ def _at_scaled_centres(res, factor: float):
     """The same detections with every centre moved to centre * factor (polygons moved with it, shape unchanged)."""
     import dataclasses
 
-    from trackmate_cellpose.objects import FrameResult
+    from trackmate_cellpose.results import FrameResult
 
     frames = [FrameResult(frame=fr.frame, labels=fr.labels, detections=[
         dataclasses.replace(d, x=d.x * factor, y=d.y * factor,

@@ -96,7 +96,7 @@ def test_glue_key_changes_with_sources_and_line(tmp_path):
 
 
 def test_importing_the_bridge_starts_no_jvm():
-    code = ("import sys, trackmate_cellpose.bridge, trackmate_cellpose._cli.fiji; "
+    code = ("import sys, trackmate_cellpose.bridge, trackmate_cellpose.cli._fiji; "
             "bad = [m for m in ('jpype', 'scyjava', 'imagej', 'torch', 'cellpose') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -101,15 +101,14 @@ jpype.startJVM(f"-Duser.home={home}", "-XX:-UsePerfData", "-Djava.awt.headless=t
 from jpype import JClass
 from trackmate_cellpose import DetectorSettings, RuntimeOptions
 from trackmate_cellpose.bridge._service import register_service, set_detect_function, set_runtime_options
-from trackmate_cellpose.bridge._run import to_java_map
-from trackmate_cellpose.objects import Detection, DetectionResult, FrameResult
+from trackmate_cellpose.bridge._headless import to_java_map
+from trackmate_cellpose.results import Detection, DetectionResult, FrameResult
 
 H = JClass("harness.Harness")
 seen = []
 
-def fake_detect(image, settings, *, axes, calibration, runtime, placement, hooks):
+def fake_detect(image, settings, *, axes, calibration, runtime, origin_xyz, frame_offset, progress, cancel, log):
     assert axes == "tczyx"
-    origin_xyz, frame_offset = placement.origin_xyz, placement.frame_offset
     seen.append({"shape": list(image.shape), "dtype": str(image.dtype), "first": int(image.flat[0]),
                  "origin": list(origin_xyz), "frame_offset": frame_offset, "cal": [calibration.x, calibration.t],
                  "unit": calibration.space_unit, "diameter": settings.diameter})
@@ -122,7 +121,7 @@ def fake_detect(image, settings, *, axes, calibration, runtime, placement, hooks
         d = Detection(frame=f, label=1, x=sq[:, 0].mean(), y=sq[:, 1].mean(), z=0, radius=1.1, quality=float(image[i].max()),
                       roi_xy=sq, features={"MEAN_CELLPROB": 2.5})
         frames.append(FrameResult(frame=f, labels=np.zeros((2, 2), int), detections=[d] if f % 2 == 0 else []))
-        hooks.progress(1.0, "done")
+        progress(1.0, "done")
     return DetectionResult(frames=frames, calibration=calibration, is_3d=False)
 
 Services = JClass("trackmatecellpose.glue.CellposePyServices")
@@ -207,7 +206,7 @@ def fake_results(harness_classes, tmp_path_factory) -> dict:
 
 
 def test_registration_publishes_the_installed_cellposes_models(fake_results):
-    from trackmate_cellpose.segment.models import BUILTIN_MODELS, cellpose_major_version
+    from trackmate_cellpose.segment._models import BUILTIN_MODELS, cellpose_major_version
     from trackmate_cellpose.settings import default_model
 
     m = fake_results["models"]

@@ -1,4 +1,4 @@
-"""The classic-launch Python worker (``trackmate_cellpose.bridge._worker``) driven from Python over its real protocol:
+"""The classic-launch Python worker (``trackmate_cellpose.bridge.worker``) driven from Python over its real protocol:
 a subprocess, real pixels through a memory-mapped file, real detections of the bundled test model, cancel, EOF.
 
 The client below plays the Java side (``CellposePyWorker``) byte for byte as documented in the worker's docstring.
@@ -19,7 +19,7 @@ import pytest
 import tifffile
 
 from trackmate_cellpose import DetectorSettings, detect, sample_path
-from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.calibration import Calibration
 
 pytestmark = [pytest.mark.slow]
 
@@ -32,10 +32,10 @@ class Client:
     def __init__(self, shared: Path, *, path: list[str] | None = None, prelude: str | None = None):
         shared.mkdir(mode=0o700, exist_ok=True)
         self.shared = shared
-        start = ["-m", "trackmate_cellpose.bridge._worker"]
+        start = ["-m", "trackmate_cellpose.bridge.worker"]
         if prelude:  # code run in the worker process before the worker's main (test support)
             start = ["-c", f"{prelude}\nimport runpy, sys\nsys.argv[0] = 'worker'\n"
-                           "runpy.run_module('trackmate_cellpose.bridge._worker', run_name='__main__')"]
+                           "runpy.run_module('trackmate_cellpose.bridge.worker', run_name='__main__')"]
         pythonpath = [*(path or []), str(REPO / "python"), os.environ.get("PYTHONPATH", "")]
         self.proc = subprocess.Popen([sys.executable, *start, "--shared-dir", str(shared)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

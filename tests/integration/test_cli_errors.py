@@ -120,7 +120,7 @@ def test_run_path_with_stub_detector_writes_everything(tmp_path, capsys, monkeyp
 
 
 def test_settings_file_and_options_combine(tmp_path, monkeypatch):
-    from trackmate_cellpose._cli.run import settings_from_args
+    from trackmate_cellpose.cli._run import settings_from_args
     from trackmate_cellpose.cli import build_parser
     from trackmate_cellpose.settings import DetectorSettings
 

@@ -142,7 +142,7 @@ def test_binary_settings_file_is_named_by_fiji_and_doctor_too(tmp_path, capsys):
 # ---- 5. notices: one clean line each, never on the progress bar, third-party noise only with --debug -------------
 
 def _emit_notices(say):
-    from trackmate_cellpose.axes import AnisotropyWarning
+    from trackmate_cellpose.calibration import AnisotropyWarning
 
     say("a notice from the pipeline")
     warnings.warn("our own warning about the calibration", AnisotropyWarning)
@@ -359,7 +359,7 @@ def test_a_run_that_finds_nothing_says_what_to_try(tmp_path, capsys, monkeypatch
 
 def test_cellpose_own_progress_bars_are_off_unless_debug(monkeypatch, capsys):
     dynamics = pytest.importorskip("cellpose.dynamics")
-    from trackmate_cellpose._cli.logs import quiet_third_party_bars
+    from trackmate_cellpose.cli._terminal import quiet_third_party_bars
 
     import tqdm
 

@@ -90,7 +90,7 @@ def assert_identical(a, b) -> None:
 
 def _xml_bytes(result, settings, path) -> bytes | None:
     try:
-        from trackmate_cellpose.export.xml import ImageInfo, write_trackmate_xml
+        from trackmate_cellpose.export._xml_write import ImageInfo, write_trackmate_xml
         from trackmate_cellpose.tracking import track_overlap
     except ImportError:
         return None

@@ -9,7 +9,7 @@ import tifffile
 from trackmate_cellpose import (Calibration, Cancelled, DetectorSettings, InvalidImageError, InvalidSettingsError,
                                 RuntimeOptions, detect)
 from trackmate_cellpose.data import sample_path
-from trackmate_cellpose.segment.adapter import CellposeAdapter
+from trackmate_cellpose.segment._adapter import CellposeAdapter
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +155,7 @@ def test_cellprob_threshold_direction(settings, movie2d):
 def test_flow_threshold_zero_disables_the_check(settings):
     # a hard, noisy, low-contrast frame where masks with bad flows exist
     rng = np.random.default_rng(5)
-    from support.synthetic import synthetic_frame
+    from trackmate_cellpose.data import synthetic_frame
     img, _ = synthetic_frame((128, 128), seed=77)
     noisy = img.astype(np.float32) + rng.normal(0, 400, img.shape)
     kw = dict(cellprob_threshold=-4.0)

@@ -9,7 +9,7 @@ import tifffile
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions, detect
 from trackmate_cellpose.data import sample_path
 from trackmate_cellpose.errors import BackendUnavailableError
-from trackmate_cellpose.segment.adapter import CellposeAdapter
+from trackmate_cellpose.segment._adapter import CellposeAdapter
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +142,7 @@ def test_a_network_onnx_cannot_export_falls_back_under_auto_and_is_refused_by_na
     "onnx" asked for by name raises BackendUnavailableError with the exporter's reason."""
     import torch
 
-    from trackmate_cellpose.segment.models import cellpose_major_version, check_model
+    from trackmate_cellpose.segment._models import cellpose_major_version, check_model
 
     major = cellpose_major_version()
     if major != 3:

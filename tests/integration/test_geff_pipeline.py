@@ -64,7 +64,7 @@ def test_geff_is_written_valid_and_equals_the_xml(run2d):
     from geff.core_io import read_to_memory
     from geff.validate.data import ValidationConfig
 
-    from trackmate_cellpose.export.xml_read import read_trackmate_xml
+    from trackmate_cellpose.export._xml_read import read_trackmate_xml
 
     out, _, work = run2d
     g = out / "movie.geff"
@@ -121,7 +121,7 @@ def test_traccuracy_scores_the_geff_like_the_ctc_export(run2d, faults):
 
 
 def test_convert_command_round_trip(run2d, capsys):
-    from trackmate_cellpose.export.xml_read import read_trackmate_xml
+    from trackmate_cellpose.export._xml_read import read_trackmate_xml
 
     out, _, work = run2d
     g = work / "conv.geff"

@@ -14,7 +14,7 @@ import tifffile
 
 from trackmate_cellpose.cli import main
 from trackmate_cellpose.data import sample_path
-from trackmate_cellpose.export.xml_read import read_trackmate_xml
+from trackmate_cellpose.export._xml_read import read_trackmate_xml
 from trackmate_cellpose.reader import read_image
 
 pytestmark = pytest.mark.slow

@@ -53,7 +53,7 @@ classes, home, cases_file = sys.argv[1], sys.argv[2], sys.argv[3]
 jpype.startJVM(f"-Duser.home={home}", "-XX:-UsePerfData", "-Djava.awt.headless=true", classpath=[classes])
 from jpype import JArray, JClass, JString
 from trackmate_cellpose.bridge._service import _java_value
-from trackmate_cellpose.segment.models import BUILTIN_MODELS
+from trackmate_cellpose.segment._models import BUILTIN_MODELS
 from trackmate_cellpose.settings import DetectorSettings, default_model, installed_cellpose_major
 from trackmate_cellpose.errors import InvalidSettingsError
 

@@ -34,7 +34,7 @@ class FrameFault(WorkerPlugin):
         self._original = None
 
     def setup(self, worker) -> None:
-        from trackmate_cellpose.segment.adapter import CellposeAdapter
+        from trackmate_cellpose.segment._adapter import CellposeAdapter
 
         self._original = original = CellposeAdapter.eval
         fault = self
@@ -53,7 +53,7 @@ class FrameFault(WorkerPlugin):
         CellposeAdapter.eval = eval_with_fault
 
     def teardown(self, worker) -> None:
-        from trackmate_cellpose.segment.adapter import CellposeAdapter
+        from trackmate_cellpose.segment._adapter import CellposeAdapter
 
         if self._original is not None:
             CellposeAdapter.eval = self._original

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trackmate_cellpose.axes import Calibration
-from trackmate_cellpose.objects import Detection, DetectionResult, FrameResult, Mesh
+from trackmate_cellpose.calibration import Calibration
+from trackmate_cellpose.results import Detection, DetectionResult, FrameResult, Mesh
 
 __all__ = ["discs_result", "balls_result"]
 

@@ -5,8 +5,8 @@ The real cellpose-4 calls are exercised by the integration suites under cellpose
 import pytest
 
 from trackmate_cellpose.errors import InvalidSettingsError
-from trackmate_cellpose.segment.adapter import build_eval_kwargs
-from trackmate_cellpose.segment.models import check_model
+from trackmate_cellpose.segment._adapter import build_eval_kwargs
+from trackmate_cellpose.segment._models import check_model
 from trackmate_cellpose.settings import DetectorSettings
 
 S = DetectorSettings(diameter=10.0, cellprob_threshold=-1.0, flow_threshold=0.6, resample=False,

@@ -1,9 +1,15 @@
 """The package's layer boundaries, checked statically over the source (every import, lazy ones included).
 
-Contracts (STYLE.md, issue 12 item 6): only ``segment/`` imports torch/cellpose; only ``bridge/`` imports the Java
-bridge (jpype, scyjava, imagej, jgo, imglyb); ``errors`` imports nothing from the package and ``settings``/``axes``
-only ``errors``; ``geometry/`` never imports ``segment``, ``bridge``, torch or cellpose; nothing but ``__main__``
-imports ``cli`` (the subcommands in ``_cli/`` take ``UsageError`` from ``errors``, so there is no cycle).
+Contracts (the house style, /work/shared/STYLE.md in the project's workspace; issue 12 item 6): only ``segment/``
+imports torch/cellpose; only ``bridge/`` imports the Java bridge (jpype, scyjava, imagej, jgo, imglyb); ``errors``
+imports nothing from the package and ``settings``/``calibration`` only ``errors``; ``geometry/`` never imports
+``segment``, ``bridge``, torch or cellpose; nothing outside ``cli/`` but ``__main__`` imports ``cli`` (its
+subcommands take ``UsageError`` from ``errors``, so there is no cycle).
+
+The privacy rule (issue #23; the developer guide states it): the public surface is the package root and the modules
+and subpackages whose names have no leading underscore, each through its ``__all__``; every ``_module`` is private,
+defines no ``__all__``, and is re-exported by its package where its names are public. Inside a subpackage every module
+is private except the entry points other programs run by name (``bridge.worker``).
 
 A module docstring that states its imports does so in one checked form, e.g.
 ``Imports: numpy, shapely (lazily); package: errors, objects.``: third-party import names (the standard library is
@@ -111,11 +117,11 @@ def _violations(mods, bad) -> list[str]:
 
 def test_scanner_sees_lazy_relative_and_dynamic_imports():
     # the contracts below are only as good as this scanner: it must see imports inside functions and relative ones
-    models = IMPORTS[f"{PKG}.segment.models"]
+    models = IMPORTS[f"{PKG}.segment._models"]
     assert any(i.top == "torch" and i.lazy for i in models)
     assert any(i.target == f"{PKG}.errors" and not i.lazy for i in models)
-    assert any(i.target == "torch" for i in IMPORTS[f"{PKG}.segment.runtime"])  # sys.modules.get("torch")
-    assert any(i.target == f"{PKG}.__init__" or i.target == PKG for i in IMPORTS[f"{PKG}.cli"])  # from . import v
+    assert any(i.target == "torch" for i in IMPORTS[f"{PKG}.segment._torch_state"])  # sys.modules.get("torch")
+    assert any(i.target == PKG for i in IMPORTS[f"{PKG}.cli._main"])  # from .. import __version__
 
 
 def test_only_segment_imports_torch_or_cellpose():
@@ -126,7 +132,8 @@ def test_only_bridge_imports_the_java_bridge():
     assert _violations([m for m in MODULES if not _in(m, "bridge")], lambda i: i.top in JAVA) == []
 
 
-@pytest.mark.parametrize("leaf, allowed", [("errors", set()), ("settings", {"errors"}), ("axes", {"errors"})])
+@pytest.mark.parametrize("leaf, allowed", [("errors", set()), ("settings", {"errors"}), ("calibration", {"errors"}),
+                                           ("axes", {"errors", "calibration", "_deprecated"})])
 def test_leaf_modules_import_only_errors(leaf, allowed):
     ok = {f"{PKG}.{a}" for a in allowed}
     assert _violations([f"{PKG}.{leaf}"], lambda i: i.top == PKG and i.target not in ok) == []
@@ -138,10 +145,10 @@ def test_geometry_never_imports_segment_bridge_or_backends():
     assert _violations(mods, lambda i: i.top in ML | JAVA or _in(i.target, "segment", "bridge")) == []
 
 
-def test_no_module_but_main_imports_the_cli_module():
-    # cli.py loads the subcommands of _cli/; a subcommand importing cli back would be a cycle
-    mods = [m for m in MODULES if m != f"{PKG}.__main__"]
-    assert _violations(mods, lambda i: i.target == f"{PKG}.cli") == []
+def test_no_module_outside_the_cli_but_main_imports_it():
+    # cli/_main.py loads the subcommands of cli/; a library module importing the command line would be a cycle
+    mods = [m for m in MODULES if m != f"{PKG}.__main__" and not _in(m, "cli")]
+    assert _violations(mods, lambda i: _in(i.target, "cli")) == []
 
 
 # ---- module docstrings that state their imports ----------------------------------------------------------------
@@ -181,13 +188,13 @@ def test_import_claims_use_the_checked_form():
         loose += [f"{p.relative_to(REPO)}: {hit.group(0)!r}" for hit in _FREE_TEXT_CLAIM.finditer(doc)]
     assert loose == [], "state imports as 'Imports: ...; package: ...' so that this test checks them"
     # the headers issue 12 found wrong are among the checked ones
-    named = {"objects", "tracking._overlap", "errors", "settings", "axes"}
+    named = {"results", "tracking._overlap", "errors", "settings", "calibration", "axes"}
     assert {f"{PKG}.{m}" for m in named} <= set(CLAIMS)
 
 
 def test_modules_called_leaves_import_only_errors():
     leaves = [m for m, p in MODULES.items() if "leaf module" in (ast.get_docstring(ast.parse(p.read_text())) or "")]
-    assert {f"{PKG}.errors", f"{PKG}.settings", f"{PKG}.axes"} <= set(leaves)
+    assert {f"{PKG}.errors", f"{PKG}.settings", f"{PKG}.calibration"} <= set(leaves)
     assert _violations(leaves, lambda i: i.top == PKG and i.target != f"{PKG}.errors") == []
 
 
@@ -223,14 +230,17 @@ def test_import_claims_are_true(mod):
 def test_moved_errors_keep_their_old_import_paths():
     from trackmate_cellpose import bridge, cli, errors
 
-    assert cli.UsageError is errors.UsageError and bridge.TrackMateError is errors.TrackMateError
+    with pytest.warns(DeprecationWarning, match="trackmate_cellpose.cli.UsageError is deprecated"):
+        assert cli.UsageError is errors.UsageError
+    assert bridge.TrackMateError is errors.TrackMateError
     assert issubclass(errors.TrackMateError, RuntimeError) and errors.TrackMateError("x", log="L").log == "L"
 
 
 def test_every_module_is_reached_from_the_packages_entry_points():
     # test-only code lives in tests/support (issue 12 item 8): every module of the package is imported, directly or
     # through others (lazy imports included), by the package itself or by the console script
-    from trackmate_cellpose.cli import SUBCOMMANDS  # cli.py imports these by name, which the scanner cannot see
+    from trackmate_cellpose._deprecated import RENAMED_MODULES
+    from trackmate_cellpose.cli import SUBCOMMANDS  # cli/_main.py imports these by name, which the scanner cannot see
 
     scripts = re.findall(r'^\S+ = "([\w.]+):\w+"$', (REPO / "pyproject.toml").read_text().split("[project.scripts]")[1]
                          .split("\n[")[0], re.M)
@@ -238,8 +248,8 @@ def test_every_module_is_reached_from_the_packages_entry_points():
     # modules the Java glue runs with `python -m` (the classic launch's worker)
     java = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "java-glue" / "src").rglob("*.java"))
     run_by_java = re.findall(r'"-m", "([\w.]+)"', java)
-    assert run_by_java == [f"{PKG}.bridge._worker"]
-    todo = [PKG, f"{PKG}.__main__", *scripts, *run_by_java] + [f"{PKG}._cli.{name}" for name in SUBCOMMANDS]
+    assert run_by_java == [f"{PKG}.bridge.worker"]
+    todo = [PKG, f"{PKG}.__main__", *scripts, *run_by_java] + [f"{PKG}.cli._{name}" for name in SUBCOMMANDS]
     seen: set[str] = set()
     while todo:
         mod = todo.pop()
@@ -249,4 +259,48 @@ def test_every_module_is_reached_from_the_packages_entry_points():
             if name in MODULES and name not in seen:
                 seen.add(name)
                 todo.extend(i.target for i in IMPORTS[name] if i.top == PKG)
+                todo.extend(v for k, v in RENAMED_MODULES.items() if k.startswith(PKG))  # reached by old names
     assert sorted(set(MODULES) - seen) == []
+
+
+# ---- the privacy rule ------------------------------------------------------------------------------------------
+ENTRY_POINTS = {f"{PKG}.bridge.worker", f"{PKG}.__main__"}  # modules other programs run by name
+
+
+def _is_private(mod: str) -> bool:
+    return any(part.startswith("_") and part not in ("__init__", "__main__") for part in mod.split(".")[1:])
+
+
+def _all_of(mod: str) -> list[str] | None:
+    for node in ast.parse(MODULES[mod].read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    return None
+
+
+def test_modules_inside_subpackages_are_private_unless_run_by_name():
+    public_in_sub = [m for m in MODULES if m.count(".") >= 2 and not _is_private(m) and m not in ENTRY_POINTS
+                     and MODULES[m].name != "__init__.py"]
+    assert public_in_sub == [], "a subpackage re-exports its names: name its modules _like_this"
+
+
+def test_public_modules_declare_all_and_private_ones_do_not():
+    public = [m for m in MODULES if not _is_private(m) and m != f"{PKG}.__main__"]
+    assert [m for m in public if _all_of(m) is None] == []
+    assert [m for m in MODULES if _is_private(m) and _all_of(m) is not None] == []
+
+
+def test_every_public_name_exists():
+    import importlib
+
+    missing = [f"{m}.{n}" for m in MODULES if not _is_private(m) and m != f"{PKG}.__main__"
+               for n in (_all_of(m) or []) if not hasattr(importlib.import_module(m), n)]
+    assert missing == []
+
+
+def test_scripts_benchmarks_and_docs_use_only_the_public_surface():
+    private = re.compile(r"\b(trackmate_cellpose(?:\.[a-z]\w*)*\._[a-z]\w*)")
+    where = [p for d in ("scripts", "benchmarks", "docs") for p in (REPO / d).rglob("*")
+             if p.suffix in (".py", ".md", ".groovy", ".bsh") and p.is_file()]
+    hits = [f"{p.relative_to(REPO)}: {m}" for p in where for m in private.findall(p.read_text(encoding="utf-8"))]
+    assert hits == []

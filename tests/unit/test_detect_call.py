@@ -1,5 +1,5 @@
 """The detect call is defined once (issue 12 item 3): the public signatures and the keyword mapping derive from the
-classes in ``trackmate_cellpose.call``, and every internal layer takes the one ``DetectCall``."""
+classes in ``trackmate_cellpose._call``, and every internal layer takes the one ``DetectCall``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import inspect
 import numpy as np
 import pytest
 
-from trackmate_cellpose import Hooks, Placement, RuntimeOptions, detect
+from trackmate_cellpose import RuntimeOptions, detect
+from trackmate_cellpose._call import Hooks, Placement
 from trackmate_cellpose import _engine, _input
-from trackmate_cellpose.call import DetectCall, call_keywords, keyword_signature
-from trackmate_cellpose.distributed import _api as dist_api
+from trackmate_cellpose._call import DetectCall, call_keywords, keyword_signature
+from trackmate_cellpose.distributed import _entry as dist_entry
 from trackmate_cellpose.distributed import _driver, _worker
 from trackmate_cellpose.distributed import detect_distributed
 
@@ -29,7 +30,13 @@ def test_public_keywords_are_the_fields_of_the_call_and_its_groups():
     assert list(inspect.signature(detect).parameters) == ["image", "settings", *expected]
     assert list(inspect.signature(detect_distributed).parameters) == ["image", "settings", *expected,
                                                                       "client", "stats"]
-    assert inspect.signature(detect) == keyword_signature()
+    # written out in the functions (IDEs, help(), type checkers see them), held here to what the fields define
+    def shape(sig):
+        return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+
+    assert shape(inspect.signature(detect)) == shape(keyword_signature())
+    assert shape(inspect.signature(detect_distributed))[:-2] == shape(keyword_signature())
+    assert "__signature__" not in vars(detect) and "__signature__" not in vars(detect_distributed)
 
 
 def test_defaults_in_the_signature_are_the_fields_defaults():
@@ -47,7 +54,7 @@ def test_every_keyword_is_documented(fn):
 
 
 def test_internal_layers_take_the_one_call_object():
-    for fn in (_engine.run_detection, _input.prepare_input, dist_api.detect_call_distributed):
+    for fn in (_engine.run_detection, _input.prepare_input, dist_entry.detect_call_distributed):
         params = list(inspect.signature(fn).parameters.values())
         assert params[0].name == "call" and params[0].annotation in ("DetectCall", DetectCall), fn
     assert "call" in inspect.signature(_driver.prepare_job).parameters
@@ -60,9 +67,15 @@ def test_flat_keywords_and_group_objects_map_to_the_same_call():
     cancel = lambda: False  # noqa: E731
     flat = DetectCall.from_keywords(np.zeros((2, 4, 4)), axes="tyx", frames=range(2), origin_xyz=[1, 2, 0],
                                     frame_offset=3, cancel=cancel)
-    grouped = DetectCall.from_keywords(np.zeros((2, 4, 4)), axes="tyx",
-                                       placement=Placement(frames=(0, 1), origin_xyz=(1, 2, 0), frame_offset=3),
-                                       hooks=Hooks(cancel=cancel))
+    with pytest.warns(DeprecationWarning) as notes:  # the group objects: the old spelling, kept for one release
+        grouped = DetectCall.from_keywords(np.zeros((2, 4, 4)), axes="tyx",
+                                           placement=Placement(frames=(0, 1), origin_xyz=(1, 2, 0), frame_offset=3),
+                                           hooks=Hooks(cancel=cancel))
+    assert [str(n.message) for n in notes] == [
+        "detect(placement=...) is deprecated and will be removed in trackmate-cellpose 0.3; use the keywords "
+        "frames=, origin_xyz=, frame_offset=",
+        "detect(hooks=...) is deprecated and will be removed in trackmate-cellpose 0.3; use the keywords "
+        "progress=, cancel=, log="]
     assert flat.placement == grouped.placement == Placement((0, 1), (1, 2, 0), 3)
     assert flat.hooks == grouped.hooks
     assert flat.runtime == RuntimeOptions() and flat.settings == grouped.settings
@@ -71,9 +84,10 @@ def test_flat_keywords_and_group_objects_map_to_the_same_call():
 def test_keyword_errors_name_the_keyword():
     with pytest.raises(TypeError, match="unexpected keyword argument 'frame_ofset'"):
         detect(np.zeros((4, 4)), axes="yx", frame_ofset=2)
-    with pytest.raises(TypeError, match=r"placement= or its fields \(frames\), not both"):
+    with pytest.raises(TypeError, match=r"placement= or its fields \(frames\), not both"), \
+            pytest.warns(DeprecationWarning):
         DetectCall.from_keywords(None, placement=Placement(), frames=[0])
-    with pytest.raises(TypeError, match="hooks must be a Hooks, got dict"):
+    with pytest.raises(TypeError, match="hooks must be a Hooks, got dict"), pytest.warns(DeprecationWarning):
         DetectCall.from_keywords(None, hooks={"log": print})
     with pytest.raises(TypeError, match=r"detect_distributed\(\) got an unexpected keyword argument 'worker'"):
         detect_distributed(np.zeros((4, 4)), axes="yx", worker=2)
@@ -93,3 +107,24 @@ def test_readme_detect_examples_use_only_accepted_keywords():
             if isinstance(node, ast.Call) and ast.unparse(node.func) in ("detect", "detect_distributed"):
                 used |= {k.arg for k in node.keywords if k.arg}
     assert used and used <= set(call_keywords()), used - set(call_keywords())
+
+
+def test_old_names_still_import_with_a_notice():
+    import importlib
+    import sys
+    import warnings
+
+    import trackmate_cellpose
+    from trackmate_cellpose import results
+
+    sys.modules.pop("trackmate_cellpose.objects", None)
+    with pytest.warns(DeprecationWarning, match="trackmate_cellpose.objects is deprecated.*use trackmate_cellpose.results"):
+        old = importlib.import_module("trackmate_cellpose.objects")
+    assert old is results
+    with pytest.warns(DeprecationWarning, match="trackmate_cellpose.Placement is deprecated"):
+        assert trackmate_cellpose.Placement is Placement
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new spellings give no notice
+        DetectCall.from_keywords(np.zeros((4, 4)), axes="yx", frames=[0], origin_xyz=(0, 0, 0), progress=None)
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        _ = trackmate_cellpose.Nope

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions
-from trackmate_cellpose.call import Placement
+from trackmate_cellpose._call import Placement
 from trackmate_cellpose.distributed import _driver, _worker
 from trackmate_cellpose.errors import (BackendUnavailableError, InvalidImageError, InvalidSettingsError,
                                        SegmentationError)
@@ -33,7 +33,7 @@ class _FailsOnBrightFrames:
 
 @pytest.fixture
 def failing_adapter(monkeypatch):
-    monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
+    monkeypatch.setattr("trackmate_cellpose.segment._adapter.CellposeAdapter.get",
                         classmethod(lambda cls, *a, **k: _FailsOnBrightFrames()))
 
 

@@ -39,8 +39,8 @@ def test_geff_table_names_every_property_the_writer_writes(tmp_path):
 
     from trackmate_cellpose.export import ImageInfo, spot_id_images, write_trackmate_xml
     from support.export_fixtures import balls_result, discs_result
-    from trackmate_cellpose.export.geff import write_geff
-    from trackmate_cellpose.export.xml_read import read_trackmate_xml
+    from trackmate_cellpose.export._geff_write import write_geff
+    from trackmate_cellpose.export._xml_read import read_trackmate_xml
     from trackmate_cellpose.tracking import track_overlap
 
     section = README[README.index("### GEFF"):README.index("## Scaling out")]

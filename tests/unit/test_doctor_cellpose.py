@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from trackmate_cellpose.doctor import diagnose
+from trackmate_cellpose.diagnosis import diagnose
 from trackmate_cellpose.errors import BackendUnavailableError
 from trackmate_cellpose.settings import DetectorSettings, default_model
 
@@ -25,7 +25,7 @@ def test_default_model_named_and_checked_for_the_installed_cellpose():
 
 
 def test_a_model_of_the_other_major_is_an_error(test_model, tmp_path):
-    from trackmate_cellpose.segment.models import BUILTIN_MODELS, cellpose_major_version
+    from trackmate_cellpose.segment._models import BUILTIN_MODELS, cellpose_major_version
 
     other = BUILTIN_MODELS[7 - cellpose_major_version()][0]
     c = _line(diagnose(DetectorSettings(model=other)), "model")
@@ -45,8 +45,8 @@ BROKEN_TORCHVISION = textwrap.dedent("""
             if name == "cellpose.models":
                 raise RuntimeError("operator torchvision::nms does not exist")
     sys.meta_path.insert(0, Broken())
-    from trackmate_cellpose.doctor import diagnose
-    from trackmate_cellpose.segment.adapter import import_cellpose_models
+    from trackmate_cellpose.diagnosis import diagnose
+    from trackmate_cellpose.segment._adapter import import_cellpose_models
     r = diagnose()
     c = next(c for c in r.checks if c.name == "cellpose")
     print(c.level); print(c.detail); print(c.fix)
@@ -73,7 +73,7 @@ def test_real_mismatched_torchvision_is_reported():
                            env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TMCP_TEST_TINY_CPSAM")})
     if probe.returncode == 0 or "torchvision::" not in probe.stderr:
         pytest.skip("torchvision absent or matching torch here: nothing to report")
-    code = "from trackmate_cellpose.doctor import diagnose; print(diagnose().format())"
+    code = "from trackmate_cellpose.diagnosis import diagnose; print(diagnose().format())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TMCP_TEST_TINY_CPSAM")})
     assert "[FAIL] cellpose" in out.stdout and "does not match torch" in out.stdout and "fix: install both" in out.stdout
@@ -82,7 +82,7 @@ def test_real_mismatched_torchvision_is_reported():
 def test_doctor_says_how_the_network_runs_and_what_to_install(monkeypatch):
     from importlib import util
 
-    from trackmate_cellpose.segment.models import cellpose_major_version
+    from trackmate_cellpose.segment._models import cellpose_major_version
 
     c = _line(diagnose(DetectorSettings(use_gpu=False)), "network")
     if cellpose_major_version() == 3:

@@ -13,8 +13,7 @@ FORBIDDEN = ("cellpose", "torch", "jpype", "scyjava", "imagej")
 OPTIONAL = ("geff", "geff_spec", "zarr")
 
 
-@pytest.mark.parametrize("name", ["geff.py", "geff_read.py", "convert.py", "tables.py", "xml_model.py",
-                                  "xml_read.py", "meshes.py"])
+@pytest.mark.parametrize("name", sorted(p.name for p in EXPORT.glob("*.py")))
 def test_module_imports(name):
     tree = ast.parse((EXPORT / name).read_text())
     for node in ast.walk(tree):

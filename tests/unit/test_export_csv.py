@@ -11,10 +11,10 @@ import struct
 
 import pytest
 
-from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.export import write_csv_tables
 from support.export_fixtures import discs_result
-from trackmate_cellpose.export.tables import java_double
+from trackmate_cellpose.export._tables import java_double
 from trackmate_cellpose.tracking import OverlapTrackerSettings, edge_features, spot_features, track_overlap
 
 

@@ -11,7 +11,7 @@ import tifffile
 
 from trackmate_cellpose.export import (ctc_segments, spot_id_images, write_csv_tables, write_ctc, write_label_tiff,
                                        write_mesh_png, write_meshes, write_overlay_gif, write_overlay_png)
-from trackmate_cellpose.export.pictures import track_color
+from trackmate_cellpose.export._pictures import track_color
 from support.export_fixtures import balls_result, discs_result
 from trackmate_cellpose.reader import read_image
 from trackmate_cellpose.tracking import OverlapTrackerSettings, track_overlap

@@ -10,7 +10,7 @@ import pytest
 
 from trackmate_cellpose.export import ImageInfo, write_meshes, write_trackmate_xml
 from support.export_fixtures import balls_result, discs_result
-from trackmate_cellpose.export.xml_read import read_trackmate_xml
+from trackmate_cellpose.export._xml_read import read_trackmate_xml
 from trackmate_cellpose.settings import DetectorSettings
 from trackmate_cellpose.tracking import OverlapTrackerSettings, track_overlap
 
@@ -19,9 +19,9 @@ geff = pytest.importorskip("geff")
 from geff.core_io import read_to_memory  # noqa: E402
 from geff.validate.data import ValidationConfig  # noqa: E402
 
-from trackmate_cellpose.export.convert import convert, is_geff  # noqa: E402
-from trackmate_cellpose.export.geff import write_geff  # noqa: E402
-from trackmate_cellpose.export.geff_read import read_geff_model  # noqa: E402
+from trackmate_cellpose.export._convert import convert, is_geff  # noqa: E402
+from trackmate_cellpose.export._geff_write import write_geff  # noqa: E402
+from trackmate_cellpose.export._geff_read import read_geff_model  # noqa: E402
 
 # a division, a lone spot; 3D: two balls then one
 DIVISION = [[(30, 30, 10), (10, 50, 5)], [(30, 30, 10)], [(30, 25, 6), (30, 36, 6)], [(30, 23, 6), (30, 38, 6)]]

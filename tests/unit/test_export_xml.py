@@ -9,7 +9,7 @@ import pytest
 
 from trackmate_cellpose.export import ImageInfo, write_trackmate_xml
 from support.export_fixtures import balls_result, discs_result
-from trackmate_cellpose.export.xml_read import read_trackmate_xml
+from trackmate_cellpose.export._xml_read import read_trackmate_xml
 from trackmate_cellpose.settings import DetectorSettings
 from trackmate_cellpose.tracking import OverlapTrackerSettings, TrackingResult, track_overlap
 

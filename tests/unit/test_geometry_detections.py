@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.errors import InvalidImageError, InvalidSettingsError
 from trackmate_cellpose.geometry import labels_to_detections, labels_to_meshes, labels_to_polygons
-from trackmate_cellpose.objects import Detection, Mesh
+from trackmate_cellpose.results import Detection, Mesh
 
 
 def test_trackmate_square_example():

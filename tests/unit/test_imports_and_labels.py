@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 
-from trackmate_cellpose.segment.labels import clean_labels, remove_small, split_disconnected
+from trackmate_cellpose.segment._label_cleanup import clean_labels, remove_small, split_disconnected
 
 
 def test_import_loads_no_heavy_backend():

@@ -16,11 +16,11 @@ import tifffile
 
 from trackmate_cellpose import Calibration, DetectorSettings, InvalidImageError, RuntimeOptions, detect, pipeline
 from trackmate_cellpose import _input
-from trackmate_cellpose.axes import AnisotropyWarning
+from trackmate_cellpose.calibration import AnisotropyWarning
 from trackmate_cellpose.bridge._service import run_request
-from trackmate_cellpose.call import DetectCall
+from trackmate_cellpose._call import DetectCall
 from trackmate_cellpose.cli import main
-from trackmate_cellpose.distributed import _api as dist_api
+from trackmate_cellpose.distributed import _entry as dist_entry
 
 NAN_MSG = r"frame {} contains 1 NaN or infinite pixel value\(s\); cellpose needs finite values"
 ANISO_MSG = "the image has no spatial calibration (no length unit): anisotropy cannot be corrected"
@@ -37,7 +37,7 @@ class _NoNetwork:
 
 @pytest.fixture
 def no_network(monkeypatch):
-    monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
+    monkeypatch.setattr("trackmate_cellpose.segment._adapter.CellposeAdapter.get",
                         classmethod(lambda cls, *a, **k: _NoNetwork()))
 
 
@@ -123,7 +123,7 @@ def test_distributed_driver_refuses_nan_before_any_cluster(monkeypatch):
     def no_cluster(*a, **k):  # pragma: no cover - reaching it means the check came too late
         raise AssertionError("a cluster was asked for")
 
-    monkeypatch.setattr(dist_api, "_client", no_cluster)
+    monkeypatch.setattr(dist_entry, "_client", no_cluster)
     with pytest.raises(InvalidImageError, match=NAN_MSG.format(2)):
         detect(_movie_with_nan(2), axes="tyx", runtime=RuntimeOptions(workers=2))
 
@@ -151,7 +151,7 @@ def test_one_check_definition_is_used_everywhere():
     from trackmate_cellpose import _engine, reader
     from trackmate_cellpose.distributed import _driver
 
-    for mod in (_engine, _driver, reader, dist_api):
+    for mod in (_engine, _driver, reader, dist_entry):
         src = inspect.getsource(mod)
         assert "np.isfinite" not in src, mod.__name__  # pixel checks; calibration numbers use math.isfinite
         assert "check_anisotropy" not in src and "catch_warnings(record" not in src, mod.__name__
@@ -192,7 +192,7 @@ def test_distributed_driver_warns_the_anisotropy_before_any_cluster(monkeypatch)
     def no_cluster(*a, **k):
         raise Stop
 
-    monkeypatch.setattr(dist_api, "_client", no_cluster)
+    monkeypatch.setattr(dist_entry, "_client", no_cluster)
     with pytest.warns(AnisotropyWarning, match="no spatial calibration"), pytest.raises(Stop):
         detect(np.zeros((2, 3, 8, 8), np.uint16), axes="tzyx", runtime=RuntimeOptions(workers=2))
 

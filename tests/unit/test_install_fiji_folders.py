@@ -239,7 +239,7 @@ def test_a_jar_of_another_line_is_stale(tmp_path, prebuilt):
 
 
 def _doctor(fiji_dir: Path) -> dict[str, tuple[str, str]]:
-    from trackmate_cellpose.doctor import Report, _check_fiji
+    from trackmate_cellpose.diagnosis import Report, _check_fiji
 
     r = Report()
     _check_fiji(r, fiji_dir, start_jvm=False)
@@ -247,7 +247,7 @@ def _doctor(fiji_dir: Path) -> dict[str, tuple[str, str]]:
 
 
 def _doctor_fix(fiji_dir: Path, name: str) -> str:
-    from trackmate_cellpose.doctor import Report, _check_fiji
+    from trackmate_cellpose.diagnosis import Report, _check_fiji
 
     r = Report()
     _check_fiji(r, fiji_dir, start_jvm=False)

@@ -1,4 +1,4 @@
-"""The model setting is checked before any image is read or cellpose is imported (segment/models.py).
+"""The model setting is checked before any image is read or cellpose is imported (segment/_models.py).
 
 Real files: the bundled cellpose-3 model, the shipped tiny cellpose-4 model, and files that are not cellpose models.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from trackmate_cellpose.errors import InvalidSettingsError
 from trackmate_cellpose.settings import DEFAULT_MODELS, DetectorSettings, default_model
-from trackmate_cellpose.segment.models import BUILTIN_MODELS, check_model
+from trackmate_cellpose.segment._models import BUILTIN_MODELS, check_model
 
 TINY_CP4 = Path(__file__).resolve().parents[1] / "data" / "tiny_cpsam.pth"
 
@@ -106,7 +106,7 @@ def test_default_model_follows_the_installed_major():
 
 
 def test_model_check_imports_no_cellpose():
-    code = ("import sys; from trackmate_cellpose.segment.models import check_model; "
+    code = ("import sys; from trackmate_cellpose.segment._models import check_model; "
             "from trackmate_cellpose.settings import DetectorSettings; check_model(DetectorSettings()); "
             "print('cellpose' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,9 +13,9 @@ from scipy import ndimage as ndi
 
 from trackmate_cellpose import Calibration, DetectorSettings, RuntimeOptions
 from trackmate_cellpose import _engine, _input
-from trackmate_cellpose.call import DetectCall, Hooks, Placement
+from trackmate_cellpose._call import DetectCall, Hooks, Placement
 from trackmate_cellpose.geometry import labels_to_detections
-from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
+from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 
 
 class FakeAdapter:
@@ -86,7 +86,7 @@ def test_streamed_detection_equals_segment_then_build(monkeypatch, kind):
     cal = Calibration(x=0.5, y=0.5, z=1.0, space_unit="um")
     runtime = RuntimeOptions(frames_per_batch=3)
     ref_labels, ref_dets, ref_progress = _reference(movie, axes, settings, cal, runtime, frame_offset=5)
-    monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
+    monkeypatch.setattr("trackmate_cellpose.segment._adapter.CellposeAdapter.get",
                         classmethod(lambda cls, *a, **k: FakeAdapter()))
     progress: list[tuple[float, str]] = []
     res = _engine.run_detection(DetectCall(movie, settings, axes=axes, calibration=cal, runtime=runtime,
@@ -106,7 +106,7 @@ def test_streamed_detection_equals_segment_then_build(monkeypatch, kind):
 def test_streamed_detection_stops_between_batches_on_cancel(monkeypatch):
     movie, _ = synthetic_movie_2d(n_frames=6, shape_yx=(48, 48), n_objects=3, seed=5)
     fake = FakeAdapter()
-    monkeypatch.setattr("trackmate_cellpose.segment.adapter.CellposeAdapter.get",
+    monkeypatch.setattr("trackmate_cellpose.segment._adapter.CellposeAdapter.get",
                         classmethod(lambda cls, *a, **k: fake))
     seen = []
 
@@ -131,7 +131,7 @@ def test_select_channels_view_has_same_values(channels):
 
 
 def test_adapter_cellprob_is_a_compact_copy_not_a_view_of_the_network_output():
-    from trackmate_cellpose.segment.adapter import CellposeAdapter
+    from trackmate_cellpose.segment._adapter import CellposeAdapter
 
     rng = np.random.default_rng(1)
     net_out = rng.standard_normal((3, 16, 20, 3)).astype(np.float32)  # (N, Y, X, [dY, dX, cellprob]) as cellpose 3

@@ -160,13 +160,13 @@ def test_pixel_size_units_are_converted_to_micrometres(tmp_path, kind, unit, per
 
 
 def _um(unit):
-    from trackmate_cellpose.axes import um_per_unit
+    from trackmate_cellpose.calibration import um_per_unit
 
     return um_per_unit(unit)
 
 
 def test_values_without_a_usable_unit_are_reported_not_used_nor_misreported(tmp_path):
-    from trackmate_cellpose.axes import AnisotropyWarning, CalibrationWarning
+    from trackmate_cellpose.calibration import AnisotropyWarning, CalibrationWarning
 
     p = tmp_path / "nounit.tif"
     tifffile.imwrite(p, np.zeros((2, 5, 16, 16), np.uint8), imagej=True, metadata={"axes": "TZYX", "spacing": 2.5})

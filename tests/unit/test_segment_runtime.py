@@ -2,7 +2,7 @@
 
 import torch
 
-from trackmate_cellpose.segment.runtime import set_torch_threads, torch_info, torch_threads
+from trackmate_cellpose.segment._torch_state import set_torch_threads, torch_info, torch_threads
 
 
 def test_set_torch_threads_sets_and_reports():

@@ -1,4 +1,4 @@
-"""The tutorial-scale test stack of issue #15 item 3 (tests/support/synthetic.py; used by scripts/bench_3d_scale.py).
+"""The tutorial-scale test stack of issue #15 item 3 (trackmate_cellpose.data; used by the 3D benchmark).
 
 ``render_boxed`` must draw exactly what ``render`` draws (it only skips the voxels outside each blob's box), and
 ``synthetic_stack_tutorial`` must hold the tutorial's density (600 cells per 86 x 1024 x 1024) with objects of the
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from support.synthetic import (TUTORIAL_ANISOTROPY, TUTORIAL_CELLS, TUTORIAL_RADIUS_PX, TUTORIAL_SHAPE_ZYX, _place,
-                               render, render_boxed, synthetic_stack_tutorial, tutorial_cell_count)
+from trackmate_cellpose.data._synthetic import (TUTORIAL_ANISOTROPY, TUTORIAL_CELLS, TUTORIAL_RADIUS_PX,
+                                               TUTORIAL_SHAPE_ZYX, _place,
+                                               render, render_boxed, synthetic_stack_tutorial, tutorial_cell_count)
 
 
 @pytest.mark.parametrize("shape", [(1, 90, 70), (14, 60, 80)])

@@ -9,7 +9,7 @@
 * :func:`run_script` runs a SciJava script (Groovy, Jython, ...) in that Fiji;
 * :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM);
 * :func:`install_fiji` / :func:`uninstall_fiji` put the prebuilt glue into a Fiji's ``jars/`` and take it out again.
-* ``python -m trackmate_cellpose.bridge._worker`` is the warm Python worker that a Fiji started from its icon (no
+* ``python -m trackmate_cellpose.bridge.worker`` is the warm Python worker that a Fiji started from its icon (no
   Python in it) starts for the detector (``_worker.py``; imports no JPype).
 
 Importing this package starts no JVM.
@@ -19,7 +19,7 @@ from ._fiji import FijiInstallation, find_fiji, trackmate_line_of_jar
 from ._glue import build_glue, cache_dir, compile_glue, find_javac, glue_source_root
 from ._install import install_fiji, installed_glue, uninstall_fiji
 from ._jvm import FijiSession, current_session, start_fiji
-from ._run import TrackMateError, TrackMateRun, run_trackmate
+from ._headless import TrackMateError, TrackMateRun, run_trackmate
 from ._script import run_script
 from ._service import register_service
 

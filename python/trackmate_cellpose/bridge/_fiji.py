@@ -20,8 +20,6 @@ from pathlib import Path
 
 from ..errors import BackendUnavailableError
 
-__all__ = ["FijiInstallation", "find_fiji", "installation_from_jars", "trackmate_line_of_jar", "LINES", "JAVA_RELEASE_OF_CLASS_MAJOR"]
-
 #: Supported TrackMate API lines.
 LINES = ("tm7", "tm8", "tm9")
 

@@ -27,9 +27,6 @@ from ..settings import SETTINGS_RESOURCE, settings_resource_json
 from ._fiji import FijiInstallation
 from ._prebuilt import SOURCE_SETS, prebuilt_jar_name, read_manifest, source_hash
 
-__all__ = ["SOURCE_SETS", "glue_source_root", "cache_dir", "find_javac", "Javac", "compile_glue", "build_glue",
-           "GLUE_PLUGIN_CLASS", "prebuilt_dir", "shipped_jar", "current_source_hash"]
-
 GLUE_PLUGIN_CLASS = "trackmatecellpose.glue.CellposePyDetectorFactory"
 _PLUGIN_INDEX = "META-INF/json/org.scijava.plugin.Plugin"
 

@@ -28,9 +28,6 @@ from ._fiji import FijiInstallation, find_fiji
 from ._glue import current_source_hash, prebuilt_dir, shipped_jar
 from ._prebuilt import MANIFEST_MARKER, prebuilt_jar_name, read_manifest
 
-__all__ = ["FijiFolderError", "InstalledGlue", "installed_glue", "install_fiji", "uninstall_fiji", "CONFIG_NAME",
-           "installed_jar_name", "check_installed_glue"]
-
 CONFIG_NAME = "trackmate-cellpose.json"
 _OURS = re.compile(r"^trackmate-cellpose-glue-.*\.jar$")
 

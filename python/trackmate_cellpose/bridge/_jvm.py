@@ -28,8 +28,6 @@ from ._fiji import FijiInstallation, find_fiji, installation_from_jars
 from ._glue import build_glue, shipped_jar
 from ._install import check_installed_glue
 
-__all__ = ["FijiSession", "start_fiji", "current_session", "jvm_options_for_tests", "select_glue"]
-
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _session: "FijiSession | None" = None

@@ -24,10 +24,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-__all__ = ["SOURCE_SETS", "PLUGIN_INDEX", "MANIFEST_MARKER", "source_hash", "load_settings_table",
-           "plugin_index_of_classes",
-           "build_prebuilt_jar", "build_prebuilt_jars", "read_manifest", "prebuilt_jar_name", "find_javac_simple"]
-
 #: Source sets (folders of java-glue/src) compiled for each TrackMate line, in order.
 SOURCE_SETS: dict[str, tuple[str, ...]] = {
     "tm7": ("common", "tm7", "spots-class"),

@@ -12,8 +12,6 @@ from typing import Mapping
 from ..errors import BackendUnavailableError
 from ._jvm import FijiSession, current_session
 
-__all__ = ["run_script"]
-
 
 def run_script(script: str | Path, inputs: Mapping[str, str] | None = None, *,
                session: FijiSession | None = None) -> dict[str, str]:

@@ -15,15 +15,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..axes import Calibration
-from ..call import Hooks, Placement
+from ..calibration import Calibration
 from ..errors import Cancelled, TrackMateCellposeError
 from ..settings import DetectorSettings, RuntimeOptions
 
-__all__ = ["register_service", "request_to_numpy", "DetectFn", "set_detect_function", "set_runtime_options",
-           "run_request", "serve_request", "frame_arrays", "python_facts", "mode_line"]
-
-#: ``detect``-compatible callable (tests substitute a fake engine); called with ``placement=`` and ``hooks=``.
+#: ``detect``-compatible callable (tests substitute a fake engine); called with ``origin_xyz=``, ``frame_offset=``, ``progress=``, ``cancel=`` and ``log=``.
 DetectFn = Callable[..., Any]
 
 _detect_fn: DetectFn | None = None
@@ -181,8 +177,8 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
             sink.progress((_s + fraction * (_e - _s)) / n, str(message))
 
         result = detect_fn(image, settings, axes="tczyx", calibration=cal, runtime=runtime,
-                           placement=Placement(origin_xyz=origin, frame_offset=first + start),
-                           hooks=Hooks(progress=progress, cancel=lambda: bool(sink.isCanceled()), log=log))
+                           origin_xyz=origin, frame_offset=first + start, progress=progress,
+                           cancel=lambda: bool(sink.isCanceled()), log=log)
         t2 = time.perf_counter()
         for fr in result.frames:
             send_frame(sink, fr, bool(result.is_3d))
@@ -223,8 +219,8 @@ def python_facts(*, use_gpu: bool = True, runtime_device: str = "auto") -> dict[
 
     facts = {"version": __version__, "python": sys.executable, "pid": str(os.getpid())}
     try:
-        from ..segment.adapter import import_cellpose_models, select_device
-        from ..segment.models import BUILTIN_MODELS, cellpose_major_version, cellpose_version
+        from ..segment._adapter import import_cellpose_models, select_device
+        from ..segment._models import BUILTIN_MODELS, cellpose_major_version, cellpose_version
         from ..settings import default_model
 
         import_cellpose_models()
@@ -295,7 +291,7 @@ def _publish_models(services: Any) -> None:
     """Tell the Java side which models this Python's cellpose has, so TrackMate's defaults and panel follow it."""
     from jpype import JArray, JString
 
-    from ..segment.models import BUILTIN_MODELS, cellpose_major_version
+    from ..segment._models import BUILTIN_MODELS, cellpose_major_version
     from ..settings import default_model
 
     try:

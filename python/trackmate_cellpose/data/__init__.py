@@ -1,10 +1,20 @@
-"""Bundled data: the small test/demo cellpose model and synthetic sample movies (paths only, nothing loaded)."""
+"""Bundled data (the small test/demo cellpose model and two sample movies: paths only, nothing loaded) and the
+seeded generators of synthetic movies with exact ground truth that made them.
+
+Imports: numpy, scipy; package: none.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "test_model_path", "sample_path", "SAMPLES"]
+from ._synthetic import (TUTORIAL_ANISOTROPY, TUTORIAL_CELLS, TUTORIAL_RADIUS_PX, TUTORIAL_SHAPE_ZYX, Blob,
+                         synthetic_frame, synthetic_movie_2d, synthetic_movie_3d, synthetic_stack_tutorial,
+                         tutorial_cell_count)
+
+__all__ = ["DATA_DIR", "test_model_path", "sample_path", "SAMPLES", "Blob", "synthetic_frame", "synthetic_movie_2d",
+           "synthetic_movie_3d", "synthetic_stack_tutorial", "tutorial_cell_count", "TUTORIAL_SHAPE_ZYX",
+           "TUTORIAL_CELLS", "TUTORIAL_ANISOTROPY", "TUTORIAL_RADIUS_PX"]
 
 DATA_DIR = Path(__file__).resolve().parent
 

@@ -12,7 +12,7 @@ task, worker-process state), ``_cluster`` (clients, local cluster, SLURM recipe)
 Importing this package does not import dask; the functions do.
 """
 
-from ._api import detect_call_distributed, detect_distributed, detect_many, iter_detect_many
+from ._entry import detect_call_distributed, detect_distributed, detect_many, iter_detect_many
 from ._cluster import client_for, local_cluster, preload_model, shutdown, slurm_cluster, worker_stats
 from ._driver import plan_chunks
 

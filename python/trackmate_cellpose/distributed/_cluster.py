@@ -18,9 +18,6 @@ from typing import Any
 from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import RuntimeOptions
 
-__all__ = ["client_for", "local_cluster", "shutdown", "worker_stats", "preload_model", "slurm_cluster",
-           "PLUGIN_NAME"]
-
 PLUGIN_NAME = "trackmate-cellpose-warm-worker"
 _LOCK = threading.RLock()
 _CLIENTS: dict[tuple, Any] = {}  # ("local", n) or ("scheduler", address) -> Client

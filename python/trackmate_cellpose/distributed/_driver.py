@@ -7,8 +7,7 @@ submitted through one bounded window (at most ``window`` chunks in flight, so th
 of movies) and gathered by chunk index, never by arrival order: a chunk recomputed after a worker died is still
 counted once.
 
-Imports: numpy and distributed (lazily); package: axes, call, errors, objects, settings, distributed._worker,
-_input (lazily) and segment.models (lazily).
+Imports: distributed (lazily), numpy; package: _call, _input (lazily), calibration, distributed._worker, errors, results, segment (lazily), settings.
 """
 
 from __future__ import annotations
@@ -23,14 +22,12 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..axes import Calibration
-from ..call import DetectCall, Hooks, Placement
+from ..calibration import Calibration
+from .._call import DetectCall, Hooks, Placement
 from ..errors import BackendUnavailableError, Cancelled, SegmentationError, TrackMateCellposeError
-from ..objects import DetectionResult
+from ..results import DetectionResult
 from ..settings import DetectorSettings, RuntimeOptions
 from ._worker import ChunkOutput, ChunkSpec, cancel_event_name, progress_topic
-
-__all__ = ["Job", "prepare_job", "plan_chunks", "run_jobs"]
 
 #: Seconds the driver waits, after a cancel or failure, for workers to stop the run's chunks that are executing.
 CANCEL_WAIT_S = 10.0
@@ -93,7 +90,7 @@ class Job:
 def prepare_job(index: int, call: DetectCall, *, name: str = "") -> Job:
     """Validate like the in-process engine does (same errors, before any cluster time is spent) and plan chunks."""
     from .._input import emit_notices, prepare_input
-    from ..segment.models import check_model
+    from ..segment._models import check_model
 
     prepared = prepare_input(call)
     settings, runtime = call.settings, call.runtime

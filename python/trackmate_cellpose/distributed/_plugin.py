@@ -6,8 +6,6 @@ import os
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-__all__ = ["WarmWorkerPlugin", "available_cores", "THREADS_ENV"]
-
 #: Environment variable of a worker process: torch threads per worker (set by ``local_cluster``).
 THREADS_ENV = "TMCP_TORCH_THREADS"
 
@@ -33,7 +31,7 @@ class WarmWorkerPlugin(WorkerPlugin):
         self.torch_threads = torch_threads
 
     def setup(self, worker) -> None:
-        from ..segment.runtime import set_torch_threads
+        from ..segment._torch_state import set_torch_threads
 
         n = self.torch_threads or int(os.environ.get(THREADS_ENV, "0") or 0)
         if n < 1:

@@ -7,8 +7,7 @@ construction. The cellpose model stays warm in the process through ``CellposeAda
 module counts how many models a process loaded so that tests and benchmarks can check "once per worker".
 
 ``distributed`` is imported inside functions (it is always present on a worker); torch only through ``segment``.
-Imports: numpy and distributed (lazily); package: axes, call, errors, objects, settings, segment.runtime, _engine (lazily)
-and segment.adapter (lazily).
+Imports: distributed (lazily), numpy; package: _call, _engine (lazily), calibration, errors, results, segment, settings.
 """
 
 from __future__ import annotations
@@ -23,14 +22,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..axes import Calibration
-from ..call import DetectCall, Hooks, Placement
+from ..calibration import Calibration
+from .._call import DetectCall, Hooks, Placement
 from ..errors import Cancelled, SegmentationError, TrackMateCellposeError
-from ..objects import FrameResult
-from ..segment.runtime import torch_threads
+from ..results import FrameResult
+from ..segment._torch_state import torch_threads
 from ..settings import DetectorSettings, RuntimeOptions
-
-__all__ = ["ChunkSpec", "ChunkOutput", "detect_chunk", "worker_stats", "running_chunks"]
 
 _STATE_LOCK = threading.Lock()
 _STATE: dict[str, Any] = {"model_loads": 0, "tasks": 0, "frames": 0, "running": {}, "adapters": set()}
@@ -105,7 +102,7 @@ def preload_model(settings: DetectorSettings, device: str = "auto") -> bool:
 
 
 def _warm_adapter(settings: DetectorSettings, device: str, inference: str = "auto"):
-    from ..segment.adapter import CellposeAdapter
+    from ..segment._adapter import CellposeAdapter
 
     adapter = CellposeAdapter.get(settings, runtime_device=device, inference=inference)
     with _STATE_LOCK:

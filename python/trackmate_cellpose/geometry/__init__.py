@@ -3,8 +3,7 @@
 Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh vertices as x, y, z.
 Meshes are closed and outward-oriented (:func:`orient_outward` is the one place that orients them).
 
-Never imports cellpose, torch or Java (``fast_simplification`` is for mesh decimation). Imports: numpy, scipy, skimage
-and fast_simplification (lazily); package: axes, errors, objects.
+Never imports cellpose, torch or Java (``fast_simplification`` is for mesh decimation). Imports: fast_simplification (lazily), numpy, scipy, skimage; package: calibration, errors, results.
 """
 
 from ._detections import labels_to_detections

@@ -1,9 +1,9 @@
-"""Label image -> TrackMate spots (:class:`~trackmate_cellpose.objects.Detection`), in absolute physical coordinates.
+"""Label image -> TrackMate spots (:class:`~trackmate_cellpose.results.Detection`), in absolute physical coordinates.
 
 2D label images give one polygon spot per connected component (TrackMate's label-image detector); 3D label images
 give one mesh spot per label (TrackMate v9).
 
-Imports: numpy; package: axes, errors, objects, geometry._meshes, geometry._polygons, geometry._validate.
+Imports: numpy; package: calibration, errors, geometry._meshes, geometry._polygons, geometry._validate, results.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ import math
 
 import numpy as np
 
-from ..axes import Calibration
+from ..calibration import Calibration
 from ..errors import InvalidImageError, InvalidSettingsError
-from ..objects import Detection, Mesh
+from ..results import Detection, Mesh
 from ._meshes import _meshes
 from ._polygons import _polygons, polygon_area_centroid
 from ._validate import check_labels
-
-__all__ = ["labels_to_detections"]
 
 
 def labels_to_detections(labels: np.ndarray, *, frame: int, calibration: Calibration,

@@ -26,8 +26,6 @@ from skimage.measure import marching_cubes
 from ..errors import InvalidSettingsError
 from ._validate import check_labels, relabel_for_find_objects
 
-__all__ = ["MeshRecord", "labels_to_meshes", "mesh_volume_centroid_area", "is_closed_oriented", "orient_outward"]
-
 _GAUSS_TRUNCATE = 4.0  # scipy's default kernel radius, in sigmas
 # On a 0/1 mask, level 0.5 makes every face shared by two diagonal voxels a tie in marching cubes' ambiguity test,
 # and skimage then emits edges shared by four triangles (not a manifold). A level a hair below 0.5 settles every

@@ -29,8 +29,6 @@ from skimage.measure import label as label_components
 from ._tm_simplify import simplify_like_trackmate
 from ._validate import check_labels
 
-__all__ = ["PolygonRecord", "labels_to_polygons", "polygon_area_centroid"]
-
 
 
 @dataclass(frozen=True, eq=False)

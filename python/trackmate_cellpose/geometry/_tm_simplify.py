@@ -22,8 +22,6 @@ import math
 
 import numpy as np
 
-__all__ = ["simplify_like_trackmate"]
-
 INTERVAL_PX = 2.0
 EPSILON_PX = 0.5
 

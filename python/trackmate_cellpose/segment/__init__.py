@@ -4,7 +4,7 @@
 cellpose call and speaks both the 3.x and 4.x APIs; ``_engine`` (one level up) drives it.
 """
 
-from .adapter import CellposeAdapter, build_eval_kwargs
-from .models import check_model, cellpose_major_version
+from ._adapter import CellposeAdapter, build_eval_kwargs
+from ._models import check_model, cellpose_major_version
 
 __all__ = ["CellposeAdapter", "build_eval_kwargs", "cellpose_major_version", "check_model"]

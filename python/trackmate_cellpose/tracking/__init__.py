@@ -1,6 +1,6 @@
 """Tracking without Fiji: TrackMate's overlap (IoU) tracker on 2D polygons, or on 3D voxels; track features.
 
-Never imports cellpose or Java. Imports: numpy, scipy (lazily) and shapely (lazily); package: axes, errors, objects.
+Never imports cellpose or Java. Imports: numpy, scipy (lazily), shapely (lazily); package: calibration, errors, results.
 """
 
 from ._features import edge_features, spot_features, track_features

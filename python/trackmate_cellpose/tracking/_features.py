@@ -10,10 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..axes import Calibration
+from ..calibration import Calibration
 from ._overlap import TrackingResult
-
-__all__ = ["spot_features", "edge_features", "track_features", "SPOT_FEATURE_ORDER"]
 
 #: Standard spot features, in TrackMate's order.
 SPOT_FEATURE_ORDER = ("QUALITY", "POSITION_X", "POSITION_Y", "POSITION_Z", "POSITION_T", "FRAME", "RADIUS",

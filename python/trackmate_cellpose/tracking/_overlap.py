@@ -11,7 +11,7 @@ the objects' **voxels** (``mode_3d="voxels"``: exact 3D IoU from the label image
 TrackMate, whose tracker ignores Z and sees a 3D spot as the XY circle (or square) of its radius.
 
 shapely clips the polygons; scipy groups the links into tracks. Imports: numpy, shapely (lazily) and scipy (lazily);
-package: errors, objects.
+package: errors, results.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InvalidSettingsError
-from ..objects import Detection, DetectionResult
-
-__all__ = ["OverlapTrackerSettings", "Link", "TrackingResult", "track_overlap", "OVERLAP_TRACKER_KEY",
-           "tracker_settings_table"]
+from ..results import Detection, DetectionResult
 
 #: TrackMate key of the overlap tracker factory.
 OVERLAP_TRACKER_KEY = "OVERLAP_TRACKER"

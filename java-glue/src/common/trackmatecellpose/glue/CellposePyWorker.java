@@ -6,7 +6,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The detection service of a classic Fiji launch (a Fiji with no Python in its process): ONE Python worker process,
- * {@code <python> -m trackmate_cellpose.bridge._worker}, started on the first detection or Preview and kept for every
+ * {@code <python> -m trackmate_cellpose.bridge.worker}, started on the first detection or Preview and kept for every
  * later call of this JVM (the model loads once and stays warm in the worker), ended when Fiji exits (shutdown hook;
  * the worker also ends by itself when its stdin closes, e.g. when Fiji is killed).
  * <p>

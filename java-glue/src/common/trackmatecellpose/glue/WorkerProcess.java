@@ -28,7 +28,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One running Python worker and its end of the protocol (see the worker module
- * {@code trackmate_cellpose.bridge._worker} and java-glue/README.md). Big-endian; a string is an int32 byte length +
+ * {@code trackmate_cellpose.bridge.worker} and java-glue/README.md). Big-endian; a string is an int32 byte length +
  * UTF-8; an array is an int32 count + elements. Pixels are written little-endian into a memory-mapped file of a
  * private temporary folder (readable by the user only), reused across frames and calls, replaced by a bigger one when
  * a frame does not fit, and removed with the folder when the worker ends. JDK only.
@@ -85,13 +85,13 @@ final class WorkerProcess
 		stderrDrain.start();
 	}
 
-	/** Starts {@code python -m trackmate_cellpose.bridge._worker --shared-dir DIR} with a new private DIR. */
+	/** Starts {@code python -m trackmate_cellpose.bridge.worker --shared-dir DIR} with a new private DIR. */
 	static WorkerProcess launch( final String python ) throws IOException
 	{
 		final File dir = privateDir();
 		try
 		{
-			final ProcessBuilder pb = new ProcessBuilder( python, "-m", "trackmate_cellpose.bridge._worker",
+			final ProcessBuilder pb = new ProcessBuilder( python, "-m", "trackmate_cellpose.bridge.worker",
 					"--shared-dir", dir.getAbsolutePath() );
 			return new WorkerProcess( python, pb.start(), dir );
 		}
@@ -417,7 +417,7 @@ final class WorkerProcess
 				|| tail.endsWith( "No module named trackmate_cellpose" ) )
 			return "trackmate-cellpose is not installed in the Python '" + python + "' (" + origin + "): install it "
 					+ "there (pip install trackmate-cellpose), or " + CellposePyWorker.fixPython();
-		if ( tail.contains( "No module named" ) && tail.contains( "trackmate_cellpose.bridge._worker" ) )
+		if ( tail.contains( "No module named" ) && tail.contains( "trackmate_cellpose.bridge.worker" ) )
 			return "The trackmate-cellpose installed in the Python '" + python + "' (" + origin + ") is older than "
 					+ "this Fiji's glue (it has no Python worker): upgrade it there (pip install -U trackmate-cellpose) "
 					+ "and run 'trackmate-cellpose install-fiji' again from it.";

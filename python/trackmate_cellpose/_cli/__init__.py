@@ -1,1 +1,0 @@
-"""Subcommands of the trackmate-cellpose command line (one module each, with register(subparsers))."""

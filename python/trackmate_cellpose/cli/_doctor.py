@@ -1,0 +1,28 @@
+"""``trackmate-cellpose doctor``: diagnose the environment (no JVM start unless ``--start-jvm``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._options import DeprecatedAlias, add_detector_options, settings_from_args
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "doctor", help="check Python, torch, cellpose, device, model weights, Java and Fiji; print fixes",
+        description="Diagnose the environment. Exit code 0 when nothing is broken, 1 otherwise.")
+    p.add_argument("--fiji", type=Path, metavar="DIR", help="Fiji.app folder to inspect [$FIJI_DIR]")
+    p.add_argument("--fiji-dir", type=Path, dest="fiji", action=DeprecatedAlias, new="--fiji", help=argparse.SUPPRESS)
+    p.add_argument("--start-jvm", action="store_true",
+                   help="also start a JVM with Fiji's jars (subprocess) and load TrackMate")
+    add_detector_options(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..diagnosis import diagnose
+
+    report = diagnose(settings_from_args(args), fiji_dir=args.fiji, start_jvm=args.start_jvm)
+    print(report.format())
+    return 0 if report.ok else 1

@@ -1,0 +1,84 @@
+"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,convert} ...`` (also
+``python -m trackmate_cellpose``).
+
+Each subcommand lives in its own module ``trackmate_cellpose.cli._<name>`` and provides ``register(subparsers)``,
+which adds its parser (or, with ``COMMANDS``, its parsers) and sets ``func(args) -> int``. Exit codes: 0 success,
+2 bad usage or invalid input, 1 runtime failure, 130 cancelled. Errors print one line on stderr; ``--debug`` (before
+or after the subcommand) adds the traceback and shows every warning and log record. Notices go through one logger
+(``cli._terminal``) that never writes over a progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError, UsageError
+
+
+SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "convert")  # modules cli._<name>
+DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
+               "(doctor), open Fiji with the TrackMate detector (fiji), install the detector into a Fiji "
+               "(install-fiji, uninstall-fiji), or convert TrackMate XML to and from GEFF "
+               "(convert). 'trackmate-cellpose COMMAND --help' lists "
+               "a command's options.")
+_DEBUG_HELP = "print tracebacks on errors and show every warning and log record"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="trackmate-cellpose", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        mod = importlib.import_module(f"._{name}", __package__)
+        mod.register(sub)
+        # also accepted after the subcommand; SUPPRESS keeps a --debug given before it
+        for command in getattr(mod, "COMMANDS", (name,)):
+            sub.choices[command].add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                              help=_DEBUG_HELP)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ._terminal import get_logger, setup_logging
+    from ._options import deprecation_notices
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    setup_logging(debug=args.debug, quiet=getattr(args, "quiet", False))
+    for note in deprecation_notices(args):
+        get_logger().warning(note)
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, InvalidSettingsError, InvalidImageError, OutputExistsError, FileNotFoundError,
+            IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        _report(e, args)
+        return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("trackmate-cellpose: cancelled", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 1
+        _report(e, args)
+        return 1
+
+
+def _report(e: BaseException, args: argparse.Namespace) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exception(e)
+        remote = getattr(e, "remote_traceback", "")  # an error raised on a dask worker: where it happened there
+        if remote:
+            print(remote.rstrip(), file=sys.stderr)
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    print(f"trackmate-cellpose: error: {msg}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

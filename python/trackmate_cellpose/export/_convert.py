@@ -1,0 +1,92 @@
+"""Convert between TrackMate XML (+ v9 ``.meshes``) and GEFF, in either direction (``trackmate-cellpose convert``).
+
+Any TrackMate XML works (ours, or one TrackMate wrote): spots with every feature, ROI polygons, 3D meshes, edges,
+tracks with their features, feature declarations, settings and log all go into the GEFF (see ``export.geff``) and come
+back. A GEFF not written by us gives back what it holds: positions, frames, radii, polygons, edges, and tracks as
+connected components. Imports the standard library and sibling modules (geff and zarr load on call).
+
+Why not ``geff.convert.from_trackmate_xml_to_geff`` for the XML side: (geff 1.3) it drops the track features, the
+feature short names and dimensions, the filtered-track list and v9 meshes, declares neither ``polygon`` nor ``sphere``,
+writes TrackMate's unit names (``um``) where GEFF expects OME-Zarr ones, and names ``TRACK_ID`` as the lineage
+property, which fails geff's own lineage validation as soon as one spot is in no track. Its GEFFs are read back here
+(``read_geff_model`` understands its ``ROI_coords`` and ``extra.other_trackmate_metadata``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def is_geff(path: str | Path) -> bool:
+    """True when ``path`` is a folder holding a zarr group with GEFF metadata."""
+    import json
+
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    for attrs in (p / ".zattrs", p / "zarr.json"):
+        if attrs.is_file():
+            try:
+                data = json.loads(attrs.read_text())
+            except ValueError:
+                return False
+            return "geff" in data or "geff" in data.get("attributes", {})
+    return False
+
+
+def _check_output(dst: Path, overwrite: bool) -> None:
+    if dst.exists() and not overwrite:
+        raise FileExistsError(f"output already exists: {dst} (use --overwrite to replace it)")
+    if not dst.parent.exists():
+        raise FileNotFoundError(f"output folder does not exist: {dst.parent}")
+
+
+def xml_to_geff(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
+    """TrackMate XML (and its ``.meshes`` beside it) -> GEFF group ``dst``."""
+    from ._geff_write import write_geff
+    from ._xml_read import read_trackmate_xml
+
+    src, dst = Path(src), Path(dst)
+    _check_output(dst, overwrite)
+    model = read_trackmate_xml(src)
+    if dst.exists():
+        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+    return write_geff(dst, model)
+
+
+def geff_to_xml(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
+    """GEFF group -> TrackMate XML ``dst`` (+ ``dst.meshes`` when the spots have meshes)."""
+    from ._geff_read import read_geff_model
+    from ._xml_from_model import write_trackmate_xml_model
+
+    src, dst = Path(src), Path(dst)
+    _check_output(dst, overwrite)
+    return write_trackmate_xml_model(dst, read_geff_model(src))
+
+
+def convert(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
+    """Convert ``src`` to ``dst``; the direction follows ``src``: a TrackMate XML file gives a GEFF, a GEFF an XML.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``src`` does not exist, or ``dst``'s folder does not.
+    FileExistsError
+        ``dst`` exists and ``overwrite`` is False.
+    ValueError
+        ``src`` is neither a TrackMate XML nor a GEFF, or ``dst`` has the wrong extension for the direction.
+    """
+    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    if not src.exists():
+        raise FileNotFoundError(f"input not found: {src}")
+    if is_geff(src):
+        if dst.suffix.lower() != ".xml":
+            raise ValueError(f"converting the GEFF {src} gives a TrackMate XML: OUT must end in .xml, got {dst.name}")
+        return geff_to_xml(src, dst, overwrite=overwrite)
+    if src.is_file() and src.suffix.lower() == ".xml":
+        if not dst.name.lower().endswith((".geff", ".zarr")):
+            raise ValueError(f"converting the TrackMate XML {src} gives a GEFF: OUT must end in .geff (or .zarr), "
+                             f"got {dst.name}")
+        return xml_to_geff(src, dst, overwrite=overwrite)
+    raise ValueError(f"input must be a TrackMate XML file (.xml) or a GEFF folder, got {src}")
