@@ -2,8 +2,9 @@
 
 Drives the cellpose adapter frame batch by frame batch (2D) or time point by time point (3D), cleans the labels and
 hands them to ``geometry`` to build TrackMate detections. Progress is reported between batches and inside network
-work; cancel is checked at the same places. Imports ``segment`` and ``geometry``; cellpose/torch are loaded lazily
-by the adapter.
+work; cancel is checked at the same places.
+
+Imports: numpy; package: _call, _input, calibration, errors, results, segment, settings, geometry (lazily).
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ from .segment._label_cleanup import clean_labels
 from .settings import DetectorSettings, RuntimeOptions
 
 
+#: Pixels one network tile advances by in cellpose's tiling (224-px tiles with the default overlap): only for the
+#: progress estimate inside a call, never for the computation.
+TILE_STEP_PX = 200
+#: Progress inside one cellpose call stops short of this share of the call; the rest is reported when it returns.
+IN_CALL_PROGRESS_CAP = 0.95
+#: Cell-probability value written for a blank frame (no network run): far below any threshold (cellpose's logits).
+BLANK_CELLPROB = -10.0
+#: Stitch threshold for ``iou_threshold <= 0`` in 2D+Z: "any overlap" (cellpose reads 0 as "do not stitch").
+ANY_OVERLAP_IOU = 1e-6
+
+
 def _is_blank(block: np.ndarray) -> bool:
     return bool(block.size == 0 or np.all(block == block.flat[0]))
 
@@ -32,7 +44,7 @@ def _net_batches_estimate(mode: str, zyx: tuple[int, int, int], rescale: float, 
     z, y, x = zyx
 
     def tiles(a: float, b: float) -> int:
-        return max(1, math.ceil(a * rescale / 200)) * max(1, math.ceil(b * rescale / 200))
+        return max(1, math.ceil(a * rescale / TILE_STEP_PX)) * max(1, math.ceil(b * rescale / TILE_STEP_PX))
 
     if mode == "3d":
         zr = z * anisotropy
@@ -59,7 +71,7 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
     diameter_px = settings.diameter / calibration.x if settings.diameter > 0 else 0.0
     anisotropy = calibration.anisotropy
     if mode == "2dz" and settings.iou_threshold <= 0:
-        settings = settings.replace(iou_threshold=1e-6)  # "any overlap": cellpose reads 0 as "do not stitch"
+        settings = settings.replace(iou_threshold=ANY_OVERLAP_IOU)
     rescale = adapter.diam_mean / diameter_px if diameter_px > 0 else 1.0
     total = len(frames)
 
@@ -68,13 +80,14 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
             raise Cancelled(f"cancelled {where}")
 
     def ticker(done_frames: float, per_call: int, n_in_call: int, msg: str):
-        count = [0]
+        count = 0
 
         def on_batch() -> None:
+            nonlocal count
             check_cancel(msg)
-            count[0] += 1
+            count += 1
             if progress is not None:
-                inner = min(0.95, count[0] / per_call)
+                inner = min(IN_CALL_PROGRESS_CAP, count / per_call)
                 progress(min(1.0, (done_frames + inner * n_in_call) / total), msg)
         return on_batch
 
@@ -111,11 +124,10 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
             shape = (n_z, n_y, n_x) if is_3d else (n_y, n_x)
             raw = labels_list[i]
             if raw is None:
-                done.append((t, np.zeros(shape, np.int32), np.full(shape, -10.0, np.float32)))
+                done.append((t, np.zeros(shape, np.int32), np.full(shape, BLANK_CELLPROB, np.float32)))
                 continue
             lab = raw.reshape(shape)
-            lab = clean_labels(
-                lab, min_size=settings.min_size, split=is_3d)
+            lab = clean_labels(lab, min_size=settings.min_size, split=is_3d)
             done.append((t, lab, prob_list[i].reshape(shape)))
         # drop this batch's network input and raw outputs before handing frames out (only ``done`` stays alive)
         blocks = labels_list = prob_list = x = masks = cellprob = None
