@@ -33,7 +33,8 @@ from .tracking import OverlapTrackerSettings, TrackingResult, track_overlap
 __all__ = ["run_pipeline", "check_input", "require_geff", "PipelineResult", "FORMATS", "DEFAULT_FORMATS",
            "CSV_STYLES", "output_stem", "parse_formats"]
 
-#: Output formats, in the order they are written ("all" = every one of them).
+#: Output formats, as help texts and messages list them ("all" = every one of them). They are written in this order
+#: except the pictures ("png"), which are written last.
 FORMATS = ("xml", "labels", "csv", "ctc", "png", "geff")
 #: Formats written when none are asked for: every one that needs no optional package (GEFF needs ``geff``).
 DEFAULT_FORMATS = ("xml", "labels", "csv", "ctc", "png")
