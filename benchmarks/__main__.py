@@ -1,0 +1,5 @@
+"""``python -m benchmarks SUITE [options]``: see the package docstring."""
+
+from . import main
+
+raise SystemExit(main())
