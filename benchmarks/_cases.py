@@ -115,6 +115,19 @@ def image(case: str, *, dry: bool = False) -> tuple[np.ndarray | None, str]:
                      "sample2d:T, sample3d:TxZxYxX")
 
 
+def tiled_sample(frames: int, size: int) -> np.ndarray:
+    """The bundled 2D+t sample (12 frames of 128 x 128, about 10 moving objects each) tiled to ``size`` x ``size``
+    and cycled to ``frames`` frames: realistic objects at the sample's density, at any size."""
+    import tifffile
+
+    from trackmate_cellpose.data import sample_path
+
+    sample = tifffile.imread(sample_path("2dt"))
+    reps = -(-size // sample.shape[1])
+    tiled = np.tile(sample, (1, reps, reps))[:, :size, :size]
+    return np.ascontiguousarray(tiled[np.arange(frames) % len(tiled)])
+
+
 def bare_model(path: str):
     """A cellpose model loaded the way a user loads it (an independent copy of the weights)."""
     from cellpose import models

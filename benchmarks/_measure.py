@@ -160,10 +160,12 @@ class StageClock:
     ``sys.setprofile`` (the function may be held by private code under another name: the code object is what is
     matched), :meth:`wrap` returns a timed wrapper for a function a caller can replace (a third-party library's
     module attribute). A nested call of a stage that is already open counts once. A 10 ms sampler feeds every open
-    stage's peak RSS. Use as a context manager around the measured run.
+    stage's peak RSS. ``listener(name, event)`` (``"enter"`` or ``"leave"``), if given, is called in the measured
+    thread at the start and end of every stage. Use as a context manager around the measured run.
     """
 
-    def __init__(self, interval: float = 0.01) -> None:
+    def __init__(self, interval: float = 0.01, listener: Callable[[str, str], None] | None = None) -> None:
+        self.listener = listener
         self.records: dict[str, dict[str, float]] = {}
         self._open: dict[str, list[float]] = {}  # stage -> [depth, rss0, peak, c0, t0]
         self._watched: dict[Any, str] = {}
@@ -191,6 +193,8 @@ class StageClock:
                 return
             r = rss_mb()
             self._open[name] = [1, r, r, time.process_time(), time.perf_counter()]
+        if self.listener is not None:
+            self.listener(name, "enter")
 
     def _leave(self, name: str) -> None:
         t1, c1, r1 = time.perf_counter(), time.process_time(), rss_mb()
@@ -210,6 +214,8 @@ class StageClock:
         rec["peak_rss_mb"] = max(rec["peak_rss_mb"], peak)
         rec["peak_above_base_mb"] = max(rec["peak_above_base_mb"], peak - self.base_rss)
         rec["peak_above_start_mb"] = max(rec["peak_above_start_mb"], peak - rss0)
+        if self.listener is not None:
+            self.listener(name, "leave")
 
     def _profile(self, frame: Any, event: str, arg: Any) -> None:
         if event == "call":

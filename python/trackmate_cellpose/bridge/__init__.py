@@ -6,6 +6,8 @@
   and TrackMate's XML writer;
 * :func:`register_service` registers the Python detection service with the glue (idempotent; the glue calls it
   itself in a Fiji that Python started, through pyimagej's script runner);
+* :func:`to_java_map` turns ``DetectorSettings`` into the detector settings map a TrackMate ``Settings`` takes
+  (for scripting TrackMate from Python);
 * :func:`run_script` runs a SciJava script (Groovy, Jython, ...) in that Fiji;
 * :func:`find_fiji` / :func:`build_glue` inspect a Fiji and compile the glue for its TrackMate line (no JVM);
 * :func:`install_fiji` / :func:`uninstall_fiji` put the prebuilt glue into a Fiji's ``jars/`` and take it out again.
@@ -19,7 +21,7 @@ from ._fiji import FijiInstallation, find_fiji, trackmate_line_of_jar
 from ._glue import build_glue, cache_dir, compile_glue, find_javac, glue_source_root
 from ._install import install_fiji, installed_glue, uninstall_fiji
 from ._jvm import FijiSession, current_session, start_fiji
-from ._headless import TrackMateError, TrackMateRun, run_trackmate
+from ._headless import TrackMateError, TrackMateRun, run_trackmate, to_java_map
 from ._script import run_script
 from ._service import register_service
 
@@ -41,6 +43,7 @@ __all__ = [
     "TrackMateError",
     "TrackMateRun",
     "run_trackmate",
+    "to_java_map",
     "run_script",
     "register_service",
 ]
