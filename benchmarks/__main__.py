@@ -1,5 +1,6 @@
 """``python -m benchmarks SUITE [options]``: see the package docstring."""
 
-from . import main
+from benchmarks import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # asv imports every module of this package while it looks for benchmarks
+    raise SystemExit(main())

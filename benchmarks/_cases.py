@@ -128,6 +128,21 @@ def tiled_sample(frames: int, size: int) -> np.ndarray:
     return np.ascontiguousarray(tiled[np.arange(frames) % len(tiled)])
 
 
+def ground_truth_detections(n_frames: int = 20, size: int = 256, n_objects: int = 40):
+    """A ``DetectionResult`` without cellpose: the synthetic 2D+t movie's ground-truth labels turned into spots by
+    the package's geometry (for the export and tracking cases)."""
+    from trackmate_cellpose import DetectionResult, FrameResult
+    from trackmate_cellpose.data import synthetic_movie_2d
+    from trackmate_cellpose.geometry import labels_to_detections
+
+    _, labels = synthetic_movie_2d(n_frames=n_frames, shape_yx=(size, size), n_objects=n_objects, seed=11)
+    cal = calibration()
+    frames = [FrameResult(frame=t, labels=lab, detections=labels_to_detections(lab, frame=t, calibration=cal))
+              for t, lab in enumerate(labels)]
+    return DetectionResult(frames=frames, calibration=cal, is_3d=False, settings=settings(),
+                           image_shape_tczyx=(n_frames, 1, 1, size, size))
+
+
 def bare_model(path: str):
     """A cellpose model loaded the way a user loads it (an independent copy of the weights)."""
     from cellpose import models

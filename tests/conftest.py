@@ -83,8 +83,8 @@ def fiji_dir() -> Path:
 def test_model() -> Path:
     """The model the inference tests run (``TEST_MODEL``)."""
     if not TEST_MODEL.exists():
-        pytest.fail(f"test model missing: {TEST_MODEL} (run scripts/train_test_model.py or "
-                    "scripts/train_tiny_cpsam.py)")
+        pytest.fail(f"test model missing: {TEST_MODEL} (run scripts/tools/train_test_model.py or "
+                    "scripts/tools/train_tiny_cpsam.py)")
     return TEST_MODEL
 
 

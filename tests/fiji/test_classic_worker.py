@@ -95,7 +95,7 @@ def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: 
 def runs(tmp_path_factory, fiji_dir, test_model) -> dict:
     line = find_fiji(fiji_dir).line
     if shipped_jar(line) is None:
-        pytest.fail(f"no current prebuilt glue jar for {line}: run python scripts/build_glue_jars.py")
+        pytest.fail(f"no current prebuilt glue jar for {line}: run python scripts/tools/build_glue_jars.py")
     work = tmp_path_factory.mktemp("classic")
     fiji = work / "Fiji.app"
     shutil.copytree(fiji_dir, fiji, symlinks=True, copy_function=_link_or_copy)

@@ -66,7 +66,7 @@ def installed(tmp_path_factory, fiji_dir) -> dict:
     """A copy of FIJI_DIR with our glue installed by the CLI."""
     line = find_fiji(fiji_dir).line
     if shipped_jar(line) is None:
-        pytest.fail(f"no current prebuilt glue jar for {line}: run python scripts/build_glue_jars.py "
+        pytest.fail(f"no current prebuilt glue jar for {line}: run python scripts/tools/build_glue_jars.py "
                     "(or pip install -e .)")
     work = tmp_path_factory.mktemp("installed")
     copy = work / "Fiji.app"

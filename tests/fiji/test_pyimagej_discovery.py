@@ -145,7 +145,7 @@ def test_pyimagej_with_a_local_fiji_makes_no_network_connection(scenario):
 
 
 def test_a_script_from_fijis_script_editor_runs_the_detector(scenario):
-    """The BeanShell twin of scripts/fiji_trackmate_cellpose.groovy (the same TrackMate calls; the test Fijis lack
+    """The BeanShell twin of scripts/fiji/fiji_trackmate_cellpose.groovy (the same TrackMate calls; the test Fijis lack
     Groovy's core), run through SciJava's ScriptService as the Script Editor does, in the Fiji pyimagej started."""
     assert scenario["scripts"]["bsh"]["ok"] and scenario["scripts"]["bsh"]["language"] == "BeanShell"
     facts = _xml_facts(scenario["bsh_xml"])
@@ -164,7 +164,7 @@ def _real_jython(fiji: Path) -> Path | None:
 
 
 def test_the_jython_example_runs_in_a_fiji_started_by_pyimagej(tmp_path, fiji_dir):
-    """scripts/fiji_trackmate_cellpose_jython.py itself, from Fiji's ScriptService, in a pyimagej-started copy of the
+    """scripts/fiji/fiji_trackmate_cellpose_jython.py itself, from Fiji's ScriptService, in a pyimagej-started copy of the
     Fiji with our jar installed: spots in every frame, tracks, the XML names the detector."""
     work = tmp_path
     fiji = install_into_copy(fiji_dir, work)
@@ -188,7 +188,7 @@ def test_the_jython_example_runs_in_a_fiji_started_by_pyimagej(tmp_path, fiji_di
 
         shutil.copy(jython, fiji / "jars" / "jython-debian.jar")
     out = work / "jython.xml"
-    script = {"name": "jython", "path": str(REPO / "scripts" / "fiji_trackmate_cellpose_jython.py"),
+    script = {"name": "jython", "path": str(REPO / "scripts" / "fiji" / "fiji_trackmate_cellpose_jython.py"),
               "params": {"imageFile": sample_path("2dt"), "outFile": out, "modelName": "CUSTOM",
                          "modelPath": os.environ["TMCP_TEST_MODEL"], "diameter": "10.0", "useGpu": "false",
                          "minIou": "0.3"}}

@@ -202,21 +202,21 @@ def test_source_hash_follows_the_lines_sources_only(tmp_path):
 def test_the_packages_prebuilt_jars_are_current_with_the_sources(javac):
     """The jars the build hook put into this installation (wheel: site-packages; editable: the source tree) were built
     from the sources it holds. Fails after editing java-glue/src without rebuilding: run
-    `python scripts/build_glue_jars.py` (or `pip install -e .`)."""
+    `python scripts/tools/build_glue_jars.py` (or `pip install -e .`)."""
     from trackmate_cellpose.bridge._glue import current_source_hash, prebuilt_dir
     from trackmate_cellpose.bridge._prebuilt import prebuilt_jar_name, read_manifest
 
     for line in SOURCE_SETS:
         jar = prebuilt_dir() / prebuilt_jar_name(line)
         assert jar.is_file(), (
-            f"{jar} missing: the build hook did not run (pip install -e . or python scripts/build_glue_jars.py)")
+            f"{jar} missing: the build hook did not run (pip install -e . or python scripts/tools/build_glue_jars.py)")
         assert read_manifest(jar)["Glue-Source-Hash"] == current_source_hash(line), (
-            f"{jar} is stale: run python scripts/build_glue_jars.py")
+            f"{jar} is stale: run python scripts/tools/build_glue_jars.py")
 
 
 def test_every_shipped_jar_holds_the_settings_table_python_makes_now():
     """The Java side's defaults, checks and panel read this resource: it must be the Python table, unchanged since the
-    jar was built (a drift means the jar is stale: run python scripts/build_glue_jars.py)."""
+    jar was built (a drift means the jar is stale: run python scripts/tools/build_glue_jars.py)."""
     from trackmate_cellpose.bridge._glue import prebuilt_dir
     from trackmate_cellpose.bridge._prebuilt import load_settings_table, prebuilt_jar_name
 
@@ -224,6 +224,6 @@ def test_every_shipped_jar_holds_the_settings_table_python_makes_now():
                                                                            settings_resource_json())
     for line in SOURCE_SETS:
         jar = prebuilt_dir() / prebuilt_jar_name(line)
-        assert jar.is_file(), f"{jar} missing: run python scripts/build_glue_jars.py"
+        assert jar.is_file(), f"{jar} missing: run python scripts/tools/build_glue_jars.py"
         with zipfile.ZipFile(jar) as z:
             assert z.read(SETTINGS_RESOURCE).decode("utf-8") == settings_resource_json(), f"{jar} is stale"

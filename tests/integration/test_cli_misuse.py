@@ -287,7 +287,7 @@ def test_one_tracker_definition_and_default_everywhere(capsys):
     assert sig.parameters["tracker_settings"].default is None  # None = OverlapTrackerSettings()
     # scripts and README say the same default
     for script in ("fiji_trackmate_cellpose.groovy", "fiji_trackmate_cellpose_jython.py"):
-        text = (REPO / "scripts" / script).read_text()
+        text = (REPO / "scripts" / "fiji" / script).read_text()
         assert re.search(r"value = ([0-9.]+)\) minIou", text).group(1) == str(default.min_iou)
     readme = (REPO / "README.md").read_text()
     found = re.findall(r"(?:--min-iou |min_iou=|minIou=|MIN_IOU )([0-9.]+)", readme)

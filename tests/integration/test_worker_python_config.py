@@ -43,7 +43,7 @@ def probe(tmp_path_factory) -> dict:
         pytest.skip(f"no JDK: {e}")
     jar = shipped_jar("tm7")
     if jar is None:
-        pytest.fail("no current prebuilt glue jar: run python scripts/build_glue_jars.py")
+        pytest.fail("no current prebuilt glue jar: run python scripts/tools/build_glue_jars.py")
     work = tmp_path_factory.mktemp("probe")
     src = work / "src" / "trackmatecellpose" / "glue" / "WorkerPythonProbe.java"
     src.parent.mkdir(parents=True)

@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--log", action="store_true", help="print TrackMate's log after a --run")
     p.add_argument("--script", metavar="FILE",
                    help="run a Fiji script (Groovy, Jython, ...) headless in the started Fiji and exit, e.g. "
-                        "scripts/fiji_trackmate_cellpose.groovy")
+                        "scripts/fiji/fiji_trackmate_cellpose.groovy")
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                    help="a #@ parameter of --script (repeatable), e.g. --arg imageFile=movie.tif")
     add_runtime_options(p)

@@ -1,7 +1,7 @@
 """How the cellpose network is run on a CPU (``RuntimeOptions.inference``): same weights, faster kernels.
 
 Measured on this project's 2-core AMD EPYC (Zen 4, AVX-512 + avx512_bf16, no AMX), cellpose 3.1.1.3 and its CPnet
-(``scripts/bench_speed.py``; numbers in BENCHMARKS.md):
+(``python -m benchmarks network`` and ``engine``; numbers in BENCHMARKS.md):
 
 * ``"auto"`` (default): ``"onnx"`` where it applies (a cellpose-3 network on the CPU, ``onnxruntime`` and ``onnx``
   importable), else ``"fast"``. The adapter records the mode it resolved to (``CellposeAdapter.inference``).

@@ -1,6 +1,6 @@
 """Test-only support for running REAL cellpose-4 code on a CPU without the 1.2 GB Cellpose-SAM weights.
 
-Two hooks, both used only by tests and by ``scripts/train_tiny_cpsam.py`` (never by the package):
+Two hooks, both used only by tests and by ``scripts/tools/train_tiny_cpsam.py`` (never by the package):
 
 * :func:`shim_torchvision_ops` - PyPI's torchvision wheels are CUDA builds; beside the CPU torch their import fails
   with ``operator torchvision::nms does not exist``, so ``from cellpose import models`` fails. cellpose only uses

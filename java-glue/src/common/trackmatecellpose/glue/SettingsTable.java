@@ -175,7 +175,7 @@ public final class SettingsTable
 		{
 			if ( in == null )
 				throw new IllegalStateException( "the glue jar lacks its settings table " + RESOURCE
-						+ " (rebuild it: python scripts/build_glue_jars.py or pip install -e .)" );
+						+ " (rebuild it: python scripts/tools/build_glue_jars.py or pip install -e .)" );
 			final ByteArrayOutputStream buf = new ByteArrayOutputStream();
 			final byte[] b = new byte[ 8192 ];
 			for ( int n; ( n = in.read( b ) ) > 0; )

@@ -1,6 +1,6 @@
 """Score a test model on the bundled synthetic samples: per-frame F1@0.5 and CTC SEG, and 3D mesh soundness.
 
-    python scripts/eval_test_model.py [--model FILE] [--modes 2d,3d,2dz] [--json OUT.json]
+    python scripts/tools/eval_test_model.py [--model FILE] [--modes 2d,3d,2dz] [--json OUT.json]
 
 Default model: the bundled cellpose-3 test model. For the tiny cellpose-4 model run it under cellpose 4 with
 ``PYTHONPATH=tests/support/cp4 TMCP_TEST_TINY_CPSAM=1`` (the test-only encoder builder). SEG is the Cell Tracking
@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from trackmate_cellpose import Calibration, DetectorSettings, detect
 from trackmate_cellpose.data import sample_path, test_model_path
 

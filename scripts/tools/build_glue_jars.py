@@ -1,7 +1,7 @@
 """Rebuild the prebuilt glue jars in the source tree (python/trackmate_cellpose/data/java/glue/), as an editable
 install's build hook does, without reinstalling: after editing java-glue/src in a development checkout.
 
-Usage: python scripts/build_glue_jars.py   (needs a JDK: $JAVA_HOME/bin/javac or javac on PATH)
+Usage: python scripts/tools/build_glue_jars.py   (needs a JDK: $JAVA_HOME/bin/javac or javac on PATH)
 """
 
 import importlib.util
@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def main() -> int:

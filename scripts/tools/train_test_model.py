@@ -2,11 +2,11 @@
 
 This model is for tests and the demo only: it segments the package's synthetic blobs, not real cells. Two stages:
 (1) from scratch on 2D frames (``--epochs``); (2) fine-tuned on 2D frames AND orthogonal (ZY, ZX, YX) slices of
-synthetic anisotropic volumes resampled as cellpose's 3D mode resamples them (scripts/training_data.py), so that full
+synthetic anisotropic volumes resampled as cellpose's 3D mode resamples them (scripts/tools/training_data.py), so that full
 3D mode works on the bundled 3D+t sample (``--finetune-epochs``). ``--init FILE`` starts stage 2 from FILE (e.g.
 the stage-1 model of an earlier run) instead of running stage 1.
 
-    python scripts/train_test_model.py [--epochs 40] [--out python/trackmate_cellpose/data/tmcp_test_model.pth]
+    python scripts/tools/train_test_model.py [--epochs 40] [--out python/trackmate_cellpose/data/tmcp_test_model.pth]
 
 The result is stored as an fp16 state dict (~13 MB) that ``CellposeModel(pretrained_model=path)`` loads unchanged.
 """
@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from training_data import training_set
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "python" / "trackmate_cellpose" / "data" / "tmcp_test_model.pth"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "python" / "trackmate_cellpose" / "data" / "tmcp_test_model.pth"
 
 
 def main(argv=None) -> int:

@@ -8,13 +8,10 @@ synthetic anisotropic volumes resampled exactly as cellpose does it (linear inte
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from trackmate_cellpose.data import synthetic_frame, synthetic_movie_3d
 
 

@@ -4,7 +4,10 @@ Needs cellpose 4 (``CELLPOSE_SPEC='cellpose>=4.2,<5' VENV=.venv-cp4 bash scripts
 ``ImageEncoderViT`` in a tiny configuration (tests/support/cp4/tiny_cpsam.py); everything else is cellpose 4's real
 CPSAM network and training loop. For tests only: it segments the package's synthetic blobs, nothing else.
 
-    .venv-cp4/bin/python scripts/train_tiny_cpsam.py [--epochs 100] [--out tests/data/tiny_cpsam.pth]
+    PYTHONPATH=tests/support/cp4 .venv-cp4/bin/python scripts/tools/train_tiny_cpsam.py [--epochs 100] \
+        [--out tests/data/tiny_cpsam.pth]
+
+(``tests/support/cp4`` holds the tiny encoder's hooks, which the tests use too.)
 
 Stored as an fp16 state dict (< 1 MB); cellpose 4 loads it with ``CellposeModel(pretrained_model=path)`` once the
 tiny encoder builder is installed (the tests do that through tests/support/cp4/sitecustomize.py).
@@ -14,18 +17,20 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "support" / "cp4"))
-sys.path.insert(0, str(ROOT / "scripts"))
-from tiny_cpsam import install_tiny_encoder, shim_torchvision_ops  # noqa: E402
-from training_data import training_set  # noqa: E402
+from training_data import training_set
+
+try:
+    from tiny_cpsam import install_tiny_encoder, shim_torchvision_ops
+except ImportError as e:  # the test support folder is not on the path
+    raise SystemExit(f"{e}: run with PYTHONPATH=tests/support/cp4 (see this script's docstring)") from e
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_OUT = ROOT / "tests" / "data" / "tiny_cpsam.pth"
 

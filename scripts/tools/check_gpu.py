@@ -1,6 +1,6 @@
 """GPU check (run on a machine with CUDA): detection on the bundled samples on the GPU and on the CPU, compared.
 
-    python scripts/check_gpu.py [--model FILE] [--json OUT.json]
+    python scripts/tools/check_gpu.py [--model FILE] [--json OUT.json]
 
 Under cellpose 4 the GPU path loads the network in bfloat16 (``use_bfloat16`` on CUDA), the CPU path in float32; under
 cellpose 3 both are float32. Reports, per mode (2D+t, 3D mode, 2D+Z): objects, F1@0.5 against the synthetic truth on
@@ -13,14 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 import tifffile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_test_model import CAL, f1_at_iou
 from trackmate_cellpose import DetectorSettings, RuntimeOptions, detect
 from trackmate_cellpose.data import sample_path, test_model_path

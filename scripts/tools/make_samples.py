@@ -1,6 +1,6 @@
 """Generate the bundled synthetic sample movies (seeded; output is deterministic).
 
-    python scripts/make_samples.py [--out python/trackmate_cellpose/data]
+    python scripts/tools/make_samples.py [--out python/trackmate_cellpose/data]
 
 Writes ImageJ hyperstack TIFFs with calibration (xy 0.5 um, z 1.0 um, dt 5 s):
 ``sample_2dt.tif`` (12 frames, 128x128) and ``sample_3dt.tif`` (3 time points, 12 z, 96x96), each with a
@@ -10,16 +10,14 @@ Writes ImageJ hyperstack TIFFs with calibration (xy 0.5 um, z 1.0 um, dt 5 s):
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "python" / "trackmate_cellpose" / "data"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "python" / "trackmate_cellpose" / "data"
 PIXEL_UM, Z_UM, DT_S = 0.5, 1.0, 5.0
 
 
