@@ -51,10 +51,11 @@ def model_path() -> str:
 
 def settings(diameter_um: float = 10.0, **fields: Any):
     """DetectorSettings with the test model (CUSTOM), ``diameter_um`` (10 um = 20 px: cellpose rescale 1.5 for the
-    bundled model), on the CPU; other fields at their defaults unless given."""
+    bundled model), on the CPU unless ``use_gpu=True``; other fields at their defaults unless given."""
     from trackmate_cellpose import DetectorSettings
 
-    return DetectorSettings(model="CUSTOM", model_path=model_path(), diameter=diameter_um, use_gpu=False, **fields)
+    return DetectorSettings(**{"model": "CUSTOM", "model_path": model_path(), "diameter": diameter_um,
+                               "use_gpu": False, **fields})
 
 
 def calibration(z_um: float = Z_UM):
@@ -73,6 +74,12 @@ def parse_shape(text: str, n: int, what: str) -> tuple[int, ...]:
     if len(shape) != n or min(shape) < 1:
         raise UsageError(f"{what}: expected {n} sizes like {'x'.join(['64'] * n)}, got {text!r}")
     return shape
+
+
+def parse_shape_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """:func:`parse_shape` of ``spec["text"]`` with ``spec["n"]`` sizes, as a result dict (a child process's task in
+    the tests of :func:`~benchmarks._measure.run_child`)."""
+    return {"shape": list(parse_shape(spec["text"], int(spec["n"]), "text"))}
 
 
 def check_cases(text: str) -> list[str]:
@@ -143,11 +150,12 @@ def ground_truth_detections(n_frames: int = 20, size: int = 256, n_objects: int 
                            image_shape_tczyx=(n_frames, 1, 1, size, size))
 
 
-def bare_model(path: str):
-    """A cellpose model loaded the way a user loads it (an independent copy of the weights)."""
+def bare_model(path: str, device: str = "cpu"):
+    """A cellpose model loaded the way a user loads it (an independent copy of the weights), on ``device``."""
+    import torch
     from cellpose import models
 
-    return models.CellposeModel(gpu=False, pretrained_model=path)
+    return models.CellposeModel(gpu=device != "cpu", device=torch.device(device), pretrained_model=path)
 
 
 def bare_call(model, movie: np.ndarray, axes: str, settings, *, anisotropy: float = Z_UM / PX_UM

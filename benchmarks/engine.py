@@ -46,13 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also the cellpose command-line round trip per call (2D cases, cellpose 3)")
     parser.add_argument("--diameter", type=float, default=10.0, help="CELL_DIAMETER in um, 0.5 um pixels "
                                                                      "[%(default)s]")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"),
+                        help="where ours and bare cellpose run [%(default)s]")
 
 
-def _runtime(mode: str):
+def _runtime(mode: str, device: str):
     from trackmate_cellpose import RuntimeOptions
 
     inference, _, tile_batch = mode.partition(":")
-    return RuntimeOptions(device="cpu", inference=inference, tile_batch_size=int(tile_batch or 8))
+    return RuntimeOptions(device=device, inference=inference, tile_batch_size=int(tile_batch or 8))
 
 
 def cli_round_trip(movie: np.ndarray, settings, cal, home: Path) -> list[np.ndarray]:
@@ -87,10 +89,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     cases = _cases.check_cases(args.cases)
     modes = [m for m in args.modes.split(",") if m]
-    runtimes = {m: _runtime(m) for m in modes}  # invalid modes fail here, before any work
-    settings, cal = _cases.settings(args.diameter), _cases.calibration()
+    runtimes = {m: _runtime(m, args.device) for m in modes}  # invalid modes fail here, before any work
+    settings, cal = _cases.settings(args.diameter, use_gpu=args.device != "cpu"), _cases.calibration()
     major = _cases.cellpose_major()
-    out: dict[str, Any] = {"settings": settings.to_trackmate_map(), "cellpose_major": major,
+    out: dict[str, Any] = {"settings": settings.to_trackmate_map(), "cellpose_major": major, "device": args.device,
                            "calibration_um": [cal.x, cal.y, cal.z], "modes": modes, "reps": args.reps,
                            "baseline": "bare CellposeModel.eval (one call on the 2D+t stack, one do_3D call per 3D "
                                        "time point), batch_size=8, an independent copy of the weights",
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             [sys.executable, "-c", "import cellpose.models"], check=True, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)}, max(1, args.reps))["import"]
         out.update(timing_summaries("fresh_process_import_cellpose", imp))
-    bare_model = _cases.bare_model(settings.model_path)
+    bare_model = _cases.bare_model(settings.model_path, device=args.device)
     for case in cases:
         movie, axes = _cases.image(case)
         log(f"engine {case}: {movie.shape}, load {loadavg()}")
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             res = detect(movie, settings, axes=axes, calibration=cal, runtime=rt)  # warm-up: load, export
             row[f"{mode}_first_call_s"] = time.perf_counter() - t0
-            row[f"{mode}_ran_as"] = CellposeAdapter.get(settings, runtime_device="cpu",
+            row[f"{mode}_ran_as"] = CellposeAdapter.get(settings, runtime_device=args.device,
                                                         inference=rt.inference).inference
             row[f"{mode}_vs_bare"] = _cases.match_frames([fr.labels for fr in res.frames], bare_masks)
             row[f"{mode}_spots"] = res.n_detections
