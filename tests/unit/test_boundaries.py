@@ -300,7 +300,11 @@ def test_every_public_name_exists():
 
 def test_scripts_benchmarks_and_docs_use_only_the_public_surface():
     private = re.compile(r"\b(trackmate_cellpose(?:\.[a-z]\w*)*\._[a-z]\w*)")
+    # ``from trackmate_cellpose.segment import _adapter`` and ``from trackmate_cellpose.pipeline import _detect``
+    private_from = re.compile(r"\bfrom (trackmate_cellpose(?:\.[a-z]\w*)*) import \(?([^)\n]*?\b_[a-z]\w*)")
     where = [p for d in ("scripts", "benchmarks", "docs") for p in (REPO / d).rglob("*")
              if p.suffix in (".py", ".md", ".groovy", ".bsh") and p.is_file()]
     hits = [f"{p.relative_to(REPO)}: {m}" for p in where for m in private.findall(p.read_text(encoding="utf-8"))]
+    hits += [f"{p.relative_to(REPO)}: from {m[0]} import {m[1]}" for p in where
+             for m in private_from.findall(p.read_text(encoding="utf-8"))]
     assert hits == []
