@@ -40,7 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _cases
-from ._measure import UsageError, fmt_s, log, loadavg, run_child, summary
+from ._measure import UsageError, children_cpu, fmt_s, log, loadavg, run_child, summary
 from .jvm import fiji_dir
 
 NAME = "trackmate"
@@ -234,7 +234,7 @@ def session(spec: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {"shape": list(img.shape), "axes": axes, "load_before": loadavg()}
         first: dict[str, Any] = {}
         for mode in modes:
-            c0, k0, w0, t0 = time.process_time(), _children(), worker_cpu(), time.perf_counter()
+            c0, k0, w0, t0 = time.process_time(), children_cpu(), worker_cpu(), time.perf_counter()
             try:
                 first[mode] = fns[mode]()
             except Exception as e:  # noqa: BLE001 - the peer refuses 3D: record its message, time the others
@@ -242,7 +242,7 @@ def session(spec: dict[str, Any]) -> dict[str, Any]:
                 log(f"{case} {mode}: {row[f'{mode}_error']}")
                 continue
             row[f"{mode}_first_call"] = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0
-                                         + _children() - k0 + worker_cpu() - w0}
+                                         + children_cpu() - k0 + worker_cpu() - w0}
         timed_modes = [m for m in modes if m in first]
         row["spots"] = _compare_spots(first, timed_modes, img, axes)
         reps = spec["reps_large"] if case in LARGE else spec["reps"]
@@ -250,11 +250,11 @@ def session(spec: dict[str, Any]) -> dict[str, Any]:
         inner_s.clear()
         for r in range(reps):
             for mode in timed_modes[r % len(timed_modes):] + timed_modes[:r % len(timed_modes)]:
-                c0, k0, w0, t0 = time.process_time(), _children(), worker_cpu(), time.perf_counter()
+                c0, k0, w0, t0 = time.process_time(), children_cpu(), worker_cpu(), time.perf_counter()
                 fns[mode]()
                 w1 = worker_cpu()
                 times[mode].append({"wall": time.perf_counter() - t0, "worker_cpu": w1 - w0,
-                                    "cpu": time.process_time() - c0 + _children() - k0 + w1 - w0, "load": loadavg()})
+                                    "cpu": time.process_time() - c0 + children_cpu() - k0 + w1 - w0, "load": loadavg()})
                 log(f"{case} rep {r + 1}/{reps} {mode}: wall {times[mode][-1]['wall']:.2f} s, cpu "
                     f"{times[mode][-1]['cpu']:.2f} s, load {loadavg()}")
         for m, ts in times.items():
@@ -277,11 +277,6 @@ def session(spec: dict[str, Any]) -> dict[str, Any]:
     if "worker" in modes:
         Worker.shared().stop()
     return out
-
-
-def _children() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _compare_spots(first: dict[str, Any], modes: list[str], img: np.ndarray, axes: str) -> dict[str, Any]:
