@@ -239,14 +239,13 @@ def post_case(spec: dict[str, Any]) -> dict[str, Any]:
     gen_s = time.perf_counter() - g0
     prob = img.astype(np.float32)
     del img
-    clock = StageClock()
-    clock.watch("clean", segment.clean_labels)
-    clock.watch("spots", geometry.labels_to_detections)
+    clock = StageClock()  # called here directly: wrapped, no profile hook
     load0 = loadavg()
     with clock:
-        lab = segment.clean_labels(truth, min_size=settings.min_size, split=True)
-        dets = geometry.labels_to_detections(lab, frame=0, calibration=cal, simplify=settings.simplify_contours,
-                                             smoothing_scale=settings.smoothing_scale, cellprob=prob)
+        lab = clock.wrap("clean", segment.clean_labels)(truth, min_size=settings.min_size, split=True)
+        dets = clock.wrap("spots", geometry.labels_to_detections)(
+            lab, frame=0, calibration=cal, simplify=settings.simplify_contours,
+            smoothing_scale=settings.smoothing_scale, cellprob=prob)
     return {"part": "post", "mode": "post", "zyx": list(zyx), "voxels": int(np.prod(zyx)),
             "cells_true": int(truth.max()), "spots": len(dets),
             "mesh_faces": int(sum(len(d.mesh.faces) for d in dets)), "stages": clock.records,
