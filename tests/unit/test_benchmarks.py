@@ -104,6 +104,11 @@ def test_stage_clock_follows_calls_without_patching_and_counts_nested_calls_once
     assert rec["outer"]["wall_s"] >= rec["inner"]["wall_s"] >= 0.03
     assert events[0] == ("outer", "enter") and events[-1] == ("outer", "leave")
     assert held["fn"] is _outer and sys.getprofile() is None
+    wrapped = _measure.StageClock()  # nothing watched: no profile hook, the wrapped call is timed
+    with wrapped:
+        assert sys.getprofile() is None
+        assert wrapped.wrap("inner", _inner)(5) == 5
+    assert wrapped.records["inner"]["calls"] == 1 and wrapped.records["inner"]["wall_s"] >= 0.01
 
 
 def test_match_objects_sees_renumbering_as_identical_and_scores_a_missing_object():
