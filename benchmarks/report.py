@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     text = "\n".join(sections)
     if args.output:
         args.output.write_text(text)
+        return {"markdown": f"{len(sections)} result file(s) rendered into {args.output}", "files": list(map(str, files))}
     return {"markdown": text, "files": [str(p) for p in files]}
 
 
