@@ -31,6 +31,14 @@ SOURCE_SETS: dict[str, tuple[str, ...]] = {
     "tm9": ("common", "tm8", "spots-v9"),
 }
 
+#: The source set of the update site's loader (``trackmatecellpose.loader.GlueLoader``: JDK + SciJava only), compiled
+#: once for every line: it picks the line's glue jar at Fiji's start (see ``_update_site``).
+LOADER_SOURCE_SET = "loader"
+#: File name of the prebuilt loader jar (beside the glue jars).
+LOADER_JAR = "trackmate-cellpose-loader.jar"
+#: Manifest attribute that marks the loader jar.
+LOADER_MARKER = "TrackMate-Cellpose-Loader"
+
 PLUGIN_INDEX = "META-INF/json/org.scijava.plugin.Plugin"
 #: Manifest attribute that marks a jar as trackmate-cellpose's glue (install-fiji replaces only such jars).
 MANIFEST_MARKER = "TrackMate-Cellpose-Glue"
@@ -226,6 +234,49 @@ def _javac(javac: Path, args: list[str], tmp: Path, what: str) -> None:
         raise RuntimeError(f"javac ({javac}) failed compiling {what}:\n{proc.stdout}{proc.stderr}")
 
 
+def _write_jar(out_jar: Path, manifest: str, index: str, classes: Path, extra: dict[str, bytes]) -> None:
+    """Write a jar with fixed timestamps (the same inputs give the same bytes), atomically."""
+    tmp_jar = out_jar.with_name(out_jar.name + ".tmp")
+    with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", _ZIP_DATE), manifest)
+        z.writestr(zipfile.ZipInfo(PLUGIN_INDEX, _ZIP_DATE), index)
+        for name, data in extra.items():
+            info = zipfile.ZipInfo(name, _ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+        for f in sorted(classes.rglob("*.class")):
+            info = zipfile.ZipInfo(f.relative_to(classes).as_posix(), _ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, f.read_bytes())
+    os.replace(tmp_jar, out_jar)
+
+
+_FLAGS = ["-encoding", "UTF-8", "-nowarn", "-Xlint:-options", "--release", "8"]
+
+
+def build_loader_jar(src_root: Path, mirror_root: Path, out_jar: Path, *, javac: Path, version: str) -> Path:
+    """Compile the update site's loader (source set ``loader``, against the mirror's SciJava stubs alone) with
+    ``--release 8`` into ``out_jar``; its manifest carries ``TrackMate-Cellpose-Loader`` and the version."""
+    src_root, mirror_root, out_jar = Path(src_root), Path(mirror_root), Path(out_jar)
+    out_jar.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tmcp-loader-") as tmp_s:
+        tmp = Path(tmp_s)
+        mirror_classes, classes = tmp / "mirror", tmp / "classes"
+        mirror_classes.mkdir()
+        classes.mkdir()
+        _javac(javac, [*_FLAGS, "-proc:none", "-d", str(mirror_classes),
+                       *map(str, sorted((mirror_root / "shared" / "org" / "scijava").rglob("*.java")))], tmp, "mirror-loader")
+        _javac(javac, [*_FLAGS, "-proc:none", "-d", str(classes), "-cp", str(mirror_classes),
+                       *map(str, sorted((src_root / LOADER_SOURCE_SET).rglob("*.java")))], tmp, "loader")
+        index = plugin_index_of_classes(classes)
+        if not index:
+            raise RuntimeError("the loader has no @Plugin class: SciJava would never start it")
+        manifest = ("Manifest-Version: 1.0\r\nCreated-By: trackmate-cellpose\r\n"
+                    f"{LOADER_MARKER}: true\r\nTrackMate-Cellpose-Version: {version}\r\n\r\n")
+        _write_jar(out_jar, manifest, index, classes, {})
+    return out_jar
+
+
 def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Path, *, javac: Path,
                        version: str, table: tuple[str, str]) -> Path:
     """Compile the glue of ``line`` with ``--release 8`` against the API mirror into ``out_jar`` (atomically).
@@ -236,7 +287,7 @@ def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Pa
     """
     resource, table_json = table
     src_root, mirror_root, out_jar = Path(src_root), Path(mirror_root), Path(out_jar)
-    flags = ["-encoding", "UTF-8", "-nowarn", "-Xlint:-options", "--release", "8"]
+    flags = _FLAGS
     out_jar.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"tmcp-prebuilt-{line}-") as tmp_s:
         tmp = Path(tmp_s)
@@ -254,26 +305,19 @@ def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Pa
                     f"{MANIFEST_MARKER}: true\r\nTrackMate-Cellpose-Version: {version}\r\n"
                     f"TrackMate-Line: {line}\r\nGlue-Source-Hash: {source_hash(src_root, line, table_json)}\r\n"
                     "Glue-Compiled-Against: api-mirror, release 8\r\n\r\n")
-        tmp_jar = out_jar.with_name(out_jar.name + ".tmp")
-        with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", _ZIP_DATE), manifest)
-            z.writestr(zipfile.ZipInfo(PLUGIN_INDEX, _ZIP_DATE), index)
-            info = zipfile.ZipInfo(resource, _ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, table_json.encode("utf-8"))
-            for f in sorted(classes.rglob("*.class")):
-                info = zipfile.ZipInfo(f.relative_to(classes).as_posix(), _ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, f.read_bytes())
-        os.replace(tmp_jar, out_jar)
+        _write_jar(out_jar, manifest, index, classes, {resource: table_json.encode("utf-8")})
     return out_jar
 
 
 def build_prebuilt_jars(src_root: Path, mirror_root: Path, out_dir: Path, *, javac: Path, version: str,
                         table: tuple[str, str]) -> list[Path]:
-    """Build the jar of every line into ``out_dir`` (``trackmate-cellpose-glue-<line>.jar``)."""
-    return [build_prebuilt_jar(line, src_root, mirror_root, Path(out_dir) / prebuilt_jar_name(line), javac=javac,
+    """Build the jar of every line into ``out_dir`` (``trackmate-cellpose-glue-<line>.jar``), and the update site's
+    loader jar (``trackmate-cellpose-loader.jar``) when the sources have its source set."""
+    jars = [build_prebuilt_jar(line, src_root, mirror_root, Path(out_dir) / prebuilt_jar_name(line), javac=javac,
                                version=version, table=table) for line in SOURCE_SETS]
+    if (Path(src_root) / LOADER_SOURCE_SET).is_dir():
+        jars.append(build_loader_jar(src_root, mirror_root, Path(out_dir) / LOADER_JAR, javac=javac, version=version))
+    return jars
 
 
 def read_manifest(jar: Path) -> dict[str, str]:
