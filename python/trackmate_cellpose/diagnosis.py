@@ -249,7 +249,7 @@ def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
         return
     r.add("fiji", "ok", f"{inst.root}: TrackMate {inst.trackmate_version} (API line {inst.line}, Java "
                         f"{inst.java_release} classes), {len(inst.jars)} jars")
-    _check_fiji_glue(r, inst)
+    _check_fiji_glue(r, inst, from_site=_check_fiji_update_site(r, inst))
     if not start_jvm:
         return
     java = shutil.which("java")
@@ -277,7 +277,34 @@ def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
               "update Fiji (Help > Update...) and check that Java matches TrackMate's class version")
 
 
-def _check_fiji_glue(r: Report, inst) -> None:
+def _check_fiji_update_site(r: Report, inst) -> bool:
+    """Did this Fiji get the detector from the trackmate-cellpose update site (its loader, the glue of its line and
+    the Python code), and does install-fiji's jar shadow it."""
+    from .bridge._install import installed_glue
+    from .bridge._prebuilt import LOADER_MARKER, prebuilt_jar_name, read_manifest
+    from .bridge._update_site import PYTHON_ZIP, SITE_DIR
+
+    loaders = [j for j in sorted((inst.root / "jars").glob("trackmate-cellpose-*.jar"))
+               if read_manifest(j).get(LOADER_MARKER) == "true"]
+    if not loaders:
+        return False
+    version = read_manifest(loaders[-1]).get("TrackMate-Cellpose-Version", "?")
+    glue, code = inst.root / SITE_DIR / prebuilt_jar_name(inst.line), inst.root / SITE_DIR / PYTHON_ZIP
+    missing = [p.relative_to(inst.root).as_posix() for p in (glue, code) if not p.is_file()]
+    where = f"update site: trackmate-cellpose {version} ({loaders[-1].relative_to(inst.root).as_posix()})"
+    if missing:
+        r.add("fiji update site", "error", f"{where}, but {', '.join(missing)} is missing",
+              "update Fiji (Help > Update...) to restore the update site's files")
+    elif installed_glue(inst.root, inst.line):
+        r.add("fiji update site", "warn", f"{where}; the jar of install-fiji is also there and is the one used",
+              f"trackmate-cellpose uninstall-fiji --fiji {inst.root} to use the update site's")
+    else:
+        r.add("fiji update site", "ok", f"{where}: the glue for {inst.line} and the Python code; a classic launch "
+                                        "needs only a Python with cellpose (the detector's PYTHON_EXECUTABLE)")
+    return not missing
+
+
+def _check_fiji_glue(r: Report, inst, *, from_site: bool = False) -> None:
     """Is our jar installed in this Fiji (which version, current or stale), and how would the detector run today."""
     from .bridge._glue import shipped_jar
     from .bridge._install import installed_glue
@@ -319,6 +346,10 @@ def _check_fiji_glue(r: Report, inst) -> None:
         r.add("fiji python mode", "info", "Fiji's Python mode or a Fiji started by pyimagej: needs our jar in this "
                                           "Fiji", f"{install} (then pip install trackmate-cellpose in that Python)")
     classic = "classic launch (Fiji started from its icon, no Python in it)"
+    if not found and from_site:
+        r.add("fiji classic", "ok", f"{classic}: listed (update site); its worker runs the site's Python code with "
+                                    "the Python set in the detector's PYTHON_EXECUTABLE (one with cellpose)")
+        return
     if not found:
         r.add("fiji classic", "info", f"{classic}: the detector is not listed there", f"{install} adds it")
         return

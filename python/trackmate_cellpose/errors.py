@@ -13,6 +13,7 @@ __all__ = [
     "InvalidSettingsError",
     "InvalidImageError",
     "BackendUnavailableError",
+    "MissingPackageError",
     "SegmentationError",
     "Cancelled",
     "OutputExistsError",
@@ -48,6 +49,21 @@ class InvalidImageError(TrackMateCellposeError, ValueError):
 
 class BackendUnavailableError(TrackMateCellposeError, RuntimeError):
     """A required backend (cellpose, torch, a JVM, Fiji, a model file, a GPU) is missing."""
+
+
+class MissingPackageError(BackendUnavailableError):
+    """A compiled package that one feature needs is not installed in this Python (a Python that has cellpose but not
+    everything of trackmate-cellpose, e.g. a detector worker running the update site's code). The message names the
+    package, what needs it, and the one command that installs it into this Python."""
+
+    def __init__(self, package: str, needed_for: str):
+        import shlex
+        import sys
+
+        self.package, self.needed_for = package, needed_for
+        self.command = f"{shlex.quote(sys.executable)} -m pip install {package}"
+        super().__init__(f"{package} is missing in the Python {sys.executable}: {needed_for} need(s) it. To add it "
+                         f"there, run: {self.command}")
 
 
 class SegmentationError(TrackMateCellposeError, RuntimeError):

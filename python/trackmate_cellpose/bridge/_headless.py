@@ -194,7 +194,9 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     model.setLogger(logger)
     cal = imp.getCalibration()
     model.setPhysicalUnits(cal.getUnit(), cal.getTimeUnit())  # 7.x keeps "pixels"/"frames" otherwise
-    JClass("trackmatecellpose.glue.CellposePyLogging").setFallbackLogger(logger)
+    from ._service import glue_class
+
+    glue_class("trackmatecellpose.glue.CellposePyLogging").setFallbackLogger(logger)
     trackmate = TrackMate(model, ts)
     trackmate.setNumThreads(1)
 

@@ -242,6 +242,24 @@ _registered: Any = None
 _register_lock = threading.Lock()
 
 
+def glue_class(name: str) -> Any:
+    """The glue's Java class ``name`` (``trackmatecellpose.glue.*``): on the class path (install-fiji, start_fiji), or
+    in the class loader of the update site's loader (``trackmatecellpose.loader.GlueLoader``), which keeps each
+    TrackMate line's glue jar off the class path and loads the running line's."""
+    from jpype import JClass
+
+    try:
+        return JClass(name)
+    except TypeError:  # JPype: "Class ... is not found"
+        try:
+            loader = JClass("trackmatecellpose.loader.GlueLoader").glueClassLoader()
+        except TypeError:
+            loader = None
+        if loader is None:
+            raise
+        return JClass(name, loader=loader)
+
+
 def register_service() -> Any:
     """Register this process's detection service with the glue and return it. Needs a running JVM.
 
@@ -250,9 +268,8 @@ def register_service() -> Any:
     that Python started without this package's launcher, by the glue itself (``PyImageJDiscovery``).
     """
     global _registered
-    from jpype import JClass
 
-    Services = JClass("trackmatecellpose.glue.CellposePyServices")
+    Services = glue_class("trackmatecellpose.glue.CellposePyServices")
     with _register_lock:
         if _registered is None:
             _registered = _new_service()
@@ -266,7 +283,7 @@ def register_service() -> Any:
 def _new_service() -> Any:
     from jpype import JImplements, JOverride
 
-    @JImplements("trackmatecellpose.glue.CellposePyService")
+    @JImplements(glue_class("trackmatecellpose.glue.CellposePyService"))
     class CellposePyService:
         @JOverride
         def detect(self, request, sink):

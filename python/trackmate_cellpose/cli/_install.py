@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-COMMANDS = ("install-fiji", "uninstall-fiji")
+COMMANDS = ("install-fiji", "uninstall-fiji", "build-update-site")
 
 
 def register(subparsers) -> None:
@@ -27,6 +27,15 @@ def register(subparsers) -> None:
                               description="Remove our jar and config/trackmate-cellpose.json from the Fiji.")
     u.add_argument("--fiji", type=Path, metavar="DIR", help="Fiji.app folder [$FIJI_DIR]")
     u.set_defaults(func=uninstall)
+    b = subparsers.add_parser(
+        "build-update-site", help="write an ImageJ update site for the detector into a folder",
+        description="Write the folder of an ImageJ update site (db.xml.gz and the files, with the checksums and "
+                    "timestamps Fiji's updater computes) that gives every Fiji the detector of its TrackMate line "
+                    "(7.x, 8.x, v9) and this version's Python code, so that a Python with cellpose is all a user "
+                    "needs. Run again on the same folder for a new version: unchanged files keep their timestamp. "
+                    "Upload the folder's content as it is to the site's web folder (see the README).")
+    b.add_argument("out", type=Path, metavar="OUT", help="folder of the site (created if missing)")
+    b.set_defaults(func=build_site)
 
 
 def _fiji_dir(args: argparse.Namespace) -> Path:
@@ -62,5 +71,16 @@ def uninstall(args: argparse.Namespace) -> int:
 
     done = _run(uninstall_fiji, args)
     for line in done or [f"nothing of trackmate-cellpose to remove in {_fiji_dir(args)}"]:
+        print(line)
+    return 0
+
+
+def build_site(args: argparse.Namespace) -> int:
+    from ..bridge._update_site import build_update_site
+    from ..errors import UsageError
+
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"OUT {args.out}: not a folder; expected a folder for the update site (created if missing)")
+    for line in build_update_site(args.out):
         print(line)
     return 0

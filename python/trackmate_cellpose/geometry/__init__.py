@@ -3,7 +3,7 @@
 Pixel coordinates follow TrackMate: pixel centres at integers, polygon vertices as x, y, mesh vertices as x, y, z.
 Meshes are closed and outward-oriented (:func:`orient_outward` is the one place that orients them).
 
-Never imports cellpose, torch or Java (``fast_simplification`` is for mesh decimation). Imports: fast_simplification (lazily), numpy, scipy, skimage; package: calibration, errors, results.
+Never imports cellpose, torch or Java (``fast_simplification`` is for mesh decimation). Imports: fast_simplification (lazily), numpy, scipy, skimage (lazily); package: calibration, errors, results.
 """
 
 from ._detections import labels_to_detections

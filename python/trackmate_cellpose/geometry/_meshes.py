@@ -1,6 +1,6 @@
 """3D label image -> closed triangle meshes, following TrackMate v9's ``SpotMeshUtils``.
 
-``fast_simplification`` is needed only when decimation is asked for. Imports: numpy, scipy, skimage and
+``fast_simplification`` is needed only when decimation is asked for. Imports: numpy, scipy, skimage (lazily) and
 fast_simplification (lazily); package: errors, geometry._validate.
 
 Conventions:
@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.measure import marching_cubes
 
-from ..errors import InvalidSettingsError
+from ..errors import InvalidSettingsError, MissingPackageError
 from ._validate import check_labels, relabel_for_find_objects
 
 _GAUSS_TRUNCATE = 4.0  # scipy's default kernel radius, in sigmas
@@ -203,6 +202,10 @@ def _main_body(vol: np.ndarray) -> np.ndarray:
 
 
 def _marching_cubes(vol: np.ndarray, cal: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    try:  # imported here: a Python with cellpose alone (a worker on the update site's code) lacks scikit-image
+        from skimage.measure import marching_cubes
+    except ImportError as e:
+        raise MissingPackageError("scikit-image", "3D objects (meshes, marching cubes)") from e
     verts, faces, _, _ = marching_cubes(vol, level=level, spacing=tuple(cal), allow_degenerate=False)
     return verts.astype(np.float64), faces.astype(np.int64)
 

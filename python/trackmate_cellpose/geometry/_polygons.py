@@ -24,10 +24,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import depth_first_order
-from skimage.measure import label as label_components
 
 from ._tm_simplify import simplify_like_trackmate
-from ._validate import check_labels
+from ._validate import check_labels, relabel_for_find_objects
 
 
 
@@ -106,17 +105,42 @@ def labels_to_polygons(labels_yx: np.ndarray, *, simplify: bool = True) -> list[
     Notes
     -----
     The whole image is handled in a few vectorised passes (connected components with
-    ``skimage.measure.label``, boundary edges, one graph walk), not one pass per label; cost grows with the image
+    ``label_components``, boundary edges, one graph walk), not one pass per label; cost grows with the image
     size plus the total outline length.
     """
     labels = check_labels(labels_yx, ndim=2, name="labels_yx")
     return [rec for rec, _ in _polygons(labels, simplify=bool(simplify))]
 
 
+def label_components(labels: np.ndarray) -> np.ndarray:
+    """The connected regions of equal nonzero value (full connectivity), numbered 1..n in raster order of their first
+    pixel: what ``skimage.measure.label(labels, background=0, connectivity=labels.ndim)`` gives, with scipy alone
+    (a worker's Python may have cellpose, hence scipy, but not scikit-image)."""
+    labels, _ = relabel_for_find_objects(labels)  # same regions, ids small enough for find_objects
+    structure = ndimage.generate_binary_structure(labels.ndim, labels.ndim)
+    out = np.zeros(labels.shape, np.int64)
+    n = 0
+    for value, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        mask = labels[box] == value
+        comp, k = ndimage.label(mask, structure)
+        out[box][mask] = comp[mask] + n
+        n += k
+    if n == 0:
+        return out
+    ids, first = np.unique(out, return_index=True)
+    if ids[0] == 0:  # background
+        ids, first = ids[1:], first[1:]
+    rank = np.zeros(n + 1, np.int64)
+    rank[ids[np.argsort(first, kind="stable")]] = np.arange(1, len(ids) + 1)
+    return rank[out]
+
+
 def _polygons(labels: np.ndarray, *, simplify: bool,
               values: np.ndarray | None = None) -> list[tuple[PolygonRecord, float | None]]:
     """Polygons of a validated 2D label image, each with the mean of ``values`` over its component's pixels."""
-    comp = label_components(labels, background=0, connectivity=2)  # each 8-connected region of one value
+    comp = label_components(labels)  # each 8-connected region of one value
     n_comp = int(comp.max()) if comp.size else 0
     if n_comp == 0:
         return []

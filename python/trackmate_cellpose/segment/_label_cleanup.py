@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.segmentation import relabel_sequential
 
 
 def split_disconnected(labels: np.ndarray) -> np.ndarray:
@@ -55,4 +54,7 @@ def clean_labels(labels: np.ndarray, *, min_size: float, split: bool) -> np.ndar
     out = remove_small(out, min_size)
     if out.max() == 0:
         return out
-    return relabel_sequential(out)[0].astype(np.int32, copy=False)
+    values, sequential = np.unique(out, return_inverse=True)  # ids 1..n in the order of the old ids (0 stays 0)
+    if values[0] != 0:
+        sequential = sequential + 1
+    return sequential.reshape(out.shape).astype(np.int32, copy=False)

@@ -188,7 +188,8 @@ public final class CellposePyWorker implements CellposePyService
 		final Map< String, String > h = r.hello();
 		return "Cellpose advanced (Python): Python worker (pid " + h.get( "pid" ) + ", " + h.get( "python" )
 				+ "), trackmate-cellpose " + h.get( "version" ) + ", cellpose " + h.get( "cellpose" ) + ", device "
-				+ ( useGpu ? h.get( "device" ) : "cpu" );
+				+ ( useGpu ? h.get( "device" ) : "cpu" )
+				+ ( WorkerPython.privateCode() == null ? "" : ", code " + WorkerPython.privateCode() );
 	}
 
 	private static String origin( final Map< String, Object > settings )
@@ -201,6 +202,9 @@ public final class CellposePyWorker implements CellposePyService
 
 	static String fixPython()
 	{
+		if ( WorkerPython.privateCode() != null ) // the update site's glue brings its Python code: cellpose is enough
+			return "set " + WorkerPython.KEY_PYTHON_EXECUTABLE + " in the detector settings to a Python that has "
+					+ "cellpose (3 or 4).";
 		return "set " + WorkerPython.KEY_PYTHON_EXECUTABLE + " in the detector settings to a Python that has "
 				+ "trackmate-cellpose and cellpose, or run 'trackmate-cellpose install-fiji --fiji <this Fiji.app>' "
 				+ "from such a Python.";

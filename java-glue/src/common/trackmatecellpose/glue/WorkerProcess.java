@@ -85,7 +85,10 @@ final class WorkerProcess
 		stderrDrain.start();
 	}
 
-	/** Starts {@code python -m trackmate_cellpose.bridge.worker --shared-dir DIR} with a new private DIR. */
+	/**
+	 * Starts {@code python -m trackmate_cellpose.bridge.worker --shared-dir DIR} with a new private DIR, in the
+	 * environment {@link WorkerPython#configure} gives (the update site's Python code first on its path).
+	 */
 	static WorkerProcess launch( final String python ) throws IOException
 	{
 		final File dir = privateDir();
@@ -93,6 +96,7 @@ final class WorkerProcess
 		{
 			final ProcessBuilder pb = new ProcessBuilder( python, "-m", "trackmate_cellpose.bridge.worker",
 					"--shared-dir", dir.getAbsolutePath() );
+			WorkerPython.configure( pb.environment() );
 			return new WorkerProcess( python, pb.start(), dir );
 		}
 		catch ( final IOException | RuntimeException e )

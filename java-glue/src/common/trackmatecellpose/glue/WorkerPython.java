@@ -10,15 +10,25 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Which Python executable runs the worker of a classic launch: the detector setting {@code PYTHON_EXECUTABLE} when the
- * user set one, else the {@code "python"} that {@code trackmate-cellpose install-fiji} recorded in
- * {@code <Fiji>/config/trackmate-cellpose.json}. JDK only (the JSON is read by {@link SettingsTable#parse(String)},
- * which needs nothing but the JDK).
+ * Which Python runs the worker of a classic launch, and which code it runs (the one place that decides both):
+ * <ul>
+ * <li>the executable: the detector setting {@code PYTHON_EXECUTABLE} when the user set one, else the {@code "python"}
+ * recorded in {@code <Fiji>/config/trackmate-cellpose.json} (by {@code trackmate-cellpose install-fiji}, or by the
+ * environment the detector builds);</li>
+ * <li>the code: when this glue came from the update site, the site's {@code trackmate-cellpose-python.zip} beside
+ * its jar ({@link #privateCode()}) goes first on the worker's {@code PYTHONPATH}, so the worker runs the Python code of
+ * this jar's version and the Python needs only cellpose; otherwise (install-fiji) the Python's own
+ * trackmate-cellpose.</li>
+ * </ul>
+ * JDK only (the JSON is read by {@link SettingsTable#parse(String)}, which needs nothing but the JDK).
  */
 public final class WorkerPython
 {
 	/** Name of the file install-fiji writes into {@code <Fiji>/config/}. */
 	public static final String CONFIG_NAME = "trackmate-cellpose.json";
+
+	/** The update site's Python code, beside the glue jar ({@code lib/trackmate-cellpose/} of the Fiji). */
+	public static final String PYTHON_CODE = "trackmate-cellpose-python.zip";
 
 	// The worker classes (WorkerPython, WorkerProcess, CellposePyWorker) need only the JDK, so they do not link to
 	// CellposePyKeys (which needs jdom2): these equal CellposePyKeys' constants (tests/integration/test_bridge_glue.py).
@@ -75,6 +85,10 @@ public final class WorkerPython
 				// unreadable or malformed: try the next place, then say what was searched
 			}
 		}
+		if ( privateCode() != null ) // the update site's glue: the Python code comes with it, the user brings cellpose
+			throw new NotFound( "No Python for the " + DETECTOR_NAME + " detector: set " + KEY_PYTHON_EXECUTABLE
+					+ " (\"Python (worker)\" in the detector's panel) to the Python executable of an environment that has "
+					+ "cellpose (3 or 4); nothing else needs installing there." );
 		throw new NotFound( "No Python for the " + DETECTOR_NAME + " detector: this Fiji runs no Python "
 				+ "itself and " + ( searched.isEmpty() ? "its folder is unknown" : "no Python is recorded in " + searched )
 				+ ". Run 'trackmate-cellpose install-fiji --fiji <this Fiji.app>' from the Python environment that has "
@@ -83,8 +97,51 @@ public final class WorkerPython
 	}
 
 	/**
+	 * The update site's Python code (a zip Python imports from) beside the jar this class was loaded from, or
+	 * {@code null} when there is none (the glue of install-fiji or of {@code trackmate-cellpose fiji}). The system
+	 * property {@code trackmate.cellpose.pythonCode} names another one (an empty value: none).
+	 */
+	public static File privateCode()
+	{
+		final String set = System.getProperty( "trackmate.cellpose.pythonCode" );
+		if ( set != null )
+			return set.isEmpty() ? null : new File( set ).getAbsoluteFile();
+		final File jar = glueJar();
+		final File zip = jar == null ? null : new File( jar.getParentFile(), PYTHON_CODE );
+		return zip != null && zip.isFile() ? zip : null;
+	}
+
+	/**
+	 * The worker's environment: {@link #privateCode()} first on {@code PYTHONPATH} (before anything the user set
+	 * there, so a trackmate-cellpose of another version in that Python is not the one that runs).
+	 */
+	static void configure( final Map< String, String > environment )
+	{
+		final File code = privateCode();
+		if ( code == null )
+			return;
+		final String before = environment.get( "PYTHONPATH" );
+		environment.put( "PYTHONPATH", code.getPath()
+				+ ( before == null || before.isEmpty() ? "" : File.pathSeparator + before ) );
+	}
+
+	private static File glueJar()
+	{
+		try
+		{
+			final File jar = new File( WorkerPython.class.getProtectionDomain().getCodeSource().getLocation().toURI() );
+			return jar.isFile() ? jar : null;
+		}
+		catch ( final URISyntaxException | SecurityException | NullPointerException | IllegalArgumentException e )
+		{
+			return null; // no code source (e.g. a custom class loader)
+		}
+	}
+
+	/**
 	 * Candidate Fiji folders, best first: the {@code imagej.dir}, {@code ij.dir} and {@code plugins.dir} system
-	 * properties (set by Fiji's launchers), then the folder above the {@code jars/} holding this class.
+	 * properties (set by Fiji's launchers), then the Fiji holding the jar of this class ({@code jars/} of install-fiji,
+	 * {@code lib/trackmate-cellpose/} of the update site).
 	 */
 	static List< File > fijiDirs()
 	{
@@ -95,17 +152,12 @@ public final class WorkerPython
 			if ( v != null && !v.isEmpty() )
 				add( out, new File( v ) );
 		}
-		try
-		{
-			final File jar = new File( WorkerPython.class.getProtectionDomain().getCodeSource().getLocation().toURI() );
-			final File parent = jar.getParentFile();
-			if ( jar.isFile() && parent != null && parent.getParentFile() != null )
-				add( out, parent.getParentFile() );
-		}
-		catch ( final URISyntaxException | SecurityException | NullPointerException e )
-		{
-			// no code source (e.g. a custom class loader): the properties must do
-		}
+		final File jar = glueJar();
+		File dir = jar == null ? null : jar.getParentFile();
+		if ( dir != null && dir.getName().equals( "trackmate-cellpose" ) && dir.getParentFile() != null )
+			dir = dir.getParentFile(); // lib/trackmate-cellpose -> lib
+		if ( dir != null && dir.getParentFile() != null )
+			add( out, dir.getParentFile() );
 		return out;
 	}
 
