@@ -1,0 +1,103 @@
+"""The update site's db.xml.gz and checksums (``bridge._updater_db``, ``bridge._update_site``). Fiji's own updater
+consuming a site is tested in tests/fiji/test_update_site.py; here: the checksum rules, the test Fiji's own checksum
+cache as an oracle (FIJI_DIR), and what a rebuild of a site keeps."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from trackmate_cellpose.bridge._update_site import PYTHON_ZIP, SITE_DIR, build_update_site, python_code_zip
+from trackmate_cellpose.bridge._updater_db import SiteEntry, read_site_db, strip_version, updater_checksum
+
+
+def _jar(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_jar_checksums_ignore_the_manifest_properties_comments_and_entry_order(tmp_path):
+    base = {"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\nMain-Class: a.B\r\n\r\n", "a/B.class": b"\xca\xfe",
+            "a/x.properties": b"#Tue Dec 07\nk=v\n"}
+    ref = updater_checksum("jars/a-1.0.jar", _jar(tmp_path / "1.jar", base))
+    same = {"a/x.properties": b"#Wed Dec 08\nk=v\n", "a/B.class": b"\xca\xfe",
+            "META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\nImplementation-Build: abc\r\n\r\n"}
+    assert updater_checksum("jars/a-1.0.jar", _jar(tmp_path / "2.jar", same)) == ref
+    assert updater_checksum("jars/a-1.0.jar", _jar(tmp_path / "3.jar", {**base, "a/B.class": b"\xca\xfe\x00"})) != ref
+    # any other file: its path counts too
+    (tmp_path / "f.txt").write_bytes(b"x")
+    assert updater_checksum("a/f.txt", tmp_path / "f.txt") != updater_checksum("b/f.txt", tmp_path / "f.txt")
+
+
+def test_the_updaters_version_stripping():
+    assert strip_version("jars/trackmate-cellpose-0.1.0.jar") == "jars/trackmate-cellpose.jar"
+    assert strip_version("jars/TrackMate-7.13.2.jar") == "jars/TrackMate.jar"
+    assert strip_version("lib/trackmate-cellpose/trackmate-cellpose-glue-tm9.jar") == \
+        "lib/trackmate-cellpose/trackmate-cellpose-glue-tm9.jar"
+
+
+@pytest.mark.fiji
+def test_checksums_equal_the_test_fijis_own_updater_cache(fiji_dir):
+    """Fiji's updater caches the checksum it computed for each file in ``.checksums``: ours must be the same."""
+    cache = Path(fiji_dir) / ".checksums"
+    if not cache.is_file():
+        pytest.skip(f"{cache} missing")
+    same = differ = 0
+    for line in cache.read_text().splitlines():
+        checksum, _ts, name = line.split(" ", 2)
+        f = Path(fiji_dir) / name
+        if f.is_file() and os.access(f, os.R_OK):
+            if updater_checksum(name, f) == checksum:
+                same += 1
+            else:
+                differ += 1
+    assert same > 500 and differ <= same // 100  # a few text files of the test Fiji changed after it was cached
+
+
+def test_a_site_is_a_parseable_db_with_one_loader_three_glues_and_the_python_code(tmp_path):
+    done = build_update_site(tmp_path / "site", timestamp=20200101000000)
+    assert any("db.xml.gz" in d for d in done)
+    with gzip.open(tmp_path / "site" / "db.xml.gz") as f:
+        root = ElementTree.fromstring(f.read())
+    files = {p.get("filename"): p.find("version") for p in root.iter("plugin")}
+    assert sorted(Path(f).name for f in files if f.startswith(f"{SITE_DIR}/")) == [
+        "trackmate-cellpose-glue-tm7.jar", "trackmate-cellpose-glue-tm8.jar", "trackmate-cellpose-glue-tm9.jar",
+        PYTHON_ZIP]
+    assert len([f for f in files if f.startswith("jars/")]) == 1
+    for name, v in files.items():
+        stored = tmp_path / "site" / f"{name}-{v.get('timestamp')}"
+        assert stored.is_file() and stored.stat().st_size == int(v.get("filesize"))
+        assert updater_checksum(name, stored) == v.get("checksum")
+    with zipfile.ZipFile(tmp_path / "site" / f"{SITE_DIR}/{PYTHON_ZIP}-20200101000000") as z:
+        names = z.namelist()
+    assert "trackmate_cellpose/bridge/_worker.py" in names and not [n for n in names if not n.endswith(".py")]
+
+
+def test_a_rebuild_keeps_unchanged_files_and_lists_replaced_ones_as_previous_versions(tmp_path):
+    site = tmp_path / "site"
+    build_update_site(site, timestamp=20200101000000)
+    first = {e.filename: e for e in read_site_db(site / "db.xml.gz")}
+    done = build_update_site(site, timestamp=20210101000000)
+    assert any("5 file(s) unchanged" in d for d in done)
+    assert {e.filename: e.timestamp for e in read_site_db(site / "db.xml.gz")} == \
+        {k: e.timestamp for k, e in first.items()}
+    # a new version of one file and a file dropped since: previous versions, as the updater's upload writes them
+    from trackmate_cellpose.bridge._update_site import SiteFile, _merge
+
+    code = python_code_zip(tmp_path / "other.zip", Path(__file__).resolve().parents[2] / "python" / "trackmate_cellpose")
+    changed = SiteFile(f"{SITE_DIR}/{PYTHON_ZIP}", code, "code")
+    old = [*read_site_db(site / "db.xml.gz"), SiteEntry("jars/gone-1.0.jar", "ab" * 20, 20190101000000, 3)]
+    old_zip = next(e for e in old if e.filename == changed.path)
+    entries, to_write = _merge(old, [(changed, "cd" * 20, 7)], 20220101000000)
+    by = {e.filename: e for e in entries}
+    assert by[changed.path].checksum == "cd" * 20 and by[changed.path].timestamp == 20220101000000
+    assert by[changed.path].previous[-1] == (old_zip.timestamp, 20220101000000, old_zip.checksum, changed.path)
+    assert by["jars/gone-1.0.jar"].checksum is None and by["jars/gone-1.0.jar"].previous
+    assert [f.path for f, _ in to_write] == [changed.path]
