@@ -1,10 +1,17 @@
 package trackmatecellpose.loader;
 
+import java.io.ByteArrayOutputStream;
 import java.io.File;
-import java.net.MalformedURLException;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.scijava.log.LogService;
 import org.scijava.plugin.Plugin;
@@ -19,7 +26,8 @@ import org.scijava.service.Service;
  * every Fiji, but the detector's glue differs per TrackMate line, so the site installs the glue of every line OUTSIDE
  * the class path ({@code lib/trackmate-cellpose/trackmate-cellpose-glue-<line>.jar}, the same jars
  * {@code trackmate-cellpose install-fiji} copies) and this SciJava service, created with Fiji's context, loads the one
- * jar that links on the running TrackMate and registers its detector factory with the plugin service. The other
+ * jar that links on the running TrackMate and registers the plugins of that jar's own plugin index (the detector
+ * factory, and any other plugin of the glue) with the plugin service. The other
  * lines' classes are never loaded, so no line logs an error from them.
  * <p>
  * It steps aside when a glue is already on the class path ({@code install-fiji}'s jar, or the jar
@@ -34,8 +42,6 @@ public class GlueLoader extends AbstractService implements SciJavaService
 
 	/** The glue's detector factory (the same class name in every line's jar). */
 	static final String FACTORY = "trackmatecellpose.glue.CellposePyDetectorFactory";
-
-	static final String DETECTOR_FACTORY_TYPE = "fiji.plugin.trackmate.detection.SpotDetectorFactory";
 
 	private static volatile ClassLoader glueLoader;
 
@@ -84,19 +90,49 @@ public class GlueLoader extends AbstractService implements SciJavaService
 		try
 		{
 			final URLClassLoader loader = new URLClassLoader( new URL[] { jar.toURI().toURL() }, parent );
-			final Class< ? > factory = Class.forName( FACTORY, false, loader );
-			@SuppressWarnings( { "rawtypes", "unchecked" } )
-			final PluginInfo< ? > info = new PluginInfo( FACTORY, Class.forName( DETECTOR_FACTORY_TYPE, false, parent ),
-					factory.getAnnotation( Plugin.class ), loader );
-			getContext().getService( PluginService.class ).addPlugin( info );
+			final PluginService plugins = getContext().getService( PluginService.class );
+			final List< String > classes = indexedClasses( loader );
+			if ( !classes.contains( FACTORY ) )
+				throw new ClassNotFoundException( FACTORY + " is not in the plugin index of " + jar );
+			for ( final String name : classes ) // the detector factory, and any other plugin of the glue
+			{
+				final Class< ? > c = Class.forName( name, false, loader );
+				final Plugin annotation = c.getAnnotation( Plugin.class );
+				@SuppressWarnings( { "rawtypes", "unchecked" } )
+				final PluginInfo< ? > info = new PluginInfo( name, annotation.type(), annotation, loader );
+				plugins.addPlugin( info );
+			}
 			glueLoader = loader;
 			activeLine = line;
 			activeJar = jar;
 		}
-		catch ( final MalformedURLException | ClassNotFoundException | LinkageError | RuntimeException e )
+		catch ( final IOException | ClassNotFoundException | LinkageError | RuntimeException e )
 		{
 			log( "trackmate-cellpose: cannot load " + jar + " for TrackMate's " + line + " line: " + e, e );
 		}
+	}
+
+	/**
+	 * The classes listed in the SciJava plugin index of the glue jar itself ({@code findResource}: not the parent's).
+	 */
+	static List< String > indexedClasses( final URLClassLoader loader ) throws IOException
+	{
+		final URL index = loader.findResource( "META-INF/json/org.scijava.plugin.Plugin" );
+		final List< String > out = new ArrayList<>();
+		if ( index == null )
+			return out;
+		final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+		try (InputStream in = index.openStream())
+		{
+			final byte[] buf = new byte[ 8192 ];
+			for ( int n; ( n = in.read( buf ) ) > 0; )
+				bytes.write( buf, 0, n );
+		}
+		final Matcher m = Pattern.compile( "\"class\"\\s*:\\s*\"([^\"]+)\"" )
+				.matcher( new String( bytes.toByteArray(), StandardCharsets.UTF_8 ) );
+		while ( m.find() )
+			out.add( m.group( 1 ) );
+		return out;
 	}
 
 	/**
