@@ -150,7 +150,7 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
     bytes. (That real TrackMate loads these jars: tests/fiji/test_install_fiji.py.)"""
     import json
 
-    from trackmate_cellpose.bridge._prebuilt import (PLUGIN_INDEX, build_prebuilt_jars, read_manifest,
+    from trackmate_cellpose.bridge._prebuilt import (LOADER_JAR, PLUGIN_INDEX, build_prebuilt_jars, read_manifest,
                                                      source_hash)
 
     table = (SETTINGS_RESOURCE, settings_resource_json())
@@ -158,7 +158,17 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
                                table=table)
     again = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "b", javac=javac.path, version="9.9.9",
                                 table=table)
-    assert [j.name for j in jars] == [f"trackmate-cellpose-glue-{line}.jar" for line in SOURCE_SETS]
+    assert [j.name for j in jars] == [*(f"trackmate-cellpose-glue-{line}.jar" for line in SOURCE_SETS), LOADER_JAR]
+    # the update site's loader: Java 8, only its own class, a SciJava Service in the index
+    loader, loader_twin = jars.pop(), again.pop()
+    assert loader.read_bytes() == loader_twin.read_bytes(), "reproducible"
+    with zipfile.ZipFile(loader) as z:
+        assert sorted(z.namelist()) == ["META-INF/MANIFEST.MF", PLUGIN_INDEX,
+                                        "trackmatecellpose/loader/GlueLoader.class"]
+        assert struct.unpack(">H", z.read("trackmatecellpose/loader/GlueLoader.class")[6:8])[0] == 52
+        assert json.loads(z.read(PLUGIN_INDEX)) == {"class": "trackmatecellpose.loader.GlueLoader",
+                                                    "values": {"type": "org.scijava.service.Service"}}
+    assert read_manifest(loader)["TrackMate-Cellpose-Version"] == "9.9.9"
     factory = (REPO / "java-glue" / "src" / "tm8" / "trackmatecellpose" / "glue" / "CellposePyDetectorFactory.java")
     assert "priority = Priority.LOW - 2." in factory.read_text()  # -100 - 2 in the mirror's and SciJava's Priority
     for jar, twin, line in zip(jars, again, SOURCE_SETS):
