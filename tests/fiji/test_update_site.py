@@ -170,12 +170,9 @@ def test_fijis_own_updater_installs_the_sites_files_with_their_checksums(updated
 @pytest.fixture(scope="module")
 def first(updated, tmp_path_factory, cellpose_only_python, test_model) -> dict:
     """A classic launch of the updated Fiji: lists the detectors, runs 2D+t and 3D+t with the cellpose-only venv."""
-    t0 = time.perf_counter()
-    run = _launch(updated["fiji"], updated["work"], "first", {
+    return _launch(updated["fiji"], updated["work"], "first", {
         "steps": "d2,d3", "python": cellpose_only_python, "model": test_model, "image2d": sample_path("2dt"),
         "image3d": sample_path("3dt"), "frames": FRAMES})
-    run["ticked_to_first_detection_s"] = updated["add_s"] + updated["update_s"] + (time.perf_counter() - t0)
-    return run
 
 
 def test_a_classic_launch_lists_the_detector_of_its_line_without_errors_from_our_classes(first, fiji_dir):
@@ -244,9 +241,28 @@ def test_report_the_numbers(updated, first, site, fiji_dir):
     """Not a check: the benchmark numbers (printed with -s, and in the JSON beside the site)."""
     installed = sum((updated["fiji"] / p).stat().st_size for p in _site_entries(site))
     numbers = {"line": find_fiji(fiji_dir).line, "add_update_site_s": round(updated["add_s"], 1),
-               "update_s": round(updated["update_s"], 1), "launch_and_first_detection_s": round(first["wall_s"], 1),
-               "d2_detection_s": float(first["facts"].get("d2.seconds", "nan")),
-               "ticked_to_first_detection_s": round(first["ticked_to_first_detection_s"], 1),
+               "update_s": round(updated["update_s"], 1),
+               "d2_detection_s": float(first["facts"]["d2.seconds"]),  # worker start + 4 frames
+               "jvm_start_to_first_detection_s": float(first["facts"]["d2.jvm_uptime_s"]),
+               "ticked_to_first_detection_s": round(updated["add_s"] + updated["update_s"]
+                                                    + float(first["facts"]["d2.jvm_uptime_s"]), 1),
                "installed_bytes": installed, "load": os.getloadavg()[0]}
     print("update-site numbers:", json.dumps(numbers))
     (site.parent / "numbers.json").write_text(json.dumps(numbers))
+
+
+def test_fijis_python_mode_runs_the_sites_python_code_in_process(updated, tmp_path):
+    """pyimagej (Fiji's Python mode, a notebook) in a Python without trackmate-cellpose: the detector's discovery
+    imports the site's code from its zip and registers the in-process service through the loader's class loader."""
+    blocker = tmp_path / "blocker" / "trackmate_cellpose"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('not installed in this Python (test)')\n")
+    proc = subprocess.run([sys.executable, str(HERE / "update_site_pyimagej.py"), str(updated["fiji"])],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(blocker.parent), "HOME": str(tmp_path)})
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FACTS ")), None)
+    assert line, proc.stdout[-2000:] + proc.stderr[-4000:]
+    facts = json.loads(line[6:])
+    assert facts["importable_before"] is False
+    assert facts["service"] and facts["service"].endswith("(Python service)"), facts["reason"]
+    assert facts["code"].startswith(str(updated["fiji"] / "lib" / "trackmate-cellpose" / "trackmate-cellpose-python.zip"))

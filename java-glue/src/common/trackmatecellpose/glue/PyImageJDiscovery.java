@@ -32,9 +32,16 @@ public final class PyImageJDiscovery
 	/** Name under which pyimagej puts its Python script runner into SciJava's {@code ObjectService}. */
 	public static final String RUNNER_NAME = "PythonScriptRunner";
 
-	/** Python run through the runner; its last expression ("OK ..." or "ERROR ...") is returned to Java. */
+	/**
+	 * Python run through the runner; its last expression ("OK ..." or "ERROR ...") is returned to Java. With the update
+	 * site's glue, its Python code ({@link WorkerPython#privateCode()}, bound as {@code _tmcp_code}) goes first on
+	 * that Python's {@code sys.path}: the Python needs cellpose, not trackmate-cellpose.
+	 */
 	static final String SCRIPT = String.join( "\n",
 			"import sys as _tmcp_sys",
+			"_tmcp_code = str(_tmcp_code) if _tmcp_code is not None else None",
+			"if _tmcp_code and _tmcp_code not in _tmcp_sys.path:",
+			"    _tmcp_sys.path.insert(0, _tmcp_code)  # the update site's Python code, of this glue's version",
 			"try:",
 			"    import trackmate_cellpose.bridge as _tmcp_bridge",
 			"    _tmcp_result = 'OK ' + str(_tmcp_bridge.register_service().describe())",
@@ -115,6 +122,8 @@ public final class PyImageJDiscovery
 
 		final ScriptArgument arg = new ScriptArgument();
 		arg.script = SCRIPT;
+		final java.io.File code = WorkerPython.privateCode();
+		arg.vars.put( "_tmcp_code", code == null ? null : code.getPath() );
 		final StringWriter out = new StringWriter();
 		final StringWriter err = new StringWriter();
 		final SimpleScriptContext sc = new SimpleScriptContext();
