@@ -77,7 +77,7 @@ def test_a_site_is_a_parseable_db_with_one_loader_three_glues_and_the_python_cod
         assert updater_checksum(name, stored) == v.get("checksum")
     with zipfile.ZipFile(tmp_path / "site" / f"{SITE_DIR}/{PYTHON_ZIP}-20200101000000") as z:
         names = z.namelist()
-    assert "trackmate_cellpose/bridge/_worker.py" in names and not [n for n in names if not n.endswith(".py")]
+    assert "trackmate_cellpose/bridge/worker.py" in names and not [n for n in names if not n.endswith(".py")]
 
 
 def test_a_rebuild_keeps_unchanged_files_and_lists_replaced_ones_as_previous_versions(tmp_path):

@@ -28,7 +28,6 @@ from ._glue import glue_source_root, prebuilt_dir, shipped_jar
 from ._prebuilt import LOADER_JAR, LOADER_MARKER, SOURCE_SETS, prebuilt_jar_name, read_manifest
 from ._updater_db import SiteEntry, read_site_db, strip_version, updater_checksum, updater_timestamp, write_site_db
 
-__all__ = ["SITE_DIR", "PYTHON_ZIP", "SiteFile", "site_files", "build_update_site", "python_code_zip"]
 
 #: Folder (relative to Fiji.app) of the line jars and the Python code; GlueLoader.SITE_DIR on the Java side.
 SITE_DIR = "lib/trackmate-cellpose"

@@ -28,7 +28,6 @@ from pathlib import Path
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["updater_checksum", "updater_timestamp", "SiteEntry", "read_site_db", "write_site_db", "strip_version"]
 
 #: The document type the updater writes (XMLFileWriter.DTD) and validates against.
 _DTD = """<!DOCTYPE pluginRecords [
