@@ -280,12 +280,11 @@ def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
 def _check_fiji_update_site(r: Report, inst) -> bool:
     """Did this Fiji get the detector from the trackmate-cellpose update site (its loader, the glue of its line and
     the Python code), and does install-fiji's jar shadow it."""
-    from .bridge._install import installed_glue
-    from .bridge._prebuilt import LOADER_MARKER, prebuilt_jar_name, read_manifest
+    from .bridge._install import installed_glue, site_loaders
+    from .bridge._prebuilt import prebuilt_jar_name, read_manifest
     from .bridge._update_site import PYTHON_ZIP, SITE_DIR
 
-    loaders = [j for j in sorted((inst.root / "jars").glob("trackmate-cellpose-*.jar"))
-               if read_manifest(j).get(LOADER_MARKER) == "true"]
+    loaders = site_loaders(inst.root)
     if not loaders:
         return False
     version = read_manifest(loaders[-1]).get("TrackMate-Cellpose-Version", "?")

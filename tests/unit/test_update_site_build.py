@@ -101,3 +101,39 @@ def test_a_rebuild_keeps_unchanged_files_and_lists_replaced_ones_as_previous_ver
     assert by[changed.path].previous[-1] == (old_zip.timestamp, 20220101000000, old_zip.checksum, changed.path)
     assert by["jars/gone-1.0.jar"].checksum is None and by["jars/gone-1.0.jar"].previous
     assert [f.path for f, _ in to_write] == [changed.path]
+
+
+def test_doctor_and_install_fiji_know_the_update_sites_files(tmp_path, capsys):
+    """A (fake) Fiji that got the site: doctor --fiji reports it and the classic launch it allows; a missing line jar
+    is an error with the fix; install-fiji on top says its jar is the one used; uninstall-fiji leaves the site's."""
+    from support.fake_fiji import fake_trackmate_jar
+
+    from trackmate_cellpose.bridge import _install
+    from trackmate_cellpose.diagnosis import Report, _check_fiji
+
+    fiji = tmp_path / "Fiji.app"
+    (fiji / "jars").mkdir(parents=True)
+    (fiji / "plugins").mkdir()
+    fake_trackmate_jar(fiji / "jars" / "TrackMate-8.1.6.jar", "tm8", global_detectors=True)
+    site = tmp_path / "site"
+    build_update_site(site, timestamp=20200101000000)
+    for entry in read_site_db(site / "db.xml.gz"):  # what the updater would install
+        (fiji / entry.filename).parent.mkdir(parents=True, exist_ok=True)
+        (fiji / entry.filename).write_bytes((site / f"{entry.filename}-{entry.timestamp}").read_bytes())
+
+    def doctor() -> dict[str, tuple[str, str, str]]:
+        r = Report()
+        _check_fiji(r, fiji, start_jvm=False)
+        return {c.name: (c.level, c.detail, c.fix or "") for c in r.checks}
+
+    checks = doctor()
+    assert checks["fiji update site"][0] == "ok" and "the glue for tm8 and the Python code" in checks["fiji update site"][1]
+    assert checks["fiji classic"][0] == "ok" and "update site" in checks["fiji classic"][1]
+    (fiji / SITE_DIR / "trackmate-cellpose-glue-tm8.jar").unlink()
+    checks = doctor()
+    assert checks["fiji update site"][0] == "error" and "Help > Update" in checks["fiji update site"][2]
+    done = _install.install_fiji(fiji)
+    assert any("also has the trackmate-cellpose update site" in d for d in done)
+    assert doctor()["fiji update site"][0] == "error"  # still missing its line jar
+    _install.uninstall_fiji(fiji)
+    assert _install.site_loaders(fiji) and (fiji / SITE_DIR / PYTHON_ZIP).is_file()

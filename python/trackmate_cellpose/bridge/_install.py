@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import BackendUnavailableError
 from ._fiji import FijiInstallation, find_fiji
 from ._glue import current_source_hash, prebuilt_dir, shipped_jar
-from ._prebuilt import MANIFEST_MARKER, prebuilt_jar_name, read_manifest
+from ._prebuilt import LOADER_MARKER, MANIFEST_MARKER, prebuilt_jar_name, read_manifest
 
 CONFIG_NAME = "trackmate-cellpose.json"
 _OURS = re.compile(r"^trackmate-cellpose-glue-.*\.jar$")
@@ -220,7 +220,17 @@ def install_fiji(fiji_dir: str | Path, *, python: str | None = None) -> list[str
         config_dir.mkdir(exist_ok=True)
         _write_new(cfg, (json.dumps(config, indent=1) + "\n").encode())
         done.append(f"recorded Python {config['python']} in {cfg}")
+    if site_loaders(root):
+        done.append(f"note: {root} also has the trackmate-cellpose update site; this jar (install-fiji's) is the one "
+                    "Fiji uses while both are there (uninstall-fiji goes back to the update site's)")
     return done
+
+
+def site_loaders(fiji_dir: str | Path) -> list[Path]:
+    """The update site's loader jars in ``fiji_dir/jars`` (``trackmate-cellpose-<version>.jar`` marked
+    ``TrackMate-Cellpose-Loader``); install-fiji and uninstall-fiji never touch them (Fiji's updater owns them)."""
+    return [j for j in sorted((Path(fiji_dir) / "jars").glob("trackmate-cellpose-*.jar"))
+            if read_manifest(j).get(LOADER_MARKER) == "true"]
 
 
 def uninstall_fiji(fiji_dir: str | Path) -> list[str]:
