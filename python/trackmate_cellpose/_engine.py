@@ -138,7 +138,7 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
 
 def run_detection(call: DetectCall) -> DetectionResult:
     """See :func:`trackmate_cellpose.detect`."""
-    from .geometry import labels_to_detections
+    from .geometry import labels_to_detections, marching_cubes_function
     from .segment._adapter import CellposeAdapter
 
     prepared = prepare_input(call)
@@ -155,6 +155,8 @@ def run_detection(call: DetectCall) -> DetectionResult:
                 hooks.log(msg)
 
     emit_notices(prepared.notices, notice, stacklevel=4)  # stacklevel: the line that called detect()
+    if is_3d:  # 3D objects are meshed: a missing scikit-image is reported before any inference, not after it
+        marching_cubes_function()
     adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, inference=runtime.inference,
                                  log=notice)
     # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs

@@ -7,7 +7,8 @@ Never imports cellpose, torch or Java (``fast_simplification`` is for mesh decim
 """
 
 from ._detections import labels_to_detections
-from ._meshes import MeshRecord, is_closed_oriented, labels_to_meshes, mesh_volume_centroid_area, orient_outward
+from ._meshes import (MeshRecord, is_closed_oriented, labels_to_meshes, marching_cubes_function,
+                      mesh_volume_centroid_area, orient_outward)
 from ._polygons import PolygonRecord, labels_to_polygons, polygon_area_centroid
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "polygon_area_centroid",
     "MeshRecord",
     "labels_to_meshes",
+    "marching_cubes_function",
     "mesh_volume_centroid_area",
     "is_closed_oriented",
     "orient_outward",

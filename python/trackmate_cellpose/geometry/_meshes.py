@@ -201,11 +201,24 @@ def _main_body(vol: np.ndarray) -> np.ndarray:
     return np.where(above & (parts != main), 0, vol).astype(vol.dtype, copy=False)
 
 
-def _marching_cubes(vol: np.ndarray, cal: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    try:  # imported here: a Python with cellpose alone (a worker on the update site's code) lacks scikit-image
+def marching_cubes_function():
+    """scikit-image's ``marching_cubes``, imported on first use: a Python with cellpose alone (e.g. a detector worker
+    running the update site's code) lacks scikit-image.
+
+    Raises
+    ------
+    MissingPackageError
+        scikit-image is not installed; the message names the command that installs it into this Python.
+    """
+    try:
         from skimage.measure import marching_cubes
     except ImportError as e:
         raise MissingPackageError("scikit-image", "3D objects (meshes, marching cubes)") from e
+    return marching_cubes
+
+
+def _marching_cubes(vol: np.ndarray, cal: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    marching_cubes = marching_cubes_function()
     verts, faces, _, _ = marching_cubes(vol, level=level, spacing=tuple(cal), allow_degenerate=False)
     return verts.astype(np.float64), faces.astype(np.int64)
 
