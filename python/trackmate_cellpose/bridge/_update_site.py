@@ -71,7 +71,7 @@ def _loader_jar() -> Path:
     if not jar.is_file() or read_manifest(jar).get(LOADER_MARKER) != "true":
         raise BackendUnavailableError(
             f"this trackmate-cellpose has no prebuilt update-site loader ({jar}); reinstall it from a wheel, or "
-            "rebuild the jars with a JDK (python scripts/build_glue_jars.py in a checkout)")
+            "rebuild the jars with a JDK (python scripts/tools/build_glue_jars.py in a checkout)")
     return jar
 
 
@@ -89,7 +89,7 @@ def site_files(work: Path) -> list[SiteFile]:
             raise BackendUnavailableError(
                 f"this trackmate-cellpose has no current prebuilt glue jar for TrackMate's {line} line (expected "
                 f"{prebuilt_dir() / prebuilt_jar_name(line)}); rebuild the jars with a JDK "
-                "(python scripts/build_glue_jars.py in a checkout) or reinstall from a wheel")
+                "(python scripts/tools/build_glue_jars.py in a checkout) or reinstall from a wheel")
         files.append(SiteFile(f"{SITE_DIR}/{prebuilt_jar_name(line)}", jar,
                               f"trackmate-cellpose {__version__}: the detector's glue for TrackMate's {line} line "
                               "(loaded by the loader, not on the class path)."))
