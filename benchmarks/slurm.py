@@ -112,7 +112,7 @@ def _pool_case(n: int, args, movie, settings, log_dir: Path) -> dict[str, Any]:
     connected: dict[str, float] = {}
     with SlurmPool(opts) as pool:
         while len(connected) < n:
-            for info in pool.cluster.scheduler_info.get("workers", {}).values():
+            for info in list(pool.cluster.scheduler_info.get("workers", {}).values()):
                 connected.setdefault(str(info.get("name")), time.perf_counter() - t0)
             pool.check()
             if time.perf_counter() - t0 > 600:

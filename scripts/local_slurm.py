@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.slurm import LocalSlurm, SlurmStartError, unavailable_reason  # noqa: E402
+from support.slurm import LocalSlurm, SlurmStartError, unavailable_reason
 
 DEFAULT_DIR = Path("/tmp/tmcp-slurm")
 

@@ -92,3 +92,33 @@ def test_model() -> Path:
 def quality() -> dict:
     """Minimum scores for the test model of the installed cellpose (see ``MODEL_QUALITY``)."""
     return MODEL_QUALITY[CELLPOSE_MAJOR]
+
+
+@pytest.fixture(scope="session")
+def local_slurm():
+    """A private single-node SLURM (slurmctld + slurmd + munged, tests/support/slurm.py) for the session, with
+    ``SLURM_CONF`` set so that sbatch/squeue and dask-jobqueue use it; stopped at the end, nothing left running.
+
+    Skipped with the reason where it cannot start (not root, slurm-wlm/munge not installed); with
+    ``TMCP_REQUIRE_SLURM=1`` (CI, after installing them) that is a failure instead."""
+    from support.slurm import LocalSlurm, SlurmStartError, unavailable_reason
+
+    required = os.environ.get("TMCP_REQUIRE_SLURM") == "1"
+    reason = unavailable_reason()
+    if reason:
+        (pytest.fail if required else pytest.skip)(f"no local SLURM: {reason}")
+    cluster = LocalSlurm()
+    try:
+        cluster.start()
+    except SlurmStartError as e:
+        (pytest.fail if required else pytest.skip)(f"the local SLURM did not start: {e}")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SLURM_CONF", str(cluster.conf))
+    try:
+        yield cluster
+    finally:
+        mp.undo()
+        left = cluster.live_jobs()
+        killed = cluster.stop()
+        assert not left, f"jobs left queued by the tests: {left}"
+        assert not killed, f"processes of the local SLURM had to be killed at the end: {killed}"

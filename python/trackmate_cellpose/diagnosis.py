@@ -60,7 +60,7 @@ class Report:
 
 
 def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path | None = None,
-             start_jvm: bool = False) -> Report:
+             start_jvm: bool = False, slurm_partition: str = "") -> Report:
     """Check the environment for ``settings`` (default settings if omitted).
 
     Parameters
@@ -71,6 +71,9 @@ def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path |
         A Fiji.app folder to inspect (``FIJI_DIR`` is used when not given).
     start_jvm : bool
         Also start a JVM with Fiji's jars in a subprocess and load TrackMate's classes (slow; off by default).
+    slurm_partition : str
+        The partition ``run --cluster slurm`` would be given (default: ``$SBATCH_PARTITION``, else the cluster's
+        default partition); the ``slurm`` line says whether sbatch is reachable and which partition the jobs use.
     """
     from . import __version__
 
@@ -88,6 +91,7 @@ def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path |
             _check_network(r, settings, major)
     _check_model(r, settings, major)
     _check_java(r)
+    _check_slurm(r, slurm_partition)
     fiji = fiji_dir or os.environ.get("FIJI_DIR")
     if fiji:
         _check_fiji(r, Path(fiji), start_jvm=start_jvm)
@@ -202,6 +206,41 @@ def _check_model(r: Report, settings: DetectorSettings, major: int | None) -> No
                              "cellpose downloads them on first use (needs internet)",
               f"run once with internet access, or copy the weights file to {p.parent} (CELLPOSE_LOCAL_MODELS_PATH "
               "sets that folder), or use --model-path with a local file")
+
+
+def _check_slurm(r: Report, partition: str) -> None:
+    """sbatch reachable? Which partition would ``run --cluster slurm`` use, is it up? dask-jobqueue installed?"""
+    from .distributed._slurm import import_slurm_cluster, slurm_status
+    from .errors import BackendUnavailableError
+
+    st = slurm_status(partition)
+    if not st["sbatch"]:
+        level = "error" if partition else "info"
+        r.add("slurm", level, "sbatch not found on PATH: run --cluster slurm needs a SLURM login node (nothing else "
+              "needs SLURM)", "run on a machine with the SLURM client (sbatch, squeue, scancel) on PATH"
+              if partition else "")
+        return
+    where = f"{st['sbatch']} ({st['version'] or 'version unknown'})"
+    if not st["reachable"]:
+        r.add("slurm", "warn", f"{where}, but SLURM does not answer: {st['error']}",
+              "check SLURM_CONF and that slurmctld and munge are running")
+        return
+    if st["error"]:
+        r.add("slurm", "error" if partition else "warn", f"{where}: {st['error']}",
+              f"pass --slurm-partition with one of: {', '.join(st['partitions'])}" if st["partitions"] else "")
+        return
+    state = f"{st['state']}, {st['nodes']}" if st["nodes"] else st["state"]
+    detail = f"{where}; jobs go to partition {st['partition']!r} ({st['source']}): {state}"
+    try:
+        import_slurm_cluster()
+    except BackendUnavailableError:
+        r.add("slurm", "warn", f"{detail}; dask-jobqueue is not installed", "pip install 'trackmate-cellpose[slurm]'")
+        return
+    if st["state"] != "up":
+        r.add("slurm", "warn", detail, "jobs in a partition that is not up stay pending: choose another with "
+              "--slurm-partition")
+        return
+    r.add("slurm", "ok", detail)
 
 
 def _check_java(r: Report) -> None:

@@ -4,15 +4,12 @@ cancel, several images, warm models. One loopback LocalCluster of 2 single-threa
 
 from __future__ import annotations
 
-import re
-
 import contextlib
 import os
 import signal
 import threading
 import time
 
-import numpy as np
 import pytest
 import tifffile
 
@@ -27,6 +24,7 @@ from trackmate_cellpose.distributed import (detect_distributed, detect_many, loc
 from trackmate_cellpose.distributed import _worker  # noqa: E402
 
 from support.dask_faults import frame_fault  # noqa: E402
+from support.identity import assert_identical, xml_without_cellprob  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -56,49 +54,6 @@ def cluster(request, settings):
 
 def _runtime(cluster, fpb: int) -> RuntimeOptions:
     return RuntimeOptions(frames_per_batch=fpb, scheduler=cluster[0].scheduler_address)
-
-
-def _same_features(fa: dict, fb: dict) -> bool:
-    """Everything derived from the labels is exactly equal. The network's output (hence MEAN_CELLPROB) can differ in
-    the last float32 bits between a 2-thread in-process run and 1-thread workers: ONNX Runtime's and oneDNN's
-    convolutions (cellpose 3, ``inference="auto"``, the default, and ``"fast"``) and the ViT's matrix products
-    (cellpose 4) sum in another order with another thread count."""
-    return fa.keys() == fb.keys() and all(
-        fa[k] == fb[k] or (k == "MEAN_CELLPROB" and fa[k] == pytest.approx(fb[k], rel=1e-6)) for k in fa)
-
-
-def assert_identical(a, b) -> None:
-    """Exact equality of frames, label arrays, spot records (positions, ROI arrays, features) and notes."""
-    assert [f.frame for f in a.frames] == [f.frame for f in b.frames]
-    assert a.is_3d == b.is_3d and a.image_shape_tczyx == b.image_shape_tczyx and a.notes == b.notes
-    assert a.calibration == b.calibration
-    for fa, fb in zip(a.frames, b.frames):
-        assert fa.labels.dtype == fb.labels.dtype and np.array_equal(fa.labels, fb.labels)
-        assert len(fa.detections) == len(fb.detections)
-        for da, db in zip(fa.detections, fb.detections):
-            assert (da.frame, da.label, da.x, da.y, da.z, da.radius, da.quality) == \
-                   (db.frame, db.label, db.x, db.y, db.z, db.radius, db.quality)
-            assert _same_features(da.features, db.features), (da.features, db.features)
-            if da.roi_xy is None:
-                assert db.roi_xy is None
-            else:
-                assert da.roi_xy.dtype == db.roi_xy.dtype and np.array_equal(da.roi_xy, db.roi_xy)
-            if da.mesh is not None:
-                assert np.array_equal(da.mesh.vertices, db.mesh.vertices)
-                assert np.array_equal(da.mesh.faces, db.mesh.faces)
-
-
-def _xml_bytes(result, settings, path) -> bytes | None:
-    try:
-        from trackmate_cellpose.export._xml_write import ImageInfo, write_trackmate_xml
-        from trackmate_cellpose.tracking import track_overlap
-    except ImportError:
-        return None
-    t, _, z, y, x = result.image_shape_tczyx
-    write_trackmate_xml(path, track_overlap(result), result.calibration,
-                        image=ImageInfo(filename="movie.tif", folder="/data", width=x, height=y, nslices=z, nframes=t),
-                        detector_settings=settings.to_trackmate_map())
-    return path.read_bytes()
 
 
 def _no_tasks_left(client) -> None:
@@ -131,10 +86,9 @@ def test_two_workers_identical_to_in_process(cluster, settings, movie, tmp_path)
     assert_identical(local, dist)
     assert local.n_detections > 20
     assert progress and progress[-1] == 1.0 and all(b >= a for a, b in zip(progress, progress[1:]))
-    xa, xb = _xml_bytes(local, settings, tmp_path / "a.xml"), _xml_bytes(dist, settings, tmp_path / "b.xml")
-    # MEAN_CELLPROB was compared above to float32 rounding (see _same_features); every other byte is equal
-    xa, xb = (re.sub(rb'MEAN_CELLPROB="[^"]*"', b"", x) for x in (xa, xb))
-    assert xa == xb
+    # MEAN_CELLPROB was compared above to float32 rounding (see support.identity); every other byte is equal
+    assert xml_without_cellprob(local, settings, tmp_path / "a.xml") == \
+        xml_without_cellprob(dist, settings, tmp_path / "b.xml")
 
     # a frame list with gaps and out of order: same chunks as the engine's batches, same numbers
     frames = [5, 0, 2, 3]

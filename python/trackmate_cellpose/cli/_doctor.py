@@ -16,6 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("--fiji-dir", type=Path, dest="fiji", action=DeprecatedAlias, new="--fiji", help=argparse.SUPPRESS)
     p.add_argument("--start-jvm", action="store_true",
                    help="also start a JVM with Fiji's jars (subprocess) and load TrackMate")
+    p.add_argument("--slurm-partition", default="", metavar="NAME",
+                   help="the partition run --cluster slurm would use (default: $SBATCH_PARTITION, else SLURM's "
+                        "default): the 'slurm' line says whether sbatch is reachable and whether it is up")
     add_detector_options(p)
     p.set_defaults(func=main)
 
@@ -23,6 +26,7 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..diagnosis import diagnose
 
-    report = diagnose(settings_from_args(args), fiji_dir=args.fiji, start_jvm=args.start_jvm)
+    report = diagnose(settings_from_args(args), fiji_dir=args.fiji, start_jvm=args.start_jvm,
+                      slurm_partition=args.slurm_partition)
     print(report.format())
     return 0 if report.ok else 1

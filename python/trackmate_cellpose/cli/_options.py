@@ -232,6 +232,76 @@ def runtime_from_args(args: argparse.Namespace) -> RuntimeOptions:
         raise name_flag(e, flag=flag) from e
 
 
+#: SlurmOptions field -> (flag, argparse kwargs beyond help, help). Defaults are None: only given flags override.
+SLURM_FLAGS: dict[str, tuple[str, dict, str]] = {
+    "jobs": ("--slurm-jobs", {"type": int, "metavar": "N"}, "worker jobs kept running [2]"),
+    "partition": ("--slurm-partition", {"metavar": "NAME"}, "#SBATCH -p [SLURM's default partition]"),
+    "account": ("--slurm-account", {"metavar": "NAME"}, "#SBATCH -A [SLURM's default account]"),
+    "gpus_per_job": ("--slurm-gpus-per-job", {"type": int, "metavar": "N"},
+                     "0 or 1: 1 asks for --gres=gpu:1 and the worker runs cellpose on that GPU (with --gpu) [0]"),
+    "cpus_per_job": ("--slurm-cpus-per-job", {"type": int, "metavar": "N"},
+                     "CPUs per job; torch and ONNX Runtime use that many threads [4]"),
+    "memory": ("--slurm-memory", {"metavar": "SIZE"}, "memory per job, e.g. 8GB or 500MB [8GB]"),
+    "walltime": ("--slurm-walltime", {"metavar": "TIME"},
+                 "time limit per job (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S); a job that reaches it is replaced and "
+                 "its frames run again [01:00:00]"),
+    "sbatch_lines": ("--slurm-sbatch", {"action": "append", "metavar": "LINE"},
+                     "an extra job directive, repeatable: --slurm-sbatch=--qos=short"),
+    "prologue": ("--slurm-prologue", {"action": "append", "metavar": "LINE"},
+                 "a shell line run in each job before the worker starts, repeatable: 'module load cuda'"),
+    "python": ("--slurm-python", {"metavar": "PATH"},
+               "the Python the jobs start the worker with; same path on the compute nodes [this Python]"),
+    "log_directory": ("--slurm-log-dir", {"metavar": "DIR"}, "folder for the jobs' output [OUTDIR/slurm-logs]"),
+    "interface": ("--slurm-interface", {"metavar": "NAME"},
+                  "network interface the dask scheduler listens on, e.g. ib0 [the host's address]"),
+    "start_timeout": ("--slurm-start-timeout", {"type": float, "metavar": "S"},
+                      "fail when a job is still pending after S seconds (0 = as long as SLURM queues it) [0]"),
+}
+
+
+def add_slurm_options(p: argparse.ArgumentParser) -> None:
+    """``--cluster slurm`` and the ``--slurm-*`` options of the worker jobs (docs/scale-out-slurm.md)."""
+    g = p.add_argument_group("SLURM (--cluster slurm: frames run in SLURM batch jobs started for this command, "
+                             "cancelled when it ends; needs dask-jobqueue)")
+    g.add_argument("--cluster", choices=("slurm",), default=None,
+                   help="run the frames in SLURM worker jobs (the options below) instead of in this process")
+    for fld, (flag, kw, text) in SLURM_FLAGS.items():
+        g.add_argument(flag, dest=f"slurm_{fld}", default=None, help=text, **kw)
+
+
+def slurm_from_args(args: argparse.Namespace, *, outdir: Path | None = None):
+    """The validated ``SlurmOptions`` of ``--cluster slurm``, or None without it.
+
+    Usage errors (exit 2) name the flag: a ``--slurm-*`` option without ``--cluster slurm``, ``--cluster slurm``
+    with ``--workers``/``--scheduler``, and every invalid value (``--slurm-jobs (jobs) must be ..., got 0``).
+    """
+    from ..errors import UsageError
+
+    given = {fld: getattr(args, f"slurm_{fld}") for fld in SLURM_FLAGS
+             if getattr(args, f"slurm_{fld}", None) is not None}
+    if getattr(args, "cluster", None) != "slurm":
+        if given:
+            raise UsageError(f"{SLURM_FLAGS[next(iter(given))][0]} needs --cluster slurm")
+        return None
+    if getattr(args, "workers", 0):
+        raise UsageError(f"--cluster slurm and --workers {args.workers} exclude each other: the SLURM jobs are the "
+                         "workers (--slurm-jobs N)")
+    if getattr(args, "scheduler", ""):
+        raise UsageError(f"--cluster slurm and --scheduler {args.scheduler} exclude each other: --cluster slurm "
+                         "starts its own scheduler")
+    from ..distributed import SlurmOptions
+
+    if "log_directory" not in given and outdir is not None:
+        given["log_directory"] = str(Path(outdir).resolve() / "slurm-logs")
+    for key in ("sbatch_lines", "prologue"):
+        if key in given:
+            given[key] = tuple(given[key])
+    try:
+        return SlurmOptions(**given)
+    except InvalidSettingsError as e:
+        raise name_flag(e, flag=SLURM_FLAGS.get(e.key or "", ("",))[0] or None) from e
+
+
 def add_calibration_options(p: argparse.ArgumentParser) -> None:
     a = p.add_argument_group("image axes and calibration (override the file's; the file's lengths are converted to "
                              "um from nm, mm, cm, m or inch)")

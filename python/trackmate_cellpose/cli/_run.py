@@ -11,10 +11,10 @@ import argparse
 from pathlib import Path
 
 from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError
+from ._options import (add_calibration_options, add_detector_options, add_runtime_options, add_slurm_options,
+                       add_tracker_options, check_calibration_args, name_flag, require_geff_for, runtime_from_args,
+                       settings_from_args, slurm_from_args, tracker_from_args)
 from ._terminal import get_logger, quiet_third_party_bars
-from ._options import (add_calibration_options, add_detector_options, add_runtime_options, add_tracker_options,
-                      check_calibration_args, name_flag, require_geff_for, runtime_from_args, settings_from_args,
-                      tracker_from_args)
 
 #: Errors that make an input unusable (exit 2); anything else during a run is a runtime failure (exit 1).
 INPUT_ERRORS = (InvalidImageError, InvalidSettingsError, OutputExistsError, FileNotFoundError, IsADirectoryError,
@@ -52,6 +52,7 @@ def register(subparsers) -> None:
     add_detector_options(p)
     add_common_run_options(p)
     add_runtime_options(p)
+    add_slurm_options(p)
     p.set_defaults(func=main)
 
 
@@ -76,7 +77,7 @@ def _one_line(e: BaseException, path: Path) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from ..errors import UsageError
-    from ..pipeline import check_input, output_stem, parse_formats, run_pipeline
+    from ..pipeline import check_input, output_stem, parse_formats
     from ..segment import check_model
 
     log = get_logger()
@@ -84,6 +85,7 @@ def main(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     tracker_settings = tracker_from_args(args)
     runtime = runtime_from_args(args)
+    slurm = slurm_from_args(args, outdir=args.outdir)
     check_calibration_args(args)
     try:
         formats = parse_formats(args.formats)
@@ -114,8 +116,24 @@ def main(args: argparse.Namespace) -> int:
             log.error(_one_line(e, path))
         raise UsageError(f"{len(bad)} of {len(args.inputs)} inputs cannot be used (listed above); nothing was run. "
                          "Fix them, or pass --keep-going to run the others")
-    # 2. the work
+    # 2. the work (on SLURM worker jobs with --cluster slurm: cancelled when the command ends, Ctrl-C included)
     quiet_third_party_bars(debug=args.debug)
+    pool = None
+    if slurm is not None:
+        from ..distributed import SlurmPool
+
+        pool = SlurmPool(slurm, log=log.info).start()
+        runtime = pool.runtime(runtime)
+    try:
+        return _run_all(args, bad, settings, tracker_settings, formats, runtime, log)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run_all(args: argparse.Namespace, bad: dict, settings, tracker_settings, formats, runtime, log) -> int:
+    from ..pipeline import run_pipeline
+
     failed: dict[Path, BaseException] = {}
     for path in args.inputs:
         if path in bad:

@@ -5,15 +5,18 @@ so that workers (and the cellpose models they hold warm) survive from one ``dete
 when TrackMate calls the detector repeatedly. ``shutdown()`` (also run at interpreter exit) closes what was started.
 ``slurm_cluster`` is the dask-jobqueue recipe for one GPU per worker.
 
-``dask_jobqueue`` is needed for SLURM only. Imports: distributed (lazily) and dask_jobqueue (lazily); package: errors,
-settings, distributed._plugin (lazily) and distributed._worker (lazily).
+``dask_jobqueue`` is needed for SLURM only. A pool that owns a scheduler (``SlurmPool``) registers a health check for
+it (``watch_scheduler``), which every run on that scheduler calls while it waits (``check_scheduler``).
+
+Imports: distributed (lazily); package: errors, settings, distributed._plugin (lazily), distributed._slurm (lazily),
+distributed._worker (lazily).
 """
 
 from __future__ import annotations
 
 import atexit
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import RuntimeOptions
@@ -122,6 +125,32 @@ def _close(key: tuple) -> None:
                 pass
 
 
+def forget_scheduler(address: str) -> None:
+    """Close the shared client of the scheduler at ``address`` (its cluster is going away)."""
+    with _LOCK:
+        _close(("scheduler", address))
+
+
+#: scheduler address -> health check of the pool that owns the scheduler (raises when it cannot run work)
+_WATCHES: dict[str, Callable[[], None]] = {}
+
+
+def watch_scheduler(address: str, check: Callable[[], None]) -> None:
+    """Have every run on the scheduler at ``address`` call ``check()`` while it waits (a SLURM pool's failure)."""
+    _WATCHES[address] = check
+
+
+def unwatch_scheduler(address: str) -> None:
+    _WATCHES.pop(address, None)
+
+
+def check_scheduler(client) -> None:
+    """Call the health check registered for ``client``'s scheduler, if any (it raises the pool's failure)."""
+    check = _WATCHES.get(getattr(client.scheduler, "address", None) or "")
+    if check is not None:
+        check()
+
+
 def shutdown() -> None:
     """Close every client and local cluster this process started (workers exit, warm models are dropped)."""
     with _LOCK:
@@ -149,7 +178,8 @@ def preload_model(client, settings, *, device: str = "auto") -> dict[str, bool]:
 def slurm_cluster(n_gpus: int, *, queue: str | None = None, account: str | None = None, cpus_per_gpu: int = 8,
                   memory: str = "32GB", walltime: str = "04:00:00", prologue: list[str] | None = None,
                   **kwargs: Any):
-    """dask-jobqueue recipe: one SLURM job per worker, one GPU and one task thread per worker.
+    """dask-jobqueue recipe: one SLURM job per worker, one GPU and one task thread per worker (for a pool that is
+    checked, kept at its size and cancelled for you, see :class:`SlurmPool`).
 
     Parameters
     ----------
@@ -171,19 +201,15 @@ def slurm_cluster(n_gpus: int, *, queue: str | None = None, account: str | None 
     dask_jobqueue.SLURMCluster
         Pass ``RuntimeOptions(scheduler=cluster.scheduler_address)`` to ``detect``.
     """
-    try:
-        from dask_jobqueue import SLURMCluster
-    except ImportError as e:
-        raise BackendUnavailableError("the SLURM recipe needs dask-jobqueue: pip install dask-jobqueue") from e
-    options: dict[str, Any] = dict(
-        queue=queue, account=account,
-        cores=1, processes=1,  # one worker process per job with ONE task thread: one model, one GPU
-        job_cpu=cpus_per_gpu, memory=memory, walltime=walltime,
-        job_extra_directives=["--gres=gpu:1"],
-        worker_extra_args=["--resources", "GPU=1"],
-        job_script_prologue=list(prologue or []),
-    )
-    options.update(kwargs)
+    from ._slurm import SlurmOptions, import_slurm_cluster
+
+    SLURMCluster = import_slurm_cluster()  # noqa: N806 - the class
+    # the same job as SlurmPool's (one worker process, ONE task thread, one GPU, threads = CPUs booked); SLURM's own
+    # output files (slurm-<id>.out in the working folder) unless kwargs name a log_directory
+    options = SlurmOptions(jobs=max(1, n_gpus), partition=queue or "", account=account or "", gpus_per_job=1,
+                           cpus_per_job=cpus_per_gpu, memory=memory, walltime=walltime,
+                           prologue=tuple(prologue or ()), extra={"log_directory": None, **kwargs}
+                           ).cluster_keywords()
     cluster = SLURMCluster(**options)
     if n_gpus:
         cluster.scale(jobs=n_gpus)

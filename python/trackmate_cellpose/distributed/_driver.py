@@ -7,7 +7,8 @@ submitted through one bounded window (at most ``window`` chunks in flight, so th
 of movies) and gathered by chunk index, never by arrival order: a chunk recomputed after a worker died is still
 counted once.
 
-Imports: distributed (lazily), numpy; package: _call, _input (lazily), calibration, distributed._worker, errors, results, segment (lazily), settings.
+Imports: distributed (lazily), numpy; package: _call, _input (lazily), calibration, distributed._cluster (lazily),
+distributed._worker, errors, results, segment (lazily), settings.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks()
     """
     from distributed import Event
 
+    from ._cluster import check_scheduler
+
     run_id = uuid.uuid4().hex[:12]
     event = Event(cancel_event_name(run_id), client=client)
     if window is None:
@@ -212,6 +215,10 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks()
         while pending or queue or not exhausted or any(j.done for j in open_jobs.values()):
             if hooks.cancelled():
                 raise Cancelled("cancelled while the cluster was segmenting")
+            try:
+                check_scheduler(client)  # a SLURM pool that cannot run work any more says so here
+            except TrackMateCellposeError as e:
+                raise BackendUnavailableError(f"{e}. Not segmented: {_unfinished(pending.values(), queue)}") from e
             for fut in _completed(client, list(pending), timeout=_POLL_S):
                 job, ci, _ = pending.pop(fut)
                 if fut.status != "finished":
@@ -247,6 +254,16 @@ def run_jobs(client, jobs: Iterable[Job], *, n_jobs: int, hooks: Hooks = Hooks()
             event.clear()  # forgets the event on the scheduler
         except Exception:  # noqa: BLE001 - cleanup is best effort (the scheduler may be gone)
             pass
+
+
+def _unfinished(pending: Iterable[tuple[Job, int, int]], queue: Sequence[tuple[Job, int]], *, limit: int = 8) -> str:
+    """The chunks submitted but not done, and those not submitted yet, as "name: frames a-b, ..." (at most
+    ``limit`` named; images not read yet are not listed)."""
+    items = sorted({(job.index, ci): job for job, ci, _ in pending}.items()) + \
+        sorted({(job.index, ci): job for job, ci in queue}.items())
+    text = [job.describe(job.chunks[ci]) for (_, ci), job in items[:limit]]
+    more = len(items) - limit
+    return ", ".join(text) + (f" and {more} more chunk(s)" if more > 0 else "") if text else "(none submitted)"
 
 
 def _completed(client, futures: list, *, timeout: float) -> list:

@@ -15,7 +15,8 @@ an error that names the option, the value and what was expected. :class:`SlurmPo
 * ``close`` (also on Ctrl-C, through ``with``) cancels every job of the pool and waits until ``squeue`` no longer
   lists them.
 
-Imports: dask_jobqueue and distributed (lazily); package: errors, settings, distributed._cluster.
+Imports: dask (lazily), dask_jobqueue (lazily); package: errors, settings, distributed._cluster (lazily),
+distributed._plugin (lazily).
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ from typing import Any, Callable
 from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import RuntimeOptions
 
-__all__ = ["SlurmOptions", "SlurmPool", "FATAL_PENDING_REASONS", "slurm_status"]
-
 #: ``squeue`` reasons (``%r``) of a pending job that waiting does not cure: the pool fails with the reason.
 FATAL_PENDING_REASONS = frozenset({
     "PartitionDown", "PartitionInactive", "PartitionNodeLimit", "PartitionTimeLimit", "PartitionConfig",
@@ -54,6 +53,28 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.:+@-]+(,[A-Za-z0-9_.:+@-]+)*$")
 _WALLTIME_RE = re.compile(r"^(?:(\d+)-(\d+)(?::(\d+))?(?::(\d+))?|(\d+)(?::(\d+))?(?::(\d+))?)$")
 #: Jobs in a row that may end before their dask worker connects before the pool gives up (a broken environment).
 STARTUP_FAILURES = 3
+
+
+def import_slurm_cluster():
+    """``dask_jobqueue.SLURMCluster``, with Python's own Ctrl-C handling kept.
+
+    dask-jobqueue 0.9.0 replaces the SIGINT handler when it is imported (``signal.signal(SIGINT, lambda *_:
+    sys.exit())`` in ``dask_jobqueue/runner.py``; dask/dask-jobqueue#696, fixed after 0.9.0): Ctrl-C would then end
+    the program with exit status 0 through ``SystemExit`` instead of raising ``KeyboardInterrupt``, so a cancelled
+    run would look successful. Its handler is put back to Python's default here (main thread only).
+    """
+    import signal
+
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError as e:
+        raise BackendUnavailableError("SLURM worker jobs need dask-jobqueue: pip install "
+                                      "'trackmate-cellpose[slurm]'") from e
+    handler = signal.getsignal(signal.SIGINT)
+    if getattr(handler, "__module__", "") == "dask_jobqueue.runner" and \
+            threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return SLURMCluster
 
 
 def _walltime_seconds(text: str) -> int | None:
@@ -148,7 +169,10 @@ class SlurmOptions:
             raise bad("job_name", self.job_name, "a non-empty SLURM name")
         try:
             from dask.utils import parse_bytes
-
+        except ImportError as e:
+            raise BackendUnavailableError("SLURM worker jobs need dask-jobqueue: pip install "
+                                          "'trackmate-cellpose[slurm]'") from e
+        try:
             n_bytes = parse_bytes(self.memory) if isinstance(self.memory, str) else -1
         except (ValueError, TypeError):
             n_bytes = -1
@@ -296,11 +320,7 @@ class SlurmPool:
         """Check the job script with ``sbatch --test-only``, submit the jobs, start the keeper; returns at once
         (workers connect as their jobs start; :meth:`wait_for_workers` waits for them)."""
         sbatch = _sbatch()
-        try:
-            from dask_jobqueue import SLURMCluster
-        except ImportError as e:
-            raise BackendUnavailableError("--cluster slurm needs dask-jobqueue: pip install "
-                                          "'trackmate-cellpose[slurm]'") from e
+        SLURMCluster = import_slurm_cluster()  # noqa: N806 - the class
         opts = self.options
         kw = opts.cluster_keywords()
         Path(kw["log_directory"]).mkdir(parents=True, exist_ok=True)
@@ -450,7 +470,7 @@ class SlurmPool:
                 raise BackendUnavailableError(f"squeue failed {self._squeue_failures} times in a row: {e}") from e
             return
         self._squeue_failures = 0
-        connected = {info.get("name") for info in cluster.scheduler_info.get("workers", {}).values()}
+        connected = {info.get("name") for info in list(cluster.scheduler_info.get("workers", {}).values())}
         if connected & set(jobs):
             self._startup_failures = 0
         self._connected |= {n for n in connected if n in jobs}
