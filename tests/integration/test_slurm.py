@@ -277,16 +277,15 @@ def test_cli_run_cluster_slurm_writes_the_in_process_files(worker_env, movie, te
 
 _SIGINT_DRIVER = r'''
 import sys, time
-from trackmate_cellpose import pipeline
-orig_detect = pipeline._detect
-def detect(image, settings, runtime, on_progress, say):
-    said = []
-    def progress(f, msg):
-        if f > 0 and not said:  # the jobs are running and segmenting: wait here for the signal
-            said.append(1); print("AT detect", flush=True); time.sleep(120)
-        on_progress(f, msg)
-    return orig_detect(image, settings, runtime, progress, say)
-pipeline._detect = detect
+from trackmate_cellpose.distributed import _driver
+orig_completed = _driver._completed
+said = []
+def completed(client, futures, *, timeout):
+    # the driver's wait loop, once a worker in a SLURM job executes one of the run's tasks: wait here for the signal
+    if not said and any(str(k).startswith("tmcp-") for keys in client.processing().values() for k in keys):
+        said.append(1); print("AT detect", flush=True); time.sleep(120)
+    return orig_completed(client, futures, timeout=timeout)
+_driver._completed = completed
 from trackmate_cellpose.cli import main
 sys.exit(main(sys.argv[1:]))
 '''
