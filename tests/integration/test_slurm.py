@@ -183,6 +183,7 @@ def test_lost_job_mid_frame_reruns_it_elsewhere(pool, worker_env, settings, movi
         else:  # slurmctld ends a job past its limit at its next time-limit check (every 30 s): state TIMEOUT
             worker_env.command("scontrol", "update", f"JobId={job_id}", "TimeLimit=0:01")
 
+    name_of_job = {w.job_id: name for name, w in list(pool.cluster.workers.items())}
     killer = threading.Thread(target=lose_the_job, daemon=True)
     killer.start()
     with frame_fault(_client(pool), img[2], frame=2, kind="stall", marker=str(marker)):
@@ -200,6 +201,8 @@ def test_lost_job_mid_frame_reruns_it_elsewhere(pool, worker_env, settings, movi
     assert lost[0] not in pool.live_job_ids()
     pool.wait_for_workers(2, timeout=180)
     assert len(pool.live_job_ids()) == 2 and pool.submitted[-1] != lost[0]
+    # the new job has a new worker name: dask's check for the lost worker (15 s later) must not close it
+    assert name_of_job[lost[0]] not in pool.cluster.workers, (name_of_job, list(pool.cluster.workers))
     assert any(f"job {lost[0]} ended" in e for e in pool.events)
     preload_model(_client(pool), settings)  # keep the module's workers warm
 

@@ -314,6 +314,7 @@ class SlurmPool:
         self._last_state: dict[str, tuple[str, str]] = {}  # job id -> (state, reason)
         self._startup_failures = 0
         self._squeue_failures = 0
+        self._replacements = 0
 
     # -- life cycle -----------------------------------------------------------------------------------------------
     def start(self) -> SlurmPool:
@@ -522,14 +523,22 @@ class SlurmPool:
                 self.log(f"SLURM: job {jid} ended ({last}); its unfinished chunks run again on the other workers, "
                          "a new job replaces it")
 
-        async def forget_and_scale() -> None:
+        async def forget_and_replace() -> None:
+            cluster = self.cluster
             for name in names:
-                self.cluster.worker_spec.pop(name, None)
-                self.cluster.workers.pop(name, None)
-            self.cluster.scale(jobs=self.options.jobs)
+                cluster.worker_spec.pop(name, None)
+                cluster.workers.pop(name, None)
+            # a NEW name for each new job: SpecCluster would hand out the lost job's name again, and the check it
+            # schedules when a worker leaves (distributed.deploy.lost-worker-timeout later) closes whatever job holds
+            # that name and has no connected worker yet, i.e. a replacement that is still starting
+            while len(cluster.worker_spec) < self.options.jobs:
+                self._replacements += 1
+                spec = next(iter(cluster.new_worker_spec().values()))
+                cluster.worker_spec[f"{self.options.job_name}-replacement-{self._replacements}"] = spec
+            cluster.scale(jobs=self.options.jobs)  # starts the jobs of the new names
 
         if not self._stop.is_set() and self.cluster is not None:
-            self.cluster.sync(forget_and_scale)
+            self.cluster.sync(forget_and_replace)
 
     def _job_log(self, jid: str) -> str:
         log_dir = Path(self.options.cluster_keywords()["log_directory"])
