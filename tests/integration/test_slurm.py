@@ -33,7 +33,7 @@ import pytest
 import tifffile
 
 from trackmate_cellpose import (BackendUnavailableError, Calibration, DetectorSettings, InvalidSettingsError,
-                                RuntimeOptions, detect)
+                                RuntimeOptions, SegmentationError, detect)
 from trackmate_cellpose.data import sample_path
 
 pytest.importorskip("distributed")
@@ -205,6 +205,34 @@ def test_lost_job_mid_frame_reruns_it_elsewhere(pool, worker_env, settings, movi
     assert name_of_job[lost[0]] not in pool.cluster.workers, (name_of_job, list(pool.cluster.workers))
     assert any(f"job {lost[0]} ended" in e for e in pool.events)
     preload_model(_client(pool), settings)  # keep the module's workers warm
+
+
+def _set_allowed_failures(client, n: int) -> int:
+    def swap(dask_scheduler, n=n):
+        old, dask_scheduler.allowed_failures = dask_scheduler.allowed_failures, n
+        return old
+    return client.run_on_scheduler(swap)
+
+
+def test_frame_whose_job_is_lost_too_often_fails_naming_it(pool, worker_env, settings, movie, tmp_path):
+    """dask gives a chunk ``distributed.scheduler.allowed-failures`` retries after losing its worker (3 by default;
+    0 here, for this test, so that one lost job is "too often"): the run fails naming the frame."""
+    client = _client(pool)
+    marker = tmp_path / "stalled"
+    lost: list[str] = []
+    killer = threading.Thread(target=lambda: lost.append(_stalled_job(pool, marker)) or
+                              worker_env.command("scancel", lost[0]), daemon=True)
+    killer.start()
+    before = _set_allowed_failures(client, 0)
+    try:
+        with frame_fault(client, movie[1], frame=1, kind="stall", marker=str(marker)), \
+                pytest.raises(SegmentationError, match=r"died repeatedly while segmenting frame 1\b") as err:
+            detect(movie[:3], settings, axes="tyx", calibration=CAL, runtime=_runtime(pool))
+    finally:
+        _set_allowed_failures(client, before)
+    assert lost and err.value.frame == 1 and "allowed-failures = 0" in str(err.value)
+    pool.wait_for_workers(2, timeout=180)  # the pool replaced the lost job
+    preload_model(client, settings)
 
 
 @pytest.mark.parametrize("case", ["no-such-partition", "too-much-memory"])

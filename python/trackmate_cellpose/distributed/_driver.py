@@ -325,7 +325,8 @@ def _raise_for(fut, job: Job, chunk: tuple[int, ...]) -> None:
     if isinstance(exc, KilledWorker):
         raise SegmentationError(
             f"{name}worker processes died repeatedly while segmenting {where} (dask gave up after "
-            "distributed.scheduler.allowed-failures retries; out of memory?)", frame=chunk[0],
+            f"distributed.scheduler.allowed-failures = {getattr(exc, 'allowed_failures', '?')} retries; out of memory, "
+            "or their batch jobs were cancelled or reached their walltime?)", frame=chunk[0],
             settings=job.settings) from exc
     if isinstance(exc, Cancelled):
         raise Cancelled(f"{where}: cancelled on the worker") from exc
