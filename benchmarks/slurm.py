@@ -10,8 +10,9 @@ afterwards. Measured, with warm models (the first run of each case loads the mod
   baseline), frames per minute (median of ``--repeats``);
 * for each job count N: a :class:`~trackmate_cellpose.distributed.SlurmPool` of N one-CPU jobs (one torch thread
   each): seconds from submission until each job's worker is connected (the scheduling overhead per job: sbatch,
-  SLURM's scheduler pass, job start, Python and dask start), the first-task model load per worker, then frames per
-  minute and the dispatch overhead per chunk (wall x workers / chunks - worker seconds per chunk).
+  SLURM's scheduler pass, job start, Python and dask start), the model load on every worker, then frames per
+  minute, the dispatch overhead per chunk (wall x workers / chunks - worker seconds per chunk) and the workers' CPU
+  seconds per frame (less sensitive to other load on the machine than wall time; in-process likewise).
 
 On a machine with C cores, N > C jobs share the cores: frames per minute cannot grow beyond about C single-thread
 workers, and the single-node cluster has no network between driver and workers; what the numbers do show is the
@@ -45,11 +46,12 @@ from trackmate_cellpose import RuntimeOptions, detect
 movie, settings = movie_and_settings(frames, size)
 rt = RuntimeOptions(frames_per_batch=fpb)
 t0 = time.perf_counter(); detect(movie[:1], settings, axes="tyx", runtime=rt); first = time.perf_counter() - t0
-walls = []
+walls, cpus = [], []
 for _ in range(repeats):
-    t0 = time.perf_counter(); res = detect(movie, settings, axes="tyx", runtime=rt)
-    walls.append(time.perf_counter() - t0)
-print(json.dumps({"first_call_s": first, "walls_s": walls, "spots": res.n_detections}))
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = detect(movie, settings, axes="tyx", runtime=rt)
+    walls.append(time.perf_counter() - t0); cpus.append(time.process_time() - c0)
+print(json.dumps({"first_call_s": first, "walls_s": walls, "cpu_s": cpus, "spots": res.n_detections}))
 '''
 
 
@@ -98,7 +100,8 @@ def _in_process(threads: int, args, folder: Path) -> dict[str, Any]:
     wall = statistics.median(data["walls_s"])
     return {"threads": threads, "first_call_s": round(data["first_call_s"], 2),
             "walls_s": [round(w, 2) for w in data["walls_s"]], "frames_per_min": round(args.frames / wall * 60, 2),
-            "spots": data["spots"], "load": _load()}
+            "cpu_s_per_frame": round(statistics.median(data["cpu_s"]) / args.frames, 3), "spots": data["spots"],
+            "load": _load()}
 
 
 def _pool_case(n: int, args, movie, settings, log_dir: Path) -> dict[str, Any]:
@@ -123,12 +126,15 @@ def _pool_case(n: int, args, movie, settings, log_dir: Path) -> dict[str, Any]:
         t1 = time.perf_counter()
         preload_model(client, settings)
         load_s = time.perf_counter() - t1
-        walls, per_chunk = [], []
+        walls, per_chunk, cpu = [], [], []
         for _ in range(args.repeats):
             stats: dict = {}
+            c0 = client.run(time.process_time)
             t1 = time.perf_counter()
             res = detect_distributed(movie, settings, axes="tyx", runtime=rt, stats=stats)
             wall = time.perf_counter() - t1
+            c1 = client.run(time.process_time)
+            cpu.append(sum(c1[w] - c0.get(w, c1[w]) for w in c1) / args.frames)
             walls.append(wall)
             chunks = max(1, stats["chunks"])
             per_chunk.append(wall * n / chunks - statistics.mean(stats["chunk_seconds"]))
@@ -137,7 +143,8 @@ def _pool_case(n: int, args, movie, settings, log_dir: Path) -> dict[str, Any]:
     return {"jobs": n, "job_ids": submitted, "connect_s": sorted(round(v, 2) for v in connected.values()),
             "preload_model_s": round(load_s, 2), "walls_s": [round(w, 2) for w in walls],
             "frames_per_min": round(args.frames / wall * 60, 2),
-            "dispatch_overhead_per_chunk_s": round(statistics.median(per_chunk), 3), "spots": res.n_detections,
+            "dispatch_overhead_per_chunk_s": round(statistics.median(per_chunk), 3),
+            "worker_cpu_s_per_frame": round(statistics.median(cpu), 3), "spots": res.n_detections,
             "load": _load()}
 
 

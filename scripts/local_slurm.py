@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpus", type=int, default=None, help="CPUs the node declares [max(8, cores)]")
     p.add_argument("--gpus", type=int, default=1, help="count-only GPUs the node declares (no device) [1]")
     args = p.parse_args(argv)
-    cluster = LocalSlurm(args.dir, cpus=args.cpus, gpus=args.gpus, min_job_age=30)
+    cluster = LocalSlurm(args.dir, cpus=args.cpus, gpus=args.gpus, min_job_age=30, tie_to_parent=False)
     if args.action == "stop":
         killed = cluster.stop()
         print(f"stopped the cluster in {args.dir}" + (f" (killed leftover pids {killed})" if killed else ""))

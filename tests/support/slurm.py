@@ -61,6 +61,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -91,6 +98,9 @@ class LocalSlurm:
         Count-only ``gpu`` GRES of the node (0: none).
     min_job_age : int
         Seconds a finished job stays visible to ``squeue`` (``MinJobAge``).
+    tie_to_parent : bool
+        The daemons get SIGTERM when this process dies without :meth:`stop` (a test run killed from outside), so
+        that no cluster is left behind; ``scripts/local_slurm.py start`` turns it off (its cluster outlives it).
     """
 
     NODE = "localnode"
@@ -98,12 +108,13 @@ class LocalSlurm:
     DOWN_PARTITION = "down"
 
     def __init__(self, root: str | os.PathLike | None = None, *, cpus: int | None = None, gpus: int = 1,
-                 min_job_age: int = 2):
+                 min_job_age: int = 2, tie_to_parent: bool = True):
         self._made_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="tmcp-slurm-", dir="/tmp"))
         self.cpus = cpus or max(8, os.cpu_count() or 1)
         self.gpus = gpus
         self.min_job_age = min_job_age
+        self.tie_to_parent = tie_to_parent
         self.conf = self.root / "slurm.conf"
         self.log_dir = self.root / "log"
         self.munge_socket = self.root / "run" / "munge.sock"
@@ -200,7 +211,8 @@ class LocalSlurm:
     def _spawn(self, name: str, argv: list[str]) -> None:
         out = open(self.log_dir / f"{name}.out", "ab")
         self._procs[name] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                             env=self.env, start_new_session=True)
+                                             env=self.env, start_new_session=True,
+                                             preexec_fn=_die_with_parent if self.tie_to_parent else None)
         out.close()
 
     def _tail(self, lines: int = 15) -> str:
