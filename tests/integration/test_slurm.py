@@ -263,6 +263,20 @@ def test_job_that_cannot_start_fails_the_run_naming_frames(worker_env, settings,
     assert pool.submitted and not _live(worker_env, pool)
 
 
+def test_job_pending_longer_than_the_start_timeout_fails_the_run(worker_env, settings, movie, tmp_path):
+    """A job that waits for a reason SLURM says will pass (here its begin time, an hour away) is waited for only
+    ``start_timeout`` seconds."""
+    opts = SlurmOptions(jobs=1, log_directory=str(tmp_path), start_timeout=3, sbatch_lines=("--begin=now+3600",),
+                        **JOB)
+    with SlurmPool(opts) as pool:
+        t0 = time.monotonic()
+        with pytest.raises(BackendUnavailableError, match=r"still pending \(BeginTime\) after 3 s") as err:
+            detect(movie[:1], settings, axes="tyx", calibration=CAL, runtime=_runtime(pool))
+        assert time.monotonic() - t0 < 60
+    assert "Not segmented: frame 0" in str(err.value)
+    assert pool.submitted and not _live(worker_env, pool)
+
+
 def test_jobs_whose_worker_cannot_start_fail_with_the_jobs_error(worker_env, settings, movie, tmp_path):
     """The jobs run a Python without dask: each ends before its worker connects; after a few the run fails and
     quotes the job's own error instead of waiting forever."""
