@@ -95,7 +95,9 @@ def _load() -> list[float]:
 
 def _in_process(threads: int, args, folder: Path) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(threads), str(args.frames), str(args.size),
-                          str(args.fpb), str(args.repeats), str(folder)], capture_output=True, text=True, check=True)
+                          str(args.fpb), str(args.repeats), str(folder)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"the in-process run ({threads} thread(s)) failed: {out.stderr.strip()[-2000:]}")
     data = json.loads(out.stdout.strip().splitlines()[-1])
     wall = statistics.median(data["walls_s"])
     return {"threads": threads, "first_call_s": round(data["first_call_s"], 2),
