@@ -249,9 +249,20 @@ def test_job_that_slurm_rejects_fails_at_once(worker_env, tmp_path, case):
     assert not pool.submitted and pool.cluster is None  # nothing was queued, the scheduler is closed
 
 
+def _warm_driver(settings, movie) -> None:
+    """Import what a distributed run imports on the driver (torch for the model check, dask.distributed) before a
+    test times how fast the run fails: a first import takes minutes on a loaded 2-core machine."""
+    import distributed  # noqa: F401
+
+    from trackmate_cellpose.segment import check_model
+
+    check_model(settings)
+
+
 def test_job_that_cannot_start_fails_the_run_naming_frames(worker_env, settings, movie, tmp_path):
     """A partition that is down: sbatch accepts the job, it stays pending (PartitionDown); the run stops within
     seconds with the reason and the frames it did not segment, and no job is left queued."""
+    _warm_driver(settings, movie)
     with SlurmPool(SlurmOptions(jobs=1, partition="down", log_directory=str(tmp_path), **JOB)) as pool:
         t0 = time.monotonic()
         with pytest.raises(BackendUnavailableError) as err:
@@ -268,6 +279,7 @@ def test_job_pending_longer_than_the_start_timeout_fails_the_run(worker_env, set
     ``start_timeout`` seconds."""
     opts = SlurmOptions(jobs=1, log_directory=str(tmp_path), start_timeout=3, sbatch_lines=("--begin=now+3600",),
                         **JOB)
+    _warm_driver(settings, movie)
     with SlurmPool(opts) as pool:
         t0 = time.monotonic()
         with pytest.raises(BackendUnavailableError, match=r"still pending \(BeginTime\) after 3 s") as err:

@@ -359,9 +359,7 @@ class SlurmPool:
 
     def runtime(self, base: RuntimeOptions | None = None) -> RuntimeOptions:
         """``base`` (default ``RuntimeOptions()``) sent to this pool's scheduler."""
-        from dataclasses import replace as dc_replace
-
-        return dc_replace(base or RuntimeOptions(), scheduler=self.scheduler_address, workers=0)
+        return replace(base or RuntimeOptions(), scheduler=self.scheduler_address, workers=0)
 
     def check(self) -> None:
         """Raise the reason the pool cannot run work (set by the keeper), if any."""
@@ -379,7 +377,10 @@ class SlurmPool:
 
     def live_job_ids(self) -> list[str]:
         """Ids of the pool's jobs that ``squeue`` lists as not ended."""
-        return [j for j, (state, _) in self._squeue(self.submitted).items() if state in _LIVE_STATES]
+        return self._live(self.submitted)
+
+    def _live(self, ids: list[str]) -> list[str]:
+        return [j for j, (state, _) in self._squeue(ids).items() if state in _LIVE_STATES]
 
     def close(self, timeout: float = 60) -> None:
         """Stop the keeper, cancel every job of the pool and wait (bounded) until squeue no longer lists them."""
@@ -399,16 +400,19 @@ class SlurmPool:
             cluster.close(timeout=timeout)
         except Exception:  # noqa: BLE001 - the jobs are cancelled below in any case
             pass
-        ids = sorted(set(ids), key=int)
-        if not ids:
-            return
+        ids = sorted(set(ids), key=lambda j: (len(j), j))
         deadline = time.monotonic() + timeout
-        live = [j for j, (s, _) in self._squeue(ids).items() if s in _LIVE_STATES]
-        if live:
-            _run(["scancel", *live])
-        while live and time.monotonic() < deadline:
-            time.sleep(0.5)
-            live = [j for j, (s, _) in self._squeue(live).items() if s in _LIVE_STATES]
+        live: list[str] = []
+        try:  # dask-jobqueue has cancelled them: make sure, and wait (bounded) until squeue agrees
+            live = self._live(ids)
+            if live:
+                _run(["scancel", *live])
+            while live and time.monotonic() < deadline:
+                time.sleep(0.5)
+                live = self._live(live)
+        except (BackendUnavailableError, OSError, subprocess.SubprocessError) as e:
+            self.log(f"SLURM: could not confirm that jobs {', '.join(ids)} ended: {e}")
+            return
         if live:
             self.log(f"SLURM: jobs {', '.join(live)} still listed by squeue {timeout:g} s after scancel")
 
