@@ -11,9 +11,9 @@ With warm models (the first run of each case loads the model and is reported apa
 * for each job count N of ``--jobs``: a ``SlurmPool`` of N one-CPU jobs (one torch thread each): seconds from
   submission until each job's worker is connected (the scheduling overhead per job: sbatch, SLURM's scheduler pass,
   job start, Python and dask start), the model load on the workers, a first run (it also builds each worker's ONNX
-  Runtime session), then frames per minute, the dispatch overhead per
-  chunk (wall x workers / chunks - worker seconds per chunk) and the workers' CPU seconds per frame (less sensitive
-  to other load on the machine than wall time); every run's spots are checked equal to the in-process run's.
+  Runtime session), then frames per minute, the dispatch overhead per chunk (wall x workers / chunks - worker
+  seconds per chunk) and the workers' CPU seconds per frame (less sensitive to other load on the machine than wall
+  time); every run's spots are checked equal to the in-process run's.
 
 On a machine with C cores, more than C single-thread jobs share the cores: frames per minute cannot grow beyond
 about C workers, and the single-node cluster has no network between the driver and the workers. What the numbers
