@@ -24,7 +24,7 @@ from trackmate_cellpose.distributed import (detect_distributed, detect_many, loc
 from trackmate_cellpose.distributed import _worker  # noqa: E402
 
 from support.dask_faults import frame_fault  # noqa: E402
-from support.identity import assert_identical, xml_without_cellprob  # noqa: E402
+from support.identity import assert_identical, movie_files, xml_without_cellprob  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -185,12 +185,7 @@ def test_cancel_stops_cluster_tasks_promptly(cluster, settings, movie, how):
 
 
 def test_detect_many_files_identical(cluster, settings, movie, tmp_path):
-    paths = []
-    for i, (a, b) in enumerate([(0, 4), (4, 7)]):
-        p = tmp_path / f"movie{i}.tif"
-        tifffile.imwrite(p, movie[a:b], imagej=True, resolution=(2.0, 2.0),
-                         metadata={"axes": "TYX", "unit": "um", "finterval": 5.0})
-        paths.append(p)
+    paths = movie_files(movie, [(0, 4), (4, 7)], tmp_path)
     progress: list[float] = []
     results = detect_many(paths, settings, runtime=_runtime(cluster, 2), progress=lambda f, m: progress.append(f))
     in_process = detect_many(paths, settings, runtime=RuntimeOptions(frames_per_batch=2))  # no dask involved

@@ -8,8 +8,9 @@ import re
 
 import numpy as np
 import pytest
+import tifffile
 
-__all__ = ["assert_identical", "same_features", "xml_bytes", "xml_without_cellprob"]
+__all__ = ["assert_identical", "same_features", "xml_bytes", "xml_without_cellprob", "movie_files"]
 
 
 def same_features(fa: dict, fb: dict) -> bool:
@@ -57,3 +58,15 @@ def xml_bytes(result, settings, path) -> bytes:
 def xml_without_cellprob(result, settings, path) -> bytes:
     """:func:`xml_bytes` without the MEAN_CELLPROB attributes (compared to float32 rounding by assert_identical)."""
     return re.sub(rb'MEAN_CELLPROB="[^"]*"', b"", xml_bytes(result, settings, path))
+
+
+def movie_files(movie: np.ndarray, spans, folder) -> list:
+    """The batch of files of the ``detect_many`` identity tests: ``movie[a:b]`` for each ``(a, b)`` of ``spans``
+    as an ImageJ TIFF ``folder/movie<i>.tif`` (0.5 um pixels, 5 s frame interval)."""
+    paths = []
+    for i, (a, b) in enumerate(spans):
+        p = folder / f"movie{i}.tif"
+        tifffile.imwrite(p, movie[a:b], imagej=True, resolution=(2.0, 2.0),
+                         metadata={"axes": "TYX", "unit": "um", "finterval": 5.0})
+        paths.append(p)
+    return paths

@@ -15,7 +15,7 @@ so that several one-CPU worker jobs run at once on a 2-core machine, and a count
 ``debug`` (default, up), ``down`` (State=DOWN: jobs are accepted and stay pending, reason ``PartitionDown``).
 
 :func:`unavailable_reason` says why this machine cannot run it (not root, a program missing), or None.
-``scripts/local_slurm.py`` is the command line for developers and CI (start / stop / status).
+``scripts/tools/local_slurm.py`` is the command line for developers and CI (start / stop / status).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class LocalSlurm:
         Seconds a finished job stays visible to ``squeue`` (``MinJobAge``).
     tie_to_parent : bool
         The daemons get SIGTERM when this process dies without :meth:`stop` (a test run killed from outside), so
-        that no cluster is left behind; ``scripts/local_slurm.py start`` turns it off (its cluster outlives it).
+        that no cluster is left behind; ``scripts/tools/local_slurm.py start`` turns it off (its cluster outlives it).
     """
 
     NODE = "localnode"
@@ -108,7 +108,7 @@ class LocalSlurm:
     DOWN_PARTITION = "down"
 
     def __init__(self, root: str | os.PathLike | None = None, *, cpus: int | None = None, gpus: int = 1,
-                 min_job_age: int = 2, tie_to_parent: bool = True):
+                 min_job_age: int = 30, tie_to_parent: bool = True):
         self._made_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="tmcp-slurm-", dir="/tmp"))
         self.cpus = cpus or max(8, os.cpu_count() or 1)

@@ -1,8 +1,8 @@
 """Start, inspect or stop a private single-node SLURM cluster on this machine (as root; Debian's slurm-wlm + munge).
 
-    python scripts/local_slurm.py start [--dir /tmp/tmcp-slurm]   # prints: export SLURM_CONF=...
-    python scripts/local_slurm.py status [--dir ...]
-    python scripts/local_slurm.py stop [--dir ...]                # cancels its jobs, stops the daemons
+    python scripts/tools/local_slurm.py start [--dir /tmp/tmcp-slurm]   # prints: export SLURM_CONF=...
+    python scripts/tools/local_slurm.py status [--dir ...]
+    python scripts/tools/local_slurm.py stop [--dir ...]                # cancels its jobs, stops the daemons
 
 Everything (configuration, munge key and socket, state, logs) lives in ``--dir``; nothing under /etc is touched and
 the daemons listen on free ports, so a site SLURM, if any, is left alone. With ``export SLURM_CONF=<dir>/slurm.conf``
@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
 from support.slurm import LocalSlurm, SlurmStartError, unavailable_reason
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpus", type=int, default=None, help="CPUs the node declares [max(8, cores)]")
     p.add_argument("--gpus", type=int, default=1, help="count-only GPUs the node declares (no device) [1]")
     args = p.parse_args(argv)
-    cluster = LocalSlurm(args.dir, cpus=args.cpus, gpus=args.gpus, min_job_age=30, tie_to_parent=False)
+    cluster = LocalSlurm(args.dir, cpus=args.cpus, gpus=args.gpus, tie_to_parent=False)
     if args.action == "stop":
         killed = cluster.stop()
         print(f"stopped the cluster in {args.dir}" + (f" (killed leftover pids {killed})" if killed else ""))
