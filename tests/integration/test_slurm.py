@@ -13,6 +13,10 @@ tests/conftest.py, tests/support/slurm.py), dask workers in real batch jobs thro
 * ``trackmate-cellpose run --cluster slurm``: the same files as the in-process command, and Ctrl-C cancels the jobs
   (``squeue`` lists none afterwards).
 
+Tiers: the tests that start no dask worker in a job (the cluster itself, ``doctor``, jobs that cannot start:
+seconds each) carry no marker, so that a run without the ``slow`` tests still checks the real scheduler; those whose
+jobs run workers (each job starts Python, torch and the model: tens of seconds on a 2-core machine) are ``slow``.
+
 The fault tests make the moment deterministic with a fault plugin (tests/support/dask_faults.py, ``kind="stall"``):
 the worker that holds the chosen frame writes a marker naming its SLURM job and waits; the test then cancels that
 job, or shortens its time limit with ``scontrol`` so that slurmctld ends it as a real walltime (TIMEOUT) would.
@@ -45,8 +49,6 @@ from trackmate_cellpose.distributed import SlurmOptions, SlurmPool, detect_many,
 
 from support.dask_faults import frame_fault
 from support.identity import assert_identical, movie_files, xml_without_cellprob
-
-pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 CAL = Calibration(x=0.5, y=0.5, z=1.0, t=5.0, space_unit="um", time_unit="s")
@@ -188,6 +190,7 @@ def _unused_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_movie_and_files_identical_to_in_process(pool, settings, movie, reference, tmp_path):
     local = reference
     on_slurm = detect(movie[:5], settings, axes="tyx", calibration=CAL, runtime=_runtime(pool))
@@ -216,6 +219,7 @@ def _stalled_job(pool, marker: Path, timeout: float = 120) -> str:
     return job_id
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["scancel", "walltime"])
 def test_lost_job_mid_frame_reruns_it_elsewhere(pool, worker_env, settings, movie, reference, tmp_path, how):
     """The job segmenting frame 2 is cancelled (``scancel``) or reaches its time limit while it does: the frame runs
@@ -264,6 +268,7 @@ def _set_allowed_failures(client, n: int) -> int:
     return client.run_on_scheduler(swap)
 
 
+@pytest.mark.slow
 def test_frame_whose_job_is_lost_too_often_fails_naming_it(pool, worker_env, settings, movie, tmp_path):
     """dask gives a chunk ``distributed.scheduler.allowed-failures`` retries after losing its worker (3 by default;
     0 here, for this test, so that one lost job is "too often"): the run fails naming the frame."""
@@ -355,6 +360,7 @@ def test_jobs_whose_worker_cannot_start_fail_with_the_jobs_error(worker_env, set
 
 # -- the command line -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_run_cluster_slurm_writes_the_in_process_files(worker_env, movie, test_model, tmp_path, capsys):
     """``run --cluster slurm`` (in this process: its pool is started and closed by the command) writes the same
     labels and TrackMate XML as the in-process command; the extra sbatch line and the prologue reach the jobs."""
@@ -400,6 +406,7 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
+@pytest.mark.slow
 def test_ctrl_c_of_the_driver_cancels_its_jobs(worker_env, movie, test_model, tmp_path):
     src = tmp_path / "movie.tif"
     tifffile.imwrite(src, movie[:6], imagej=True, resolution=(2.0, 2.0), metadata={"axes": "TYX"})
