@@ -418,7 +418,7 @@ def build_env(req: EnvRequest, *, uv: str | Path | None = None, progress: Callab
             check_env["PYTHONPATH"] = os.pathsep.join(p for p in (req.code, child_env.get("PYTHONPATH")) if p)
         steps = {
             "python": (f"Creating the environment (Python {req.python})",
-                       [uv, "venv", "--seed", "--python", req.python, str(env)]),
+                       [uv, "venv", "--python", req.python, str(env)]),
             "torch": (f"Installing {' and '.join(torch_specs)} ({backend or 'package index'})",
                       [uv, "pip", "install", "--python", str(python), *torch_specs,
                        *backend_args, *_index_args(req)]),
@@ -503,7 +503,7 @@ def remove_env(name: str | None = None, *, data: str | Path | None = None) -> li
     envs = root / "envs"
     targets = [envs / name] if name else sorted(p for p in envs.glob("*") if p.is_dir())
     if name and not targets[0].is_dir():
-        known = ", ".join(p.name for p in envs.glob("*") if p.is_dir()) or "none"
+        known = ", ".join(sorted(p.name for p in envs.glob("*") if p.is_dir())) or "none"
         raise EnvBuildError(f"no environment {name!r} in {envs}; expected one of: {known}")
     done = []
     for env in targets:
