@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from trackmate_cellpose import __version__
-from trackmate_cellpose.envs import (EnvRequest, IndexUnreachableError, _builder, build_env, find_uv, list_envs,
-                                     remove_env)
+from trackmate_cellpose.envs import (EnvRequest, IndexUnreachableError, PythonDownloadError, _builder, build_env,
+                                     find_uv, list_envs, remove_env)
 
 from support.envs import base_python, build_wheel, cellpose_major, closed_port, request_args
 
@@ -189,3 +189,26 @@ def test_removal_removes_what_the_build_added(tmp_path, uv_cache):
     removed = remove_env(data=data)
     assert not data.exists()
     assert str(data / "uv-cache") in removed and str(data) in removed
+
+
+def test_a_python_uv_must_fetch_lands_in_the_data_folder_or_the_message_says_what_to_install(tmp_path, uv_cache,
+                                                                                               monkeypatch):
+    """With no suitable interpreter (uv told to use only the Pythons it manages, none yet), uv fetches one into
+    ``<data>/python`` (so removal takes it away too); where its downloads cannot be reached (GitHub: this machine),
+    the build says so and what to do instead."""
+    monkeypatch.setenv("UV_PYTHON_PREFERENCE", "only-managed")
+    monkeypatch.delenv("UV_PYTHON_INSTALL_DIR", raising=False)
+    data = tmp_path / "data"
+    port = closed_port()
+    req = EnvRequest(**request_args(CELLPOSE_MAJOR, python="3.12", index_url=f"http://127.0.0.1:{port}/simple",
+                                    extra_index_urls=[], find_links=[]), data=str(data))
+    try:
+        build_env(req, uv=_uv())
+    except PythonDownloadError as e:
+        assert str(e).startswith("no Python matching 3.12 was found on this machine and uv could not download one: "
+                                 "https://"), e
+        assert "Install Python 3.10 to 3.13 (python.org), or give the interpreter to use" in str(e)
+    except IndexUnreachableError:  # the interpreter came: the next step met the closed index
+        assert list((data / "python").glob("cpython-3.12*")), "the fetched Python is in the data folder"
+    else:
+        pytest.fail("the build cannot succeed with a closed index")

@@ -138,3 +138,14 @@ def test_worker_requirements_are_the_distributions_dependencies():
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     others = [d for d in deps if re.split(r"[<>=!~ \[]", d)[0] not in ("torch", "cellpose")]
     assert list(_builder.WORKER_REQUIREMENTS) == others
+
+
+def test_uvs_cache_and_fetched_pythons_go_into_the_data_folder_unless_the_user_chose(monkeypatch, tmp_path):
+    monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+    monkeypatch.delenv("UV_PYTHON_INSTALL_DIR", raising=False)
+    monkeypatch.setenv("VIRTUAL_ENV", "/some/venv")  # an activated venv must not become the build's interpreter
+    env = _builder._child_env(tmp_path)
+    assert env["UV_CACHE_DIR"] == str(tmp_path / "uv-cache") and env["UV_PYTHON_INSTALL_DIR"] == str(tmp_path / "python")
+    assert "VIRTUAL_ENV" not in env
+    monkeypatch.setenv("UV_CACHE_DIR", "/mine")
+    assert _builder._child_env(tmp_path)["UV_CACHE_DIR"] == "/mine"

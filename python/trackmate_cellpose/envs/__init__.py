@@ -6,9 +6,9 @@ Imports: the standard library only (the Fiji glue also runs ``_builder.py`` by p
 """
 
 from ._builder import (CELLPOSE_SPECS, PYTHON_REQUEST, TORCH_SPEC, TORCHVISION_SPEC, VARIANTS, BuildCancelled,
-                       BuiltEnv, EnvBuildError, EnvRequest, IndexUnreachableError, build_env, data_dir, env_name,
-                       find_uv, list_envs, remove_env, resolve_variant)
+                       BuiltEnv, EnvBuildError, EnvRequest, IndexUnreachableError, PythonDownloadError, build_env,
+                       data_dir, env_name, find_uv, list_envs, remove_env, resolve_variant)
 
-__all__ = ["EnvRequest", "BuiltEnv", "EnvBuildError", "IndexUnreachableError", "BuildCancelled", "build_env",
-           "remove_env", "list_envs", "data_dir", "env_name", "resolve_variant", "find_uv", "CELLPOSE_SPECS",
-           "TORCH_SPEC", "TORCHVISION_SPEC", "PYTHON_REQUEST", "VARIANTS"]
+__all__ = ["EnvRequest", "BuiltEnv", "EnvBuildError", "IndexUnreachableError", "PythonDownloadError",
+           "BuildCancelled", "build_env", "remove_env", "list_envs", "data_dir", "env_name", "resolve_variant",
+           "find_uv", "CELLPOSE_SPECS", "TORCH_SPEC", "TORCHVISION_SPEC", "PYTHON_REQUEST", "VARIANTS"]

@@ -47,7 +47,7 @@ except ImportError:  # run by path (see the module docstring): no package around
     _ErrorBase = RuntimeError
     _CancelledBase = Exception
 
-__all__ = ["EnvRequest", "BuiltEnv", "EnvBuildError", "IndexUnreachableError", "BuildCancelled", "data_dir",
+__all__ = ["EnvRequest", "BuiltEnv", "EnvBuildError", "IndexUnreachableError", "PythonDownloadError", "BuildCancelled", "data_dir",
            "env_name", "resolve_variant", "find_uv", "build_env", "remove_env", "list_envs", "main",
            "CELLPOSE_SPECS", "WORKER_REQUIREMENTS", "TORCH_SPEC", "TORCHVISION_SPEC", "PYTHON_REQUEST", "VARIANTS", "STATE_FILE"]
 
@@ -80,6 +80,10 @@ class EnvBuildError(_ErrorBase):
 
 class IndexUnreachableError(EnvBuildError):
     """A package index (or PyTorch's) cannot be reached; the message names the URL."""
+
+
+class PythonDownloadError(EnvBuildError):
+    """No suitable Python on the machine, and uv could not download one; the message says what to install."""
 
 
 class BuildCancelled(_CancelledBase):
@@ -239,7 +243,7 @@ def _child_env(data: Path) -> dict:
 
 
 def _run(cmd: list[str], *, what: str, env: dict, cwd: Path, log: Callable[[str], None],
-         cancel: Callable[[], bool]) -> str:
+         cancel: Callable[[], bool], python_request: str = PYTHON_REQUEST) -> str:
     """Run ``cmd`` (stderr merged), each output line to ``log``; returns the output. A cancel terminates it
     (killed 10 s later) and raises :class:`BuildCancelled`; a failure raises with the last lines."""
     log("$ " + " ".join(a if "\n" not in a else "'...'" for a in cmd))
@@ -268,10 +272,17 @@ def _run(cmd: list[str], *, what: str, env: dict, cwd: Path, log: Callable[[str]
     reader.join(10)
     out = "\n".join(lines)
     if proc.returncode != 0:
+        cause = next((ln.strip().removeprefix("cause: ") for ln in reversed(lines) if ln.strip()), "")
+        python = re.search(r"Failed to download `?(\S+?(?:cpython|python-build-standalone)\S*?)`?$", out, re.M)
+        if python:
+            raise PythonDownloadError(
+                f"no Python matching {python_request} was found on this machine and uv "
+                f"could not download one: {python.group(1)} ({cause}). Install Python 3.10 to 3.13 (python.org), "
+                "or give the interpreter to use (--python /path/to/python; in Fiji the command's Python field), "
+                "then run the build again")
         failed = re.search(r"Failed to fetch: `?(\S+?)`?$", out, re.M)
         if _UNREACHABLE.search(out):
             url = failed.group(1) if failed else "the package index"
-            cause = next((ln.strip().removeprefix("cause: ") for ln in reversed(lines) if ln.strip()), "")
             raise IndexUnreachableError(
                 f"the package index cannot be reached ({what}): {url} ({cause}). Check the network connection "
                 "or proxy (HTTPS_PROXY), or give a reachable index (index URL / --index-url); run the build again "
@@ -438,7 +449,7 @@ def build_env(req: EnvRequest, *, uv: str | Path | None = None, progress: Callab
             if step == "python" and env.exists():
                 cmd.insert(2, "--clear")  # an environment without its interpreter: start it afresh
             out = _run(cmd, what=title, env=check_env if step == "check" else child_env, cwd=data, log=log,
-                       cancel=cancel)
+                       cancel=cancel, python_request=req.python)
             if step == "check":
                 state["versions"] = _check_versions(out, req, variant)
             env.mkdir(parents=True, exist_ok=True)
@@ -580,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except IndexUnreachableError as e:
         emit(event="error", kind="index", message=str(e))
+        return 1
+    except PythonDownloadError as e:
+        emit(event="error", kind="python", message=str(e))
         return 1
     except EnvBuildError as e:
         emit(event="error", kind="failed", message=str(e))
