@@ -98,7 +98,8 @@ def run(tmp_path_factory, fiji_dir, test_model) -> dict:
     log = Path(f"{out}.log").read_text() if Path(f"{out}.log").is_file() else ""
     assert facts.get("done") == "true", f"rc={proc.returncode}\n{proc.stdout[-3000:]}{proc.stderr[-4000:]}\n{log[-3000:]}"
     return {"facts": facts, "spots": spots, "log": log, "fiji": fiji, "data": data, "major": major,
-            "env": data / "envs" / f"{__version__}-cellpose{major}-cpu", "wall_s": time.perf_counter() - t0}
+            "env": data / "envs" / f"{__version__}-cellpose{major}-cpu", "wall_s": time.perf_counter() - t0,
+            "cmd": cmd, "props": props, "env_vars": env}
 
 
 def _log(run: dict, step: str) -> str:
@@ -147,3 +148,55 @@ def test_the_next_detection_runs_in_the_built_environment(run, test_model):
     theirs = sorted((fr, x, y) for step, fr, x, y in run["spots"] if step == "detect")
     assert len(theirs) == len(ours) > 0
     assert np.allclose(np.array(theirs), np.array(ours), atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def gui(run, tmp_path_factory, test_model) -> dict:
+    """The panel and the progress window under Xvfb, after the build above (its Python record removed again)."""
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb) - the GUI check needs a virtual display")
+    for n in range(121, 160):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    xvfb = subprocess.Popen([exe, f":{n}", "-screen", "0", "1400x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            if Path(f"/tmp/.X11-unix/X{n}").exists():
+                break
+            time.sleep(0.1)
+        fiji, work = run["fiji"], tmp_path_factory.mktemp("envsetup-gui")
+        (fiji / "config" / "trackmate-cellpose.json").unlink()
+        out = work / "facts.txt"
+        props = {**run["props"], "out": out, "shots": work}
+        cmd = [arg for arg in run["cmd"] if not arg.startswith(("-Djava.awt.headless", "-Dtmcp."))]
+        cmd[1:1] = [f"-Dtmcp.{k}={v}" for k, v in props.items()]
+        cmd = [*cmd[:cmd.index("--headless")], "--run", str(HERE / "env_setup_gui.bsh")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=work,
+                              env={**run["env_vars"], "DISPLAY": f":{n}"})
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+    facts = dict(ln.partition("=")[::2] for ln in (out.read_text() if out.is_file() else "").splitlines())
+    assert facts.get("done") == "true", f"rc={proc.returncode}\n{proc.stdout[-3000:]}{proc.stderr[-4000:]}"
+    keep = os.environ.get("TMCP_TEST_ARTIFACTS")  # optional: keep the screenshots
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for png in work.glob("*.png"):
+            shutil.copy(png, Path(keep) / f"env_setup_{png.name}")
+    return facts
+
+
+def test_the_panel_offers_the_setup_and_its_window_shows_the_build(gui, run):
+    assert gui["offers_before"] == "true"
+    assert gui["dialog_found"] == "true" and gui["dialog_closed_button"] == "true"
+    assert gui["dialog_title"] == "TrackMate-Cellpose: set up a Python environment"
+    assert gui["dialog_progress"] == "1000"
+    assert f"The environment {run['env']} is already built" in gui["dialog_log"]
+    assert f"The environment {run['env']} is already built" in gui["trackmate_log"]  # and in TrackMate's log
+    assert gui["offers_after"] == "false" and str(run["env"] / "bin" / "python") in gui["panel_python"]
+    config = json.loads((run["fiji"] / "config" / "trackmate-cellpose.json").read_text())
+    assert config["python"] == str(run["env"] / "bin" / "python")
+    for shot in ("panel_before", "dialog", "panel_after"):
+        assert Path(gui[f"{shot}.png"]).stat().st_size > 1000
