@@ -67,7 +67,8 @@ class BuildPyWithGlue(build_py):
         try:
             jars = pb.build_prebuilt_jars(GLUE_SRC, MIRROR, out_dir, javac=javac,
                                           version=self.distribution.get_version(),
-                                          table=pb.load_settings_table(HERE / "python" / "trackmate_cellpose"))
+                                          table=pb.load_settings_table(HERE / "python" / "trackmate_cellpose"),
+                                          builder=pb.load_env_builder(HERE / "python" / "trackmate_cellpose"))
         except (RuntimeError, OSError) as e:  # e.g. a javac too old for --release 8
             if not editable:
                 raise

@@ -27,7 +27,7 @@ def main() -> int:
     version = next(m.group(1) for m in found if m)
     for jar in pb.build_prebuilt_jars(REPO / "java-glue/src", REPO / "java-glue/api-mirror",
                                       REPO / "python/trackmate_cellpose/data/java/glue", javac=javac, version=version,
-                                      table=pb.load_settings_table(pkg)):
+                                      table=pb.load_settings_table(pkg), builder=pb.load_env_builder(pkg)):
         print(jar)
     return 0
 

@@ -148,16 +148,16 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
     """What setup.py ships: one jar per line, Java 8 bytecode, only our classes, SciJava's plugin index (written from
     the compiled @Plugin annotation), and the hash of the sources in the manifest. The same sources give the same
     bytes. (That real TrackMate loads these jars: tests/fiji/test_install_fiji.py.)"""
-    import json
 
-    from trackmate_cellpose.bridge._prebuilt import (LOADER_JAR, PLUGIN_INDEX, build_prebuilt_jars, read_manifest,
-                                                     source_hash)
+    from trackmate_cellpose.bridge._prebuilt import (LOADER_JAR, PLUGIN_INDEX, build_prebuilt_jars, load_env_builder,
+                                                     plugin_index_entries, read_manifest, source_hash)
 
     table = (SETTINGS_RESOURCE, settings_resource_json())
+    builder = load_env_builder(REPO / "python" / "trackmate_cellpose")
     jars = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "a", javac=javac.path, version="9.9.9",
-                               table=table)
+                               table=table, builder=builder)
     again = build_prebuilt_jars(glue_source_root(), MIRROR, tmp_path / "b", javac=javac.path, version="9.9.9",
-                                table=table)
+                                table=table, builder=builder)
     assert [j.name for j in jars] == [*(f"trackmate-cellpose-glue-{line}.jar" for line in SOURCE_SETS), LOADER_JAR]
     # the update site's loader: Java 8, only its own class, a SciJava Service in the index
     loader, loader_twin = jars.pop(), again.pop()
@@ -166,8 +166,8 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
         assert sorted(z.namelist()) == ["META-INF/MANIFEST.MF", PLUGIN_INDEX,
                                         "trackmatecellpose/loader/GlueLoader.class"]
         assert struct.unpack(">H", z.read("trackmatecellpose/loader/GlueLoader.class")[6:8])[0] == 52
-        assert json.loads(z.read(PLUGIN_INDEX)) == {"class": "trackmatecellpose.loader.GlueLoader",
-                                                    "values": {"type": "org.scijava.service.Service"}}
+        assert plugin_index_entries(z.read(PLUGIN_INDEX).decode()) == [
+            {"class": "trackmatecellpose.loader.GlueLoader", "values": {"type": "org.scijava.service.Service"}}]
     assert read_manifest(loader)["TrackMate-Cellpose-Version"] == "9.9.9"
     factory = (REPO / "java-glue" / "src" / "tm8" / "trackmatecellpose" / "glue" / "CellposePyDetectorFactory.java")
     assert "priority = Priority.LOW - 2." in factory.read_text()  # -100 - 2 in the mirror's and SciJava's Priority
@@ -178,14 +178,18 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
         assert all(n.startswith(("META-INF/", "trackmatecellpose/glue/")) for n in names), names
         majors = {struct.unpack(">H", z.read(n)[6:8])[0] for n in names if n.endswith(".class")}
         assert majors == {52}, "Java 8 bytecode runs on every line's Java"
-        index = json.loads(z.read(PLUGIN_INDEX))
-        assert index == {"class": "trackmatecellpose.glue.CellposePyDetectorFactory",
-                         "values": {"priority": -102.0, "type": "fiji.plugin.trackmate.detection.SpotDetectorFactory"}}
+        index = plugin_index_entries(z.read(PLUGIN_INDEX).decode())
+        assert index == [{"class": "trackmatecellpose.glue.CellposePyDetectorFactory",
+                          "values": {"priority": -102.0, "type": "fiji.plugin.trackmate.detection.SpotDetectorFactory"}},
+                         {"class": "trackmatecellpose.glue.SetUpPythonCommand",
+                          "values": {"headless": True, "menuPath": "Plugins>Tracking>TrackMate-Cellpose>Set up a "
+                                     "Python environment", "type": "org.scijava.command.Command"}}]
         m = read_manifest(jar)
         assert (m["TrackMate-Line"], m["TrackMate-Cellpose-Version"], m["TrackMate-Cellpose-Glue"]) == (
             line, "9.9.9", "true")
-        assert m["Glue-Source-Hash"] == source_hash(glue_source_root(), line, table[1])
+        assert m["Glue-Source-Hash"] == source_hash(glue_source_root(), line, table[1], builder[1])
         assert z.read(SETTINGS_RESOURCE).decode() == table[1]
+        assert z.read(builder[0]).decode() == builder[1]
 
 
 def test_source_hash_follows_the_lines_sources_only(tmp_path):
@@ -207,6 +211,8 @@ def test_source_hash_follows_the_lines_sources_only(tmp_path):
     edited = table.replace('"label": "Cell diameter"', '"label": "Cell size"')
     assert edited != table, "the settings table has the label this test edits"
     assert all(source_hash(src, line, edited) != after[line] for line in SOURCE_SETS), "a changed table is stale"
+    assert all(source_hash(src, line, table, "x = 1\n") != source_hash(src, line, table, "x = 2\n")
+               for line in SOURCE_SETS), "a changed environment builder is stale"
 
 
 def test_the_packages_prebuilt_jars_are_current_with_the_sources(javac):
@@ -222,6 +228,18 @@ def test_the_packages_prebuilt_jars_are_current_with_the_sources(javac):
             f"{jar} missing: the build hook did not run (pip install -e . or python scripts/tools/build_glue_jars.py)")
         assert read_manifest(jar)["Glue-Source-Hash"] == current_source_hash(line), (
             f"{jar} is stale: run python scripts/tools/build_glue_jars.py")
+
+
+def test_every_shipped_jar_holds_the_environment_builder_of_the_package():
+    """The Fiji side builds Python environments with this resource: the package's envs/_builder.py, unchanged since the
+    jar was built."""
+    from trackmate_cellpose.bridge._glue import prebuilt_dir
+    from trackmate_cellpose.bridge._prebuilt import ENV_BUILDER_RESOURCE, prebuilt_jar_name
+
+    builder = (REPO / "python" / "trackmate_cellpose" / "envs" / "_builder.py").read_text()
+    for line in SOURCE_SETS:
+        with zipfile.ZipFile(prebuilt_dir() / prebuilt_jar_name(line)) as z:
+            assert z.read(ENV_BUILDER_RESOURCE).decode("utf-8") == builder, f"{line} jar is stale"
 
 
 def test_every_shipped_jar_holds_the_settings_table_python_makes_now():

@@ -29,7 +29,7 @@ def test_wheel_ships_prebuilt_glue_jars_sources_model_and_samples(tmp_path):
     expected = {str(p.relative_to(REPO / "java-glue" / "src")) for p in (REPO / "java-glue" / "src").rglob("*.java")}
     assert expected and expected <= glue
     assert not any("api-mirror" in n for n in names)  # CI-only compile stubs are never shipped
-    from trackmate_cellpose.bridge._prebuilt import SOURCE_SETS, source_hash
+    from trackmate_cellpose.bridge._prebuilt import SOURCE_SETS, load_env_builder, source_hash
     from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_json
 
     wheel_dir = tmp_path / "unpacked"
@@ -41,7 +41,8 @@ def test_wheel_ships_prebuilt_glue_jars_sources_model_and_samples(tmp_path):
             manifest = z.read("META-INF/MANIFEST.MF").decode()
             assert not any(n.startswith(("fiji/", "net/", "org/", "ij/")) for n in z.namelist())
             assert z.read(SETTINGS_RESOURCE).decode() == settings_resource_json()
-        assert f"Glue-Source-Hash: {source_hash(pkg / 'src', line, settings_resource_json())}" in manifest
+        builder = load_env_builder(wheel_dir / "trackmate_cellpose")[1]
+        assert f"Glue-Source-Hash: {source_hash(pkg / 'src', line, settings_resource_json(), builder)}" in manifest
         assert source_hash(pkg / "src", line, "") == source_hash(REPO / "java-glue" / "src", line, "")
     for f in ("tmcp_test_model.pth", "sample_2dt.tif", "sample_3dt.tif"):
         assert f"trackmate_cellpose/data/{f}" in names

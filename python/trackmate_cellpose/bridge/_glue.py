@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .._version import __version__
 from ..errors import BackendUnavailableError
 from ..settings import SETTINGS_RESOURCE, settings_resource_json
 from ._fiji import FijiInstallation
-from ._prebuilt import SOURCE_SETS, prebuilt_jar_name, read_manifest, source_hash
+from ._prebuilt import SOURCE_SETS, load_env_builder, prebuilt_jar_name, read_manifest, source_hash
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 GLUE_PLUGIN_CLASS = "trackmatecellpose.glue.CellposePyDetectorFactory"
 _PLUGIN_INDEX = "META-INF/json/org.scijava.plugin.Plugin"
@@ -39,8 +42,7 @@ def glue_source_root() -> Path:
     """
     env = os.environ.get("TRACKMATE_CELLPOSE_GLUE_SRC")
     candidates = [Path(env)] if env else []
-    pkg = Path(__file__).resolve().parents[1]
-    candidates += [pkg / "data" / "java" / "src", pkg.parents[1] / "java-glue" / "src"]
+    candidates += [_PACKAGE_DIR / "data" / "java" / "src", _PACKAGE_DIR.parents[1] / "java-glue" / "src"]
     for c in candidates:
         if (c / "common").is_dir():
             return c
@@ -175,8 +177,9 @@ def compile_glue(line: str, classpath: Sequence[Path], out_jar: Path, *, release
         tmp_jar = Path(tmp) / "glue.jar"
         with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: trackmate-cellpose\n"
-                       f"TrackMate-Line: {line}\n")
+                       f"TrackMate-Line: {line}\nTrackMate-Cellpose-Version: {__version__}\n")
             z.writestr(SETTINGS_RESOURCE, settings_resource_json())  # what the Java side reads its settings from
+            z.writestr(*load_env_builder(_PACKAGE_DIR))  # what it builds a Python environment with
             for f in sorted(classes.rglob("*")):
                 if f.is_file():
                     z.write(f, f.relative_to(classes).as_posix())
@@ -196,6 +199,7 @@ def glue_key(fiji: FijiInstallation, source_root: Path | None = None) -> str:
         h.update(f.relative_to(root).as_posix().encode())
         h.update(f.read_bytes())
     h.update(settings_resource_json().encode())
+    h.update(load_env_builder(_PACKAGE_DIR)[1].encode())
     st = fiji.trackmate_jar.stat()
     h.update(f"{fiji.line}|{fiji.java_release}|{fiji.trackmate_jar.name}|{st.st_size}".encode())
     return h.hexdigest()[:16]
@@ -216,14 +220,14 @@ def build_glue(fiji: FijiInstallation, *, cache: Path | None = None, javac: Java
 
 def prebuilt_dir() -> Path:
     """Folder of the prebuilt jars shipped in the package (``trackmate_cellpose/data/java/glue``)."""
-    return Path(__file__).resolve().parents[1] / "data" / "java" / "glue"
+    return _PACKAGE_DIR / "data" / "java" / "glue"
 
 
 def current_source_hash(line: str) -> str | None:
-    """Hash of the installed glue sources of ``line`` and of this package's settings table (what a current prebuilt
-    jar records); None without sources."""
+    """Hash of the installed glue sources of ``line``, of this package's settings table and of its environment builder
+    (what a current prebuilt jar records); None without sources."""
     try:
-        return source_hash(glue_source_root(), line, settings_resource_json())
+        return source_hash(glue_source_root(), line, settings_resource_json(), load_env_builder(_PACKAGE_DIR)[1])
     except BackendUnavailableError:
         return None
 

@@ -59,16 +59,29 @@ def _line_sources(root: Path, line: str) -> list[Path]:
     return files
 
 
-def source_hash(root: Path, line: str, table: str) -> str:
+def source_hash(root: Path, line: str, table: str, builder: str = "") -> str:
     """Hash (32 hex digits) of what the glue jar of ``line`` is built from: the sources under ``root`` (relative paths
-    and contents, with line endings normalized: a Windows checkout hashes as a Unix one) and the settings table
-    ``table`` (the JSON of :func:`load_settings_table`), so that a jar is stale when either changed."""
+    and contents, with line endings normalized: a Windows checkout hashes as a Unix one), the settings table
+    ``table`` (the JSON of :func:`load_settings_table`) and the environment builder ``builder`` (the text of
+    :func:`load_env_builder`), so that a jar is stale when any of them changed."""
     h = hashlib.sha256(line.encode())
     for f in _line_sources(Path(root), line):
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
         h.update(f.read_bytes().replace(b"\r\n", b"\n") + b"\0")
     h.update(b"settings-table\0" + table.encode("utf-8"))
+    if builder:
+        h.update(b"\0env-builder\0" + builder.replace("\r\n", "\n").encode("utf-8"))
     return h.hexdigest()[:32]
+
+
+#: The environment builder inside the glue jars: ``trackmate_cellpose/envs/_builder.py`` as it is (the Java side runs
+#: it with uv to build a Python environment from Fiji alone, ``EnvBuilder.BUILDER_RESOURCE``).
+ENV_BUILDER_RESOURCE = "trackmatecellpose/glue/env_builder.py"
+
+
+def load_env_builder(package_dir: Path) -> tuple[str, str]:
+    """(resource name, text) of the environment builder of the package at ``package_dir``, for the glue jars."""
+    return ENV_BUILDER_RESOURCE, (Path(package_dir) / "envs" / "_builder.py").read_text(encoding="utf-8")
 
 
 def load_settings_table(package_dir: Path) -> tuple[str, str]:
@@ -200,6 +213,19 @@ class _ClassFile:
         raise ValueError(f"unknown annotation element tag {tag!r}")
 
 
+def plugin_index_entries(text: str) -> list[dict]:
+    """The entries of a SciJava plugin index (JSON objects one after another, as SciJava's processor and
+    :func:`plugin_index_of_classes` write them)."""
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        entry, i = decoder.raw_decode(text, i)
+        out.append(entry)
+    return out
+
+
 def plugin_index_of_classes(classes_dir: Path) -> str:
     """SciJava plugin index (JSON objects, one per ``@Plugin`` class) of the class files under ``classes_dir``.
 
@@ -278,14 +304,16 @@ def build_loader_jar(src_root: Path, mirror_root: Path, out_jar: Path, *, javac:
 
 
 def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Path, *, javac: Path,
-                       version: str, table: tuple[str, str]) -> Path:
+                       version: str, table: tuple[str, str], builder: tuple[str, str] | None = None) -> Path:
     """Compile the glue of ``line`` with ``--release 8`` against the API mirror into ``out_jar`` (atomically).
 
     The jar holds only the glue's classes (never the mirror's), the settings table ``table`` (resource name, JSON:
-    :func:`load_settings_table`), the plugin index and a manifest with ``TrackMate-Cellpose-Glue``,
-    ``TrackMate-Cellpose-Version``, ``TrackMate-Line`` and ``Glue-Source-Hash`` (sources and table).
+    :func:`load_settings_table`), the environment builder ``builder`` (resource name, text: :func:`load_env_builder`),
+    the plugin index and a manifest with ``TrackMate-Cellpose-Glue``, ``TrackMate-Cellpose-Version``,
+    ``TrackMate-Line`` and ``Glue-Source-Hash`` (sources, table and builder).
     """
     resource, table_json = table
+    resources = {resource: table_json, **dict([builder] if builder else [])}
     src_root, mirror_root, out_jar = Path(src_root), Path(mirror_root), Path(out_jar)
     flags = _FLAGS
     out_jar.parent.mkdir(parents=True, exist_ok=True)
@@ -303,18 +331,19 @@ def build_prebuilt_jar(line: str, src_root: Path, mirror_root: Path, out_jar: Pa
             raise RuntimeError(f"the {line} glue has no @Plugin class: TrackMate would not find its detector")
         manifest = ("Manifest-Version: 1.0\r\nCreated-By: trackmate-cellpose\r\n"
                     f"{MANIFEST_MARKER}: true\r\nTrackMate-Cellpose-Version: {version}\r\n"
-                    f"TrackMate-Line: {line}\r\nGlue-Source-Hash: {source_hash(src_root, line, table_json)}\r\n"
+                    f"TrackMate-Line: {line}\r\n"
+                    f"Glue-Source-Hash: {source_hash(src_root, line, table_json, builder[1] if builder else '')}\r\n"
                     "Glue-Compiled-Against: api-mirror, release 8\r\n\r\n")
-        _write_jar(out_jar, manifest, index, classes, {resource: table_json.encode("utf-8")})
+        _write_jar(out_jar, manifest, index, classes, {n: t.encode("utf-8") for n, t in resources.items()})
     return out_jar
 
 
 def build_prebuilt_jars(src_root: Path, mirror_root: Path, out_dir: Path, *, javac: Path, version: str,
-                        table: tuple[str, str]) -> list[Path]:
+                        table: tuple[str, str], builder: tuple[str, str] | None = None) -> list[Path]:
     """Build the jar of every line into ``out_dir`` (``trackmate-cellpose-glue-<line>.jar``), and the update site's
     loader jar (``trackmate-cellpose-loader.jar``) when the sources have its source set."""
     jars = [build_prebuilt_jar(line, src_root, mirror_root, Path(out_dir) / prebuilt_jar_name(line), javac=javac,
-                               version=version, table=table) for line in SOURCE_SETS]
+                               version=version, table=table, builder=builder) for line in SOURCE_SETS]
     if (Path(src_root) / LOADER_SOURCE_SET).is_dir():
         jars.append(build_loader_jar(src_root, mirror_root, Path(out_dir) / LOADER_JAR, javac=javac, version=version))
     return jars
