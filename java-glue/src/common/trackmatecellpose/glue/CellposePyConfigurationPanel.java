@@ -71,6 +71,15 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 
 	private final Map< String, JComponent > editors = new LinkedHashMap<>();
 
+	private final JPanel envRow = new JPanel( new BorderLayout( 5, 0 ) );
+
+	private final JLabel envStatus = new JLabel();
+
+	private final JButton envButton = new JButton( "Set up a Python environment..." );
+
+	/** The Python set up from this panel, once done. */
+	private String builtPython;
+
 	private final boolean is3D;
 
 	public CellposePyConfigurationPanel( final Settings settings, final Model model,
@@ -94,6 +103,18 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 		c.gridx = 0;
 		c.gridwidth = 2;
 		form.add( title, c );
+		c.gridy++;
+		envButton.setName( "envSetup" );
+		envButton.setToolTipText( "<html><p width='360'>" + SetUpPythonCommand.DESCRIPTION + "</p></html>" );
+		envButton.addActionListener( e -> {
+			final EnvBuilder.Options o = EnvSetupDialog.ask( this );
+			if ( o != null )
+				setUpEnvironment( o );
+		} );
+		envStatus.setName( "envStatus" );
+		envRow.add( envStatus, BorderLayout.CENTER );
+		envRow.add( envButton, BorderLayout.EAST );
+		form.add( envRow, c );
 		c.gridwidth = 1;
 		c.gridy++;
 
@@ -170,6 +191,67 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 		setSettings( defaults );
 	}
 
+	/**
+	 * Whether a detection here would need a Python that is not there: no Python runs this Fiji (neither registered
+	 * in-process nor pyimagej's) and the worker has none ({@code PYTHON_EXECUTABLE} empty, none recorded).
+	 */
+	static boolean workerNeedsPython( final Map< String, Object > settings )
+	{
+		if ( CellposePyServices.get() != null || PyImageJDiscovery.runnerPresent() )
+			return false;
+		try
+		{
+			WorkerPython.executable( settings );
+			return false;
+		}
+		catch ( final WorkerPython.NotFound e )
+		{
+			return true;
+		}
+	}
+
+	/** Shows the "Set up a Python environment" row while the worker has no Python (and the Python set up here). */
+	private void refreshEnvRow( final Map< String, Object > settings )
+	{
+		final boolean needs = workerNeedsPython( settings );
+		envButton.setVisible( needs );
+		envRow.setVisible( needs || builtPython != null );
+		if ( needs )
+			envStatus.setText( "No Python is set for this detector." );
+	}
+
+	/** Whether the panel offers to set up a Python environment (for tests and scripts). */
+	public boolean offersEnvSetup()
+	{
+		return envRow.isVisible() && envButton.isVisible();
+	}
+
+	/** What the setup row says (for tests and scripts). */
+	public String envSetupStatus()
+	{
+		return envStatus.getText();
+	}
+
+	/**
+	 * Builds the Python environment {@code options} asks for in the progress window (what the panel's button does
+	 * after asking); on success the row names the recorded Python. Call on Swing's thread; returns at once.
+	 */
+	public void setUpEnvironment( final EnvBuilder.Options options )
+	{
+		envButton.setEnabled( false );
+		EnvSetupDialog.start( this, options, r -> {
+			envButton.setEnabled( true );
+			if ( r.ok() )
+			{
+				builtPython = r.python;
+				envStatus.setText( "Python: " + r.python );
+				envButton.setVisible( false );
+			}
+			revalidate();
+			repaint();
+		} );
+	}
+
 	private void browse( final JTextField field )
 	{
 		final JFileChooser chooser = new JFileChooser( field.getText().isEmpty() ? null : new File( field.getText() ) );
@@ -214,6 +296,7 @@ public class CellposePyConfigurationPanel extends ConfigurationPanel
 					sp.setValue( Double.valueOf( ( ( Number ) v ).doubleValue() ) );
 			}
 		}
+		refreshEnvRow( settings );
 		hidden.clear();
 		for ( final String key : CellposePyKeys.defaults().keySet() )
 			if ( !editors.containsKey( key ) && settings.get( key ) != null )

@@ -142,6 +142,19 @@ public final class PyImageJDiscovery
 				+ "and restart Fiji." );
 	}
 
+	/** Whether this Fiji runs inside Python (pyimagej's runner is there); looks, runs nothing. Never throws. */
+	static boolean runnerPresent()
+	{
+		try
+		{
+			return findRunner() != null;
+		}
+		catch ( final Throwable t )
+		{
+			return false;
+		}
+	}
+
 	@SuppressWarnings( "unchecked" )
 	private static Function< Object, Object > findRunner()
 	{
