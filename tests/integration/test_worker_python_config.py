@@ -100,6 +100,8 @@ def test_no_recorded_python_says_what_to_run(tmp_path, probe):
     out = _run(probe, jar, props={"plugins.dir": fiji})
     assert out.startswith("notfound=")
     assert "trackmate-cellpose install-fiji" in out and "PYTHON_EXECUTABLE" in out
+    assert "Set one up from Fiji: Plugins > Tracking > TrackMate-Cellpose > Set up a Python environment" in out
+    assert "in a headless script the command trackmatecellpose.glue.SetUpPythonCommand" in out
     assert str(fiji / "config" / "trackmate-cellpose.json") in out
 
 

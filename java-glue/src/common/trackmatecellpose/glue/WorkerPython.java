@@ -91,9 +91,10 @@ public final class WorkerPython
 					+ "cellpose (3 or 4); nothing else needs installing there." );
 		throw new NotFound( "No Python for the " + DETECTOR_NAME + " detector: this Fiji runs no Python "
 				+ "itself and " + ( searched.isEmpty() ? "its folder is unknown" : "no Python is recorded in " + searched )
-				+ ". Run 'trackmate-cellpose install-fiji --fiji <this Fiji.app>' from the Python environment that has "
-				+ "trackmate-cellpose and cellpose, or set " + KEY_PYTHON_EXECUTABLE
-				+ " in the detector settings to that Python." );
+				+ ". Set one up from Fiji: " + EnvBuilder.MENU + " (the detector panel's button; in a headless "
+				+ "script the command " + EnvBuilder.COMMAND + "), or set " + KEY_PYTHON_EXECUTABLE
+				+ " in the detector settings to a Python that has cellpose, or run 'trackmate-cellpose install-fiji "
+				+ "--fiji <this Fiji.app>' from a Python environment that has trackmate-cellpose and cellpose." );
 	}
 
 	/**
