@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -212,3 +213,82 @@ def test_a_python_uv_must_fetch_lands_in_the_data_folder_or_the_message_says_wha
         assert list((data / "python").glob("cpython-3.12*")), "the fetched Python is in the data folder"
     else:
         pytest.fail("the build cannot succeed with a closed index")
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trackmate_cellpose", *args], capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def _cli_request(req: dict) -> list[str]:
+    args = ["--cellpose", str(req["cellpose"]), "--variant", req["variant"], "--python", req["python"],
+            "--torch-backend", req["torch_backend"]]
+    if req["index_url"]:
+        args += ["--index-url", req["index_url"]]
+    for url in req["extra_index_urls"]:
+        args += ["--extra-index-url", url]
+    for link in req["find_links"]:
+        args += ["--find-links", link]
+    return args + (["--package", req["package"]] if req["package"] else [])
+
+
+def test_cli_an_unreachable_index_is_one_line_and_exit_1(tmp_path, uv_cache):
+    port = closed_port()
+    req = request_args(CELLPOSE_MAJOR, index_url=f"http://127.0.0.1:{port}/simple", extra_index_urls=[],
+                       find_links=[])
+    proc = _cli("setup-env", *_cli_request(req), "--data", str(tmp_path / "data"))
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("trackmate-cellpose: error: the package index cannot be reached (Installing torch")
+    assert f"127.0.0.1:{port}" in last
+    listing = _cli("setup-env", "--list", "--data", str(tmp_path / "data"))
+    assert f"{__version__}-cellpose{CELLPOSE_MAJOR}-cpu" in listing.stdout and "incomplete (done: python;" in listing.stdout
+
+
+def test_cli_refuses_impossible_requests_with_exit_2(tmp_path):
+    proc = _cli("setup-env", "--variant", "mps" if sys.platform != "darwin" else "cuda", "--data", str(tmp_path))
+    assert proc.returncode == 2 and "error: variant '" in proc.stderr
+    proc = _cli("uninstall-env", "--data", str(tmp_path))
+    assert proc.returncode == 2 and "give the environment to remove (NAME) or --all" in proc.stderr
+
+
+def test_cli_uninstall_env_removes_it_and_the_fijis_record_of_it(tmp_path, uv_cache):
+    from trackmate_cellpose.bridge._install import install_fiji
+
+    from support.fake_fiji import fake_trackmate_jar
+
+    data = tmp_path / "data"
+    port = closed_port()
+    with pytest.raises(IndexUnreachableError):
+        build_env(EnvRequest(**request_args(CELLPOSE_MAJOR, index_url=f"http://127.0.0.1:{port}/simple",
+                                            extra_index_urls=[], find_links=[]), data=str(data)), uv=_uv())
+    (env,) = list_envs(data)
+    fiji = tmp_path / "Fiji.app"
+    (fiji / "jars").mkdir(parents=True)
+    (fiji / "plugins").mkdir()
+    fake_trackmate_jar(fiji / "jars" / "TrackMate-7.13.2.jar", "tm7", global_detectors=True)
+    install_fiji(fiji, python=env["python"], env=env["env"])
+    proc = _cli("uninstall-env", env["name"], "--data", str(data), "--fiji", str(fiji))
+    assert proc.returncode == 0, proc.stderr
+    assert f"removed {env['env']}" in proc.stdout and not data.exists()
+    config = json.loads((fiji / "config" / "trackmate-cellpose.json").read_text())
+    assert "python" not in config and "env" not in config and config["jar"].startswith("jars/")
+    assert f"no longer records Python {env['python']}" in proc.stdout
+
+
+@pytest.mark.slow
+def test_cli_setup_env_confirms_the_built_env_and_installs_it_into_a_fiji(built, tmp_path):
+    from support.fake_fiji import fake_trackmate_jar
+
+    fiji = tmp_path / "Fiji.app"
+    (fiji / "jars").mkdir(parents=True)
+    (fiji / "plugins").mkdir()
+    fake_trackmate_jar(fiji / "jars" / "TrackMate-7.13.2.jar", "tm7", global_detectors=True)
+    proc = _cli("setup-env", *_cli_request(request_args(CELLPOSE_MAJOR)), "--data", str(built["data"]),
+                "--fiji", str(fiji))
+    assert proc.returncode == 0, proc.stderr
+    python = built["env"] / "bin" / "python"
+    assert proc.stdout.splitlines()[0] == str(python)
+    assert f"[100%] The environment {built['env']} is already built" in proc.stderr
+    config = json.loads((fiji / "config" / "trackmate-cellpose.json").read_text())
+    assert config["python"] == str(python) and config["env"] == str(built["env"])

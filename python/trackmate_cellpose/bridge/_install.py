@@ -168,7 +168,7 @@ def _write_new(path: Path, data: bytes) -> None:
         raise
 
 
-def install_fiji(fiji_dir: str | Path, *, python: str | None = None) -> list[str]:
+def install_fiji(fiji_dir: str | Path, *, python: str | None = None, env: str | None = None) -> list[str]:
     """Copy the prebuilt glue for this Fiji's TrackMate line into ``jars/`` and record the Python executable.
 
     Idempotent. Returns what was done, one line per action.
@@ -213,6 +213,8 @@ def install_fiji(fiji_dir: str | Path, *, python: str | None = None) -> list[str
     config = {"python": python or sys.executable, "version": __version__, "jar": f"jars/{target.name}",
               "line": fiji.line, "trackmate": fiji.trackmate_version,
               "created_config_dir": created_dir or bool(previous.get("created_config_dir"))}
+    if env:  # an environment setup-env built (trackmate_cellpose.envs): what uninstall-env --fiji forgets
+        config["env"] = str(env)
     cfg = _config_path(root)
     if previous == config:
         done.append(f"{cfg} already records Python {config['python']}")
@@ -231,6 +233,29 @@ def site_loaders(fiji_dir: str | Path) -> list[Path]:
     ``TrackMate-Cellpose-Loader``); install-fiji and uninstall-fiji never touch them (Fiji's updater owns them)."""
     return [j for j in sorted((Path(fiji_dir) / "jars").glob("trackmate-cellpose-*.jar"))
             if read_manifest(j).get(LOADER_MARKER) == "true"]
+
+
+def forget_python(fiji_dir: str | Path, envs: list[Path]) -> list[str]:
+    """Drop the Python recorded in the Fiji's config when it lies in one of ``envs`` (environments just removed), so
+    that the detector stops using it. Returns what was done (nothing when the record points elsewhere).
+
+    Raises
+    ------
+    FijiFolderError
+        Not a Fiji folder (no ``jars/``).
+    """
+    root = Path(fiji_dir).expanduser().resolve()
+    if not (root / "jars").is_dir():
+        raise FijiFolderError(f"--fiji {root}: not a Fiji folder; expected a Fiji.app folder with a jars/ subfolder")
+    config = _read_config(root)
+    python = config.get("python")
+    inside = [e for e in envs if python and Path(python).absolute().is_relative_to(Path(e).absolute())]
+    if not inside:
+        return []
+    for key in ("python", "env"):
+        config.pop(key, None)
+    _write_new(_config_path(root), (json.dumps(config, indent=1) + "\n").encode())
+    return [f"{_config_path(root)} no longer records Python {python} (its environment {inside[0]} was removed)"]
 
 
 def uninstall_fiji(fiji_dir: str | Path) -> list[str]:

@@ -1,5 +1,5 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,convert} ...`` (also
-``python -m trackmate_cellpose``).
+"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,setup-env,uninstall-env,
+convert} ...`` (also ``python -m trackmate_cellpose``).
 
 Each subcommand lives in its own module ``trackmate_cellpose.cli._<name>`` and provides ``register(subparsers)``,
 which adds its parser (or, with ``COMMANDS``, its parsers) and sets ``func(args) -> int``. Exit codes: 0 success,
@@ -18,11 +18,11 @@ import traceback
 from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError, UsageError
 
 
-SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "convert")  # modules cli._<name>
+SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "setup_env", "convert")  # modules cli._<name>
 DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
                "(doctor), open Fiji with the TrackMate detector (fiji), install the detector into a Fiji "
-               "(install-fiji, uninstall-fiji), or convert TrackMate XML to and from GEFF "
-               "(convert). 'trackmate-cellpose COMMAND --help' lists "
+               "(install-fiji, uninstall-fiji), build a Python environment for it (setup-env, uninstall-env), or "
+               "convert TrackMate XML to and from GEFF (convert). 'trackmate-cellpose COMMAND --help' lists "
                "a command's options.")
 _DEBUG_HELP = "print tracebacks on errors and show every warning and log record"
 

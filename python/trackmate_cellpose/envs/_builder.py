@@ -47,9 +47,6 @@ except ImportError:  # run by path (see the module docstring): no package around
     _ErrorBase = RuntimeError
     _CancelledBase = Exception
 
-__all__ = ["EnvRequest", "BuiltEnv", "EnvBuildError", "IndexUnreachableError", "PythonDownloadError", "BuildCancelled", "data_dir",
-           "env_name", "resolve_variant", "find_uv", "build_env", "remove_env", "list_envs", "main",
-           "CELLPOSE_SPECS", "WORKER_REQUIREMENTS", "TORCH_SPEC", "TORCHVISION_SPEC", "PYTHON_REQUEST", "VARIANTS", "STATE_FILE"]
 
 #: Python versions the environment may use (torch 2.13 and both cellpose lines have wheels for these).
 PYTHON_REQUEST = ">=3.10,<3.14"
@@ -256,19 +253,25 @@ def _run(cmd: list[str], *, what: str, env: dict, cwd: Path, log: Callable[[str]
             lines.append(line.rstrip("\n"))
             log(line.rstrip("\n"))
 
+    def stop() -> BuildCancelled:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+        return BuildCancelled(f"cancelled during {what}; run the build again to resume it")
+
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     while proc.poll() is None:
-        if cancel():
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            reader.join(5)
-            raise BuildCancelled(f"cancelled during {what}; run the build again to resume it")
-        time.sleep(0.1)
+        try:
+            if cancel():
+                raise stop()
+            time.sleep(0.1)
+        except KeyboardInterrupt:  # Ctrl-C reaches uv too in a terminal, but not when only we are signalled
+            raise stop() from None
     reader.join(10)
     out = "\n".join(lines)
     if proc.returncode != 0:
