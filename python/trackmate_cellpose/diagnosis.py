@@ -92,6 +92,7 @@ def diagnose(settings: DetectorSettings | None = None, *, fiji_dir: str | Path |
     _check_model(r, settings, major)
     _check_java(r)
     _check_slurm(r, slurm_partition)
+    _check_envs(r)
     fiji = fiji_dir or os.environ.get("FIJI_DIR")
     if fiji:
         _check_fiji(r, Path(fiji), start_jvm=start_jvm)
@@ -278,6 +279,24 @@ def _check_java(r: Report) -> None:
             r.add("javac", "info", "no javac (not needed: this package ships the prebuilt glue jars)")
 
 
+def _check_envs(r: Report) -> None:
+    """The environments ``setup-env`` (or Fiji's *Set up a Python environment*) built in the data folder."""
+    from .envs import data_dir, list_envs
+
+    envs = list_envs()
+    done = [e["name"] for e in envs if e["complete"]]
+    partial = [e["name"] for e in envs if not e["complete"]]
+    if not envs:
+        r.add("python envs", "info", f"none built in {data_dir()}",
+              "trackmate-cellpose setup-env builds one (in Fiji: Plugins > Tracking > TrackMate-Cellpose > Set up a "
+              "Python environment)")
+    elif partial:
+        r.add("python envs", "warn", f"in {data_dir()}: incomplete {', '.join(partial)}"
+              + (f"; built {', '.join(done)}" if done else ""), "run the same setup-env again to resume the build")
+    else:
+        r.add("python envs", "ok", f"in {data_dir()}: {', '.join(done)}")
+
+
 def _check_fiji(r: Report, fiji: Path, *, start_jvm: bool) -> None:
     from .bridge import find_fiji
 
@@ -364,6 +383,8 @@ def _check_fiji_glue(r: Report, inst, *, from_site: bool = False) -> None:
                   f"{install} (or trackmate-cellpose uninstall-fiji --fiji {inst.root})")
         if g.python:
             recorded = f"recorded for the Python worker: {g.python}"
+            if g.config.get("env"):
+                recorded += " (an environment setup-env built)"
             if not Path(g.python).exists():
                 r.add("fiji python", "warn", f"{recorded} (missing)", f"run {install} from the Python to use")
             elif Path(g.python).resolve() == Path(sys.executable).resolve():
@@ -398,7 +419,9 @@ def _check_fiji_glue(r: Report, inst, *, from_site: bool = False) -> None:
     elif not python or not Path(python).exists():
         r.add("fiji classic", "warn", f"{classic}: no usable Python is recorded for the worker"
                                       + (f" ({python} is missing)" if python else ""),
-              f"run {install} from the Python to use, or set PYTHON_EXECUTABLE in the detector settings")
+              f"build one: trackmate-cellpose setup-env --fiji {inst.root} (in Fiji: Plugins > Tracking > "
+              f"TrackMate-Cellpose > Set up a Python environment), or run {install} from the Python to use, or set "
+              "PYTHON_EXECUTABLE in the detector settings")
     else:
         r.add("fiji classic", "ok", f"{classic}: the detector runs in a warm Python worker process, started on the "
                                     f"first detection or Preview with {python} (the PYTHON_EXECUTABLE setting "

@@ -282,3 +282,29 @@ def test_doctor_reports_the_installed_glue_and_the_mode(tmp_path, prebuilt, monk
     assert checks["fiji glue"][0] == "error" and "stale" in checks["fiji glue"][1]
     assert "fiji mode" not in checks
     assert checks["fiji classic"][0] == "error" and "stale" in checks["fiji classic"][1]
+
+
+def test_doctor_names_a_built_environment_and_how_to_build_one(tmp_path, prebuilt, monkeypatch):
+    from trackmate_cellpose.diagnosis import Report, _check_envs
+
+    fiji_dir = _fake_fiji(tmp_path / "Fiji.app", "tm7", "7.13.2")
+    _install.install_fiji(fiji_dir, python=str(tmp_path / "gone"))
+    assert "setup-env --fiji" in _doctor_fix(fiji_dir, "fiji classic")  # no usable Python: build one
+    env = tmp_path / "data" / "envs" / "0.1.0-cellpose3-cpu"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").symlink_to(sys.executable)
+    _install.install_fiji(fiji_dir, python=str(env / "bin" / "python"), env=str(env))
+    assert _doctor(fiji_dir)["fiji python"][1].endswith("(an environment setup-env built)")
+
+    monkeypatch.setenv("TRACKMATE_CELLPOSE_DATA", str(tmp_path / "data"))
+    r = Report()
+    _check_envs(r)
+    assert (r.checks[0].level, r.checks[0].detail) == ("warn", f"in {tmp_path / 'data'}: incomplete 0.1.0-cellpose3-cpu")
+    (env / "trackmate-cellpose-env.json").write_text('{"complete": true}')
+    r = Report()
+    _check_envs(r)
+    assert (r.checks[0].level, r.checks[0].detail) == ("ok", f"in {tmp_path / 'data'}: 0.1.0-cellpose3-cpu")
+    monkeypatch.setenv("TRACKMATE_CELLPOSE_DATA", str(tmp_path / "empty"))
+    r = Report()
+    _check_envs(r)
+    assert r.checks[0].level == "info" and "setup-env builds one" in r.checks[0].fix
