@@ -50,6 +50,12 @@ public class EnvBuilderProbe {
             System.out.println("record=" + EnvBuilder.record(args[1], args[2]));
             System.out.println("python=" + WorkerPython.executable(new java.util.HashMap<String, Object>()));
         }
+        else if (args[0].equals("command")) {
+            EnvBuilder.Options o = new EnvBuilder.Options();
+            o.packageSpec = args[1];
+            System.out.println("command=" + String.join(" ", new EnvBuilder().command(new File("uv"),
+                new File("b.py"), new File("data"), o)));
+        }
         else if (args[0].equals("build")) {
             EnvBuilder.Options o = new EnvBuilder.Options();
             o.indexUrl = args[1];
@@ -207,3 +213,20 @@ def test_recording_into_a_fiji_without_config_creates_it(probe, tmp_path):
     _run(probe, "record", "/envs/x/bin/python", "/envs/x", props={"imagej.dir": fiji})
     assert json.loads((fiji / "config" / "trackmate-cellpose.json").read_text()) == {
         "created_config_dir": True, "python": "/envs/x/bin/python", "env": "/envs/x"}
+
+
+def test_with_the_update_sites_python_code_the_builder_is_given_it(probe, tmp_path):
+    """A Fiji that got our Python code from the update site: the builder installs only its dependencies and checks
+    the import from that code (trackmate_cellpose.envs, tests/unit/test_envs_builder.py); an explicit package wins."""
+    from trackmate_cellpose import __version__
+
+    fiji = _fiji(tmp_path / "Fiji.app")
+    out = _run(probe, "command", "", props={"imagej.dir": fiji})["command"]
+    assert out.startswith("uv run --no-project --python >=3.10,<3.14 b.py build --events --cellpose 3 --variant auto")
+    assert f"--version {__version__} --data data --uv uv" in out and "--code" not in out
+    code = fiji / "lib" / "trackmate-cellpose" / "trackmate-cellpose-python.zip"
+    code.parent.mkdir(parents=True)
+    code.write_bytes(b"PK\5\6" + bytes(18))
+    assert _run(probe, "command", "", props={"imagej.dir": fiji})["command"].endswith(f"--code {code}")
+    assert _run(probe, "command", "x.whl", props={"imagej.dir": fiji})["command"].endswith("--package x.whl")
+

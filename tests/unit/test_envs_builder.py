@@ -4,6 +4,7 @@ and that the facts the Java glue repeats (Python versions, choices) and the depe
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -149,3 +150,37 @@ def test_uvs_cache_and_fetched_pythons_go_into_the_data_folder_unless_the_user_c
     assert "VIRTUAL_ENV" not in env
     monkeypatch.setenv("UV_CACHE_DIR", "/mine")
     assert _builder._child_env(tmp_path)["UV_CACHE_DIR"] == "/mine"
+
+
+def test_with_the_update_sites_code_the_env_gets_the_dependencies_and_the_check_imports_that_code(tmp_path,
+                                                                                               monkeypatch):
+    """The steps' commands (uv itself is not run here; tests/integration/test_envs_build.py runs real builds): with
+    ``code`` (the update site's copy of the package) no trackmate-cellpose distribution is installed, its
+    dependencies are, and the check imports the package from ``code`` as the worker does."""
+    calls = []
+
+    def fake_run(cmd, *, what, env, cwd, log, cancel, python_request):
+        calls.append((cmd, env))
+        if cmd[1:2] == ["venv"]:
+            (Path(cmd[-1]) / "bin").mkdir(parents=True)
+            (Path(cmd[-1]) / "bin" / "python").write_text("")
+        return ('{"python_version": "3.11", "torch": "2.13.0", "cuda": null, "cellpose": "3.1.1", '
+                '"trackmate_cellpose": "0.1.0"}')
+
+    monkeypatch.setattr(_builder, "_run", fake_run)
+    code = tmp_path / "trackmate-cellpose-python.zip"
+    code.write_bytes(b"")
+    _builder.build_env(EnvRequest(cellpose=3, variant="cpu", version="0.1.0", code=str(code), data=str(tmp_path)),
+                       uv="uv")
+    (_, _), (torch, _), (cellpose, _), (check, check_env) = calls
+    assert torch[3:] == ["--python", str(tmp_path / "envs" / "0.1.0-cellpose3-cpu" / "bin" / "python"),
+                         "torch==2.13.0", "--torch-backend", "cpu"]
+    assert cellpose[5:] == ["cellpose>=3.1,<4", *_builder.WORKER_REQUIREMENTS, "torch==2.13.0",
+                            "--torch-backend", "cpu"]
+    assert check_env["PYTHONPATH"].split(os.pathsep)[0] == str(code)
+    calls.clear()  # without code: the distribution of this version; cellpose 4 brings torchvision from the backend
+    with pytest.raises(EnvBuildError, match=r"the environment has cellpose 3.1.1, expected cellpose 4.x"):
+        _builder.build_env(EnvRequest(cellpose=4, variant="cpu", version="0.1.0", data=str(tmp_path / "b")),
+                           uv="uv")  # (the fake check reports cellpose 3: refused)
+    assert calls[1][0][5:] == ["torch==2.13.0", "torchvision==0.28.*", "--torch-backend", "cpu"]
+    assert calls[2][0][5:7] == ["cellpose>=4.2,<5", "trackmate-cellpose==0.1.0"]
