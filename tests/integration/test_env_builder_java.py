@@ -230,3 +230,25 @@ def test_with_the_update_sites_python_code_the_builder_is_given_it(probe, tmp_pa
     assert _run(probe, "command", "", props={"imagej.dir": fiji})["command"].endswith(f"--code {code}")
     assert _run(probe, "command", "x.whl", props={"imagej.dir": fiji})["command"].endswith("--package x.whl")
 
+
+
+def test_no_python_for_the_builder_and_none_downloadable_says_what_to_install(probe, tmp_path):
+    """uv told to use only the Pythons it manages (none yet): it must fetch one to run the builder, into the data
+    folder; where its downloads cannot be reached (GitHub: this machine) the result says what to install instead."""
+    import shutil
+
+    from trackmate_cellpose.envs import find_uv
+
+    data = tmp_path / "data"
+    env = {**os.environ, "TRACKMATE_CELLPOSE_DATA": str(data), "TRACKMATE_CELLPOSE_UV": str(find_uv()),
+           "UV_PYTHON_PREFERENCE": "only-managed"}
+    for k in ("UV_PYTHON_INSTALL_DIR", "UV_CACHE_DIR"):
+        env.pop(k, None)
+    out = _run(probe, "build", f"http://127.0.0.1:{closed_port()}/simple", env=env)
+    if out["status"] == "python":
+        assert out["message"].startswith("No Python matching >=3.10,<3.14 was found on this machine and uv could not "
+                                         "download one: https://"), out
+        assert "Install Python 3.10 to 3.13 (python.org), or give the interpreter to use" in out["message"]
+    else:  # a Python came (into the data folder); the builder then met the closed index
+        assert out["status"] == "index" and list((data / "python").glob("cpython-*")), out
+    shutil.rmtree(data, ignore_errors=True)

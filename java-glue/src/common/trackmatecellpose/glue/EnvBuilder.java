@@ -86,7 +86,10 @@ public final class EnvBuilder
 	/** How a build ended. */
 	public static final class Result
 	{
-		/** {@code "done"}, {@code "cancelled"}, {@code "index"} (a package index cannot be reached) or {@code "failed"}. */
+		/**
+		 * {@code "done"}, {@code "cancelled"}, {@code "index"} (a package index cannot be reached), {@code "python"}
+		 * (no suitable Python, none downloadable) or {@code "failed"}.
+		 */
 		public final String status;
 
 		/** The environment's Python executable (when done). */
@@ -111,6 +114,10 @@ public final class EnvBuilder
 			return "done".equals( status );
 		}
 	}
+
+	/** uv's line when it cannot download an interpreter (as the builder's own classification). */
+	private static final java.util.regex.Pattern PYTHON_DOWNLOAD = java.util.regex.Pattern
+			.compile( "Failed to download `?(\\S*(?:cpython|python-build-standalone)\\S*?)`?$", java.util.regex.Pattern.MULTILINE );
 
 	private volatile boolean cancelled;
 
@@ -236,8 +243,15 @@ public final class EnvBuilder
 	private Result runBuilder( final List< String > cmd, final File data, final Listener listener ) throws IOException
 	{
 		final ProcessBuilder pb = new ProcessBuilder( cmd ).directory( data );
+		final Map< String, String > env = pb.environment();
 		for ( final String k : new String[] { "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONHOME" } )
-			pb.environment().remove( k );
+			env.remove( k );
+		// as the builder does for its own uv calls: an interpreter uv fetches to run the builder, and uv's cache, go
+		// into the data folder (removed with the environments) unless the user chose otherwise
+		if ( !env.containsKey( "UV_PYTHON_INSTALL_DIR" ) )
+			env.put( "UV_PYTHON_INSTALL_DIR", new File( data, "python" ).getPath() );
+		if ( !env.containsKey( "UV_CACHE_DIR" ) )
+			env.put( "UV_CACHE_DIR", new File( data, "uv-cache" ).getPath() );
 		listener.log( "$ " + String.join( " ", cmd ) );
 		final Process p = pb.start();
 		process = p;
@@ -296,7 +310,8 @@ public final class EnvBuilder
 		if ( "error".equals( last.get( "event" ) ) )
 		{
 			final String kind = String.valueOf( last.get( "kind" ) );
-			return new Result( "cancelled".equals( kind ) || "index".equals( kind ) ? kind : "failed", null, null,
+			return new Result( "cancelled".equals( kind ) || "index".equals( kind ) || "python".equals( kind ) ? kind
+					: "failed", null, null,
 					String.valueOf( last.get( "message" ) ) );
 		}
 		if ( cancelled )
@@ -307,6 +322,12 @@ public final class EnvBuilder
 			for ( final String l : stderr )
 				tail.append( '\n' ).append( l );
 		}
+		final java.util.regex.Matcher download = PYTHON_DOWNLOAD.matcher( tail );
+		if ( download.find() ) // uv run found no Python for the builder and could not fetch one
+			return new Result( "python", null, null, "No Python matching " + cmd.get( 4 ) + " was found on this "
+					+ "machine and uv could not download one: " + download.group( 1 ) + ". Install Python 3.10 to 3.13 "
+					+ "(python.org), or give the interpreter to use (the command's Python field), then run the setup "
+					+ "again." );
 		return new Result( "failed", null, null, "The environment builder (" + cmd.get( 0 ) + " run ...) ended with exit "
 				+ "code " + rc + " and no report:" + tail );
 	}
