@@ -87,9 +87,9 @@ def probe(tmp_path_factory) -> dict:
     return {"java": str(javac.path.with_name("java")), "classes": classes, "jar": jar}
 
 
-def _run(probe: dict, *args: str, env: dict | None = None, props: dict | None = None) -> dict:
+def _run(probe: dict, *args: str, env: dict | None = None, props: dict | None = None, jar: Path | None = None) -> dict:
     cmd = [probe["java"], *(f"-D{k}={v}" for k, v in (props or {}).items()),
-           "-cp", os.pathsep.join([str(probe["jar"]), str(probe["classes"])]),
+           "-cp", os.pathsep.join([str(jar or probe["jar"]), str(probe["classes"])]),
            "trackmatecellpose.glue.EnvBuilderProbe", *args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True, env=env).stdout
     facts: dict = {}
@@ -216,20 +216,29 @@ def test_recording_into_a_fiji_without_config_creates_it(probe, tmp_path):
 
 
 def test_with_the_update_sites_python_code_the_builder_is_given_it(probe, tmp_path):
-    """A Fiji that got our Python code from the update site: the builder installs only its dependencies and checks
-    the import from that code (trackmate_cellpose.envs, tests/unit/test_envs_builder.py); an explicit package wins."""
+    """A Fiji that got our glue and Python code from the update site (both in lib/trackmate-cellpose, where GlueLoader
+    loads the glue from): the builder installs only the dependencies and checks the import from that code
+    (trackmate_cellpose.envs, tests/unit/test_envs_builder.py); an explicit package wins. A glue elsewhere
+    (install-fiji's, in jars/) does not run that code, so its environment gets the package."""
+    import shutil
+
     from trackmate_cellpose import __version__
 
     fiji = _fiji(tmp_path / "Fiji.app")
-    out = _run(probe, "command", "", props={"imagej.dir": fiji})["command"]
+    site = fiji / "lib" / "trackmate-cellpose"
+    site.mkdir(parents=True)
+    site_jar = Path(shutil.copy(probe["jar"], site / "trackmate-cellpose-glue-tm7.jar"))
+    out = _run(probe, "command", "", props={"imagej.dir": fiji}, jar=site_jar)["command"]
     assert out.startswith("uv run --no-project --python >=3.10,<3.14 b.py build --events --cellpose 3 --variant auto")
     assert f"--version {__version__} --data data --uv uv" in out and "--code" not in out
-    code = fiji / "lib" / "trackmate-cellpose" / "trackmate-cellpose-python.zip"
-    code.parent.mkdir(parents=True)
+    code = site / "trackmate-cellpose-python.zip"
     code.write_bytes(b"PK\5\6" + bytes(18))
-    assert _run(probe, "command", "", props={"imagej.dir": fiji})["command"].endswith(f"--code {code}")
-    assert _run(probe, "command", "x.whl", props={"imagej.dir": fiji})["command"].endswith("--package x.whl")
-
+    assert _run(probe, "command", "", props={"imagej.dir": fiji}, jar=site_jar)["command"].endswith(f"--code {code}")
+    assert _run(probe, "command", "x.whl", props={"imagej.dir": fiji}, jar=site_jar)["command"].endswith(
+        "--package x.whl")
+    install_fiji(fiji, python=sys.executable)
+    installed = next((fiji / "jars").glob("trackmate-cellpose-glue-*.jar"))
+    assert "--code" not in _run(probe, "command", "", props={"imagej.dir": fiji}, jar=installed)["command"]
 
 
 def test_no_python_for_the_builder_and_none_downloadable_says_what_to_install(probe, tmp_path):

@@ -105,6 +105,20 @@ def test_no_recorded_python_says_what_to_run(tmp_path, probe):
     assert str(fiji / "config" / "trackmate-cellpose.json") in out
 
 
+def test_no_python_with_the_update_sites_code_names_the_setup_command_too(tmp_path, probe):
+    """The update site's glue (its Python code beside it): the user brings only cellpose, or builds an environment."""
+    fiji = _fiji(tmp_path / "Fiji.app")
+    jar = fiji / "jars" / "glue.jar"
+    shutil.copy(probe["jar"], jar)
+    code = fiji / "lib" / "trackmate-cellpose" / "trackmate-cellpose-python.zip"
+    out = _run(probe, jar, props={"plugins.dir": fiji, "trackmate.cellpose.pythonCode": code})
+    assert out.startswith("notfound=")
+    assert "Set one up from Fiji: Plugins > Tracking > TrackMate-Cellpose > Set up a Python environment" in out
+    assert "in a headless script the command trackmatecellpose.glue.SetUpPythonCommand" in out
+    assert "an environment that has cellpose (3 or 4); nothing else needs installing there" in out
+    assert "install-fiji" not in out
+
+
 FAILING = """
 package trackmatecellpose.glue;
 

@@ -198,28 +198,12 @@ public final class EnvBuilder
 			addOption( cmd, "--find-links", link );
 		addOption( cmd, "--torch-backend", o.torchBackend );
 		addOption( cmd, "--package", o.packageSpec );
-		final File code = o.packageSpec.trim().isEmpty() ? siteCode() : null;
+		// the update site's Python code, which the worker runs (WorkerPython): then the environment gets
+		// trackmate-cellpose's dependencies only
+		final File code = o.packageSpec.trim().isEmpty() ? WorkerPython.privateCode() : null;
 		if ( code != null )
 			addOption( cmd, "--code", code.getPath() );
 		return cmd;
-	}
-
-	/** Where the update site puts this version's Python code (relative to Fiji.app). */
-	static final String SITE_CODE = "lib/trackmate-cellpose/trackmate-cellpose-python.zip";
-
-	/**
-	 * The Python code the update site installed into this Fiji ({@link #SITE_CODE}), or {@code null}. With it the
-	 * environment gets trackmate-cellpose's dependencies only: the worker runs that code (first on its path).
-	 */
-	static File siteCode()
-	{
-		for ( final File fiji : WorkerPython.fijiDirs() )
-		{
-			final File zip = new File( fiji, SITE_CODE );
-			if ( zip.isFile() )
-				return zip;
-		}
-		return null;
 	}
 
 	private static void addOption( final List< String > cmd, final String name, final String value )

@@ -85,16 +85,17 @@ public final class WorkerPython
 				// unreadable or malformed: try the next place, then say what was searched
 			}
 		}
+		final String setUp = "Set one up from Fiji: " + EnvBuilder.MENU + " (the detector panel's button; in a "
+				+ "headless script the command " + EnvBuilder.COMMAND + "), or set " + KEY_PYTHON_EXECUTABLE;
 		if ( privateCode() != null ) // the update site's glue: the Python code comes with it, the user brings cellpose
-			throw new NotFound( "No Python for the " + DETECTOR_NAME + " detector: set " + KEY_PYTHON_EXECUTABLE
-					+ " (\"Python (worker)\" in the detector's panel) to the Python executable of an environment that has "
-					+ "cellpose (3 or 4); nothing else needs installing there." );
+			throw new NotFound( "No Python for the " + DETECTOR_NAME + " detector. " + setUp + " (\"Python (worker)\" "
+					+ "in the detector's panel) to the Python executable of an environment that has cellpose (3 or 4); "
+					+ "nothing else needs installing there." );
 		throw new NotFound( "No Python for the " + DETECTOR_NAME + " detector: this Fiji runs no Python "
 				+ "itself and " + ( searched.isEmpty() ? "its folder is unknown" : "no Python is recorded in " + searched )
-				+ ". Set one up from Fiji: " + EnvBuilder.MENU + " (the detector panel's button; in a headless "
-				+ "script the command " + EnvBuilder.COMMAND + "), or set " + KEY_PYTHON_EXECUTABLE
-				+ " in the detector settings to a Python that has cellpose, or run 'trackmate-cellpose install-fiji "
-				+ "--fiji <this Fiji.app>' from a Python environment that has trackmate-cellpose and cellpose." );
+				+ ". " + setUp + " in the detector settings to a Python that has cellpose, or run 'trackmate-cellpose "
+				+ "install-fiji --fiji <this Fiji.app>' from a Python environment that has trackmate-cellpose and "
+				+ "cellpose." );
 	}
 
 	/**
