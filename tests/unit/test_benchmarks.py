@@ -20,7 +20,8 @@ from benchmarks import _cases, _measure
 
 REPO = Path(__file__).resolve().parents[2]
 #: what the old scripts measured, by suite: dropping one of these drops numbers BENCHMARKS.md quotes
-EXPECTED = {"engine", "network", "profile", "geometry", "memory", "3d", "trackmate", "distributed", "jvm", "report"}
+EXPECTED = {"engine", "network", "profile", "geometry", "memory", "3d", "trackmate", "distributed", "jvm", "report",
+            "envbuild"}
 
 
 def test_every_suite_is_a_module_with_add_arguments_run_and_a_docstring():
@@ -48,6 +49,8 @@ def test_invalid_arguments_exit_2_with_the_value_named():
     assert out.returncode == 2 and "2d:4x64" in out.stderr, out.stderr
     with pytest.raises(_measure.UsageError, match="no-such-case"):
         _cases.check_cases("2d256,no-such-case")
+    with pytest.raises(_measure.UsageError, match="--builds 'hot'"):  # before anything is built
+        benchmarks.run_suite(["envbuild", "--builds", "hot", "--json", "/dev/null"])
 
 
 def test_geometry_suite_end_to_end_writes_a_dated_result_that_report_renders(tmp_path, capsys):
