@@ -361,6 +361,26 @@ def _check_fiji_update_site(r: Report, inst) -> bool:
     return not missing
 
 
+def _check_site_python(r: Report, root: Path, classic: str) -> None:
+    """The update site's classic launch: which Python its worker starts (recorded by the environment builder, or the
+    detector's PYTHON_EXECUTABLE), running the site's Python code."""
+    from .bridge._install import recorded_config
+
+    config = recorded_config(root)
+    python = config.get("python")
+    listed = f"{classic}: listed (update site); its worker runs the site's Python code"
+    build = (f"set the detector's PYTHON_EXECUTABLE to a Python with cellpose, or build one: in Fiji Plugins > "
+             f"Tracking > TrackMate-Cellpose > Set up a Python environment (trackmate-cellpose setup-env --fiji {root})")
+    if python and Path(python).exists():
+        built = " (an environment the detector's setup built)" if config.get("env") else ""
+        r.add("fiji classic", "ok", f"{listed} with {python}{built}; the detector's PYTHON_EXECUTABLE overrides it")
+    elif python:
+        r.add("fiji classic", "warn", f"{listed}, but the recorded Python {python} is missing", build)
+    else:
+        r.add("fiji classic", "ok", f"{listed} with the Python set in the detector's PYTHON_EXECUTABLE (one with "
+                                    "cellpose); none is recorded for this Fiji", build)
+
+
 def _check_fiji_glue(r: Report, inst, *, from_site: bool = False) -> None:
     """Is our jar installed in this Fiji (which version, current or stale), and how would the detector run today."""
     from .bridge._glue import shipped_jar
@@ -406,8 +426,7 @@ def _check_fiji_glue(r: Report, inst, *, from_site: bool = False) -> None:
                                           "Fiji", f"{install} (then pip install trackmate-cellpose in that Python)")
     classic = "classic launch (Fiji started from its icon, no Python in it)"
     if not found and from_site:
-        r.add("fiji classic", "ok", f"{classic}: listed (update site); its worker runs the site's Python code with "
-                                    "the Python set in the detector's PYTHON_EXECUTABLE (one with cellpose)")
+        _check_site_python(r, inst.root, classic)
         return
     if not found:
         r.add("fiji classic", "info", f"{classic}: the detector is not listed there", f"{install} adds it")

@@ -5,6 +5,7 @@ cache as an oracle (FIJI_DIR), and what a rebuild of a site keeps."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -129,6 +130,19 @@ def test_doctor_and_install_fiji_know_the_update_sites_files(tmp_path, capsys):
     checks = doctor()
     assert checks["fiji update site"][0] == "ok" and "the glue for tm8 and the Python code" in checks["fiji update site"][1]
     assert checks["fiji classic"][0] == "ok" and "update site" in checks["fiji classic"][1]
+    assert "Set up a Python environment" in checks["fiji classic"][2]  # no Python recorded: how to get one
+    env = tmp_path / "env"  # as the environment builder records its Python
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").touch()
+    (fiji / "config").mkdir()
+    (fiji / "config" / "trackmate-cellpose.json").write_text(
+        json.dumps({"python": str(env / "bin" / "python"), "env": str(env)}))
+    assert doctor()["fiji classic"][:2] == ("ok", "classic launch (Fiji started from its icon, no Python in it): "
+                                                  "listed (update site); its worker runs the site's Python code with "
+                                                  f"{env / 'bin' / 'python'} (an environment the detector's setup "
+                                                  "built); the detector's PYTHON_EXECUTABLE overrides it")
+    (env / "bin" / "python").unlink()
+    assert doctor()["fiji classic"][0] == "warn" and "setup-env --fiji" in doctor()["fiji classic"][2]
     (fiji / SITE_DIR / "trackmate-cellpose-glue-tm8.jar").unlink()
     checks = doctor()
     assert checks["fiji update site"][0] == "error" and "Help > Update" in checks["fiji update site"][2]

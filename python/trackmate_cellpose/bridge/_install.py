@@ -70,6 +70,11 @@ def _read_config(root: Path) -> dict:
         return {}
 
 
+def recorded_config(fiji_dir: str | Path) -> dict:
+    """What ``config/trackmate-cellpose.json`` of ``fiji_dir`` records (``python``, ``env`` ...); empty when none."""
+    return _read_config(Path(fiji_dir))
+
+
 def _our_jars(root: Path) -> list[Path]:
     jars = root / "jars"
     if not jars.is_dir():
