@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from trackmate_cellpose.bridge._glue import find_javac, shipped_jar
 from trackmate_cellpose.bridge._install import install_fiji
 from trackmate_cellpose.envs import data_dir
-from trackmate_cellpose.errors import BackendUnavailableError
 
 from support.envs import closed_port
 from support.fake_fiji import fake_trackmate_jar
+from support.java_probe import compile_probe
 
 pytestmark = pytest.mark.jvm
 
@@ -70,21 +69,7 @@ public class EnvBuilderProbe {
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory) -> dict:
-    try:
-        javac = find_javac()
-    except BackendUnavailableError as e:
-        pytest.skip(f"no JDK: {e}")
-    jar = shipped_jar("tm7")
-    if jar is None:
-        pytest.fail("no current prebuilt glue jar: run python scripts/build_glue_jars.py")
-    work = tmp_path_factory.mktemp("envprobe")
-    src = work / "src" / "trackmatecellpose" / "glue" / "EnvBuilderProbe.java"
-    src.parent.mkdir(parents=True)
-    src.write_text(PROBE)
-    classes = work / "classes"
-    subprocess.run([str(javac.path), "--release", "8", "-Xlint:-options", "-cp", str(jar), "-d", str(classes),
-                    str(src)], check=True, capture_output=True, timeout=300)
-    return {"java": str(javac.path.with_name("java")), "classes": classes, "jar": jar}
+    return compile_probe(tmp_path_factory.mktemp("envprobe"), "EnvBuilderProbe", PROBE)
 
 
 def _run(probe: dict, *args: str, env: dict | None = None, props: dict | None = None, jar: Path | None = None) -> dict:

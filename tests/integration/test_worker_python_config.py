@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from trackmate_cellpose.bridge._glue import find_javac, shipped_jar
 from trackmate_cellpose.bridge._install import install_fiji
-from trackmate_cellpose.errors import BackendUnavailableError
 
 from support.fake_fiji import fake_trackmate_jar
+from support.java_probe import compile_probe
 
 PROBE = """
 package trackmatecellpose.glue;
@@ -37,21 +36,7 @@ public class WorkerPythonProbe {
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory) -> dict:
-    try:
-        javac = find_javac()
-    except BackendUnavailableError as e:
-        pytest.skip(f"no JDK: {e}")
-    jar = shipped_jar("tm7")
-    if jar is None:
-        pytest.fail("no current prebuilt glue jar: run python scripts/tools/build_glue_jars.py")
-    work = tmp_path_factory.mktemp("probe")
-    src = work / "src" / "trackmatecellpose" / "glue" / "WorkerPythonProbe.java"
-    src.parent.mkdir(parents=True)
-    src.write_text(PROBE)
-    classes = work / "classes"
-    subprocess.run([str(javac.path), "--release", "8", "-Xlint:-options", "-cp", str(jar), "-d", str(classes),
-                    str(src)], check=True, capture_output=True, timeout=300)
-    return {"java": str(javac.path.with_name("java")), "classes": classes, "jar": jar}
+    return compile_probe(tmp_path_factory.mktemp("probe"), "WorkerPythonProbe", PROBE)
 
 
 def _run(probe: dict, jar: Path, *args: str, props: dict | None = None) -> str:

@@ -592,14 +592,10 @@ def main(argv: list[str] | None = None) -> int:
     except BuildCancelled as e:
         emit(event="error", kind="cancelled", message=str(e))
         return 130
-    except IndexUnreachableError as e:
-        emit(event="error", kind="index", message=str(e))
-        return 1
-    except PythonDownloadError as e:
-        emit(event="error", kind="python", message=str(e))
-        return 1
     except EnvBuildError as e:
-        emit(event="error", kind="failed", message=str(e))
+        kind = "index" if isinstance(e, IndexUnreachableError) else "python" if isinstance(e, PythonDownloadError) \
+            else "failed"
+        emit(event="error", kind=kind, message=str(e))
         return 1
 
 
