@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -26,24 +25,11 @@ from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.bridge import find_fiji
 from trackmate_cellpose.bridge._glue import shipped_jar
 
+from conftest import WORKER_MODE, classic_command, copy_fiji
+
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
-MODE = re.compile(r"Cellpose advanced \(Python\): Python worker \(pid (\d+), (.+?)\), trackmate-cellpose (\S+), "
-                  r"cellpose (\S+), device (\w+)")
-
-
-def _link_or_copy(src, dst):
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _java() -> str:
-    home = os.environ.get("JAVA_HOME")
-    java = Path(home) / "bin" / "java" if home else None
-    return str(java) if java and java.exists() else shutil.which("java")
 
 
 def _alive(pid: int) -> bool:
@@ -58,15 +44,9 @@ def _alive(pid: int) -> bool:
 def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: list[str] = ()) -> dict:
     """Run classic_worker.bsh in a plain JVM (ImageJ's ClassLauncher, headless); return its facts, spots and log."""
     out = work / f"{name}.txt"
-    launcher = sorted((fiji / "jars").glob("imagej-launcher-*.jar"))
-    if not launcher:
-        pytest.skip("this Fiji has no imagej-launcher jar")
-    cmd = [_java(), "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
-           "--add-opens=java.desktop/sun.awt=ALL-UNNAMED", "-Djava.awt.headless=true", f"-Dplugins.dir={fiji}",
-           f"-Dimagej.dir={fiji}", f"-Dij.dir={fiji}", f"-Duser.home={work / 'home'}", "-XX:-UsePerfData",
-           f"-Dtmcp.out={out}", *(f"-Dtmcp.{k}={v}" for k, v in props.items()), *jvm_options,
-           "-cp", str(launcher[-1]), "net.imagej.launcher.ClassLauncher", "-ijjarpath", "jars", "-ijjarpath",
-           "plugins", "net.imagej.Main", "--headless", "--run", str(HERE / "classic_worker.bsh")]
+    cmd = classic_command(fiji, work / "home", ["net.imagej.Main", "--headless", "--run",
+                                                str(HERE / "classic_worker.bsh")], {"out": out, **props},
+                          jvm_options=jvm_options)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=work,
                           env={k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"})
@@ -83,7 +63,7 @@ def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: 
             facts[key] = value
     log = Path(f"{out}.log").read_text() if Path(f"{out}.log").is_file() else ""
     assert facts.get("done") == "true", f"rc={proc.returncode}\n{text[-3000:]}\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
-    pids = sorted({int(m.group(1)) for m in MODE.finditer(log)})
+    pids = sorted({int(m.group(1)) for m in WORKER_MODE.finditer(log)})
     deadline = time.monotonic() + 5
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -98,7 +78,7 @@ def runs(tmp_path_factory, fiji_dir, test_model) -> dict:
         pytest.fail(f"no current prebuilt glue jar for {line}: run python scripts/tools/build_glue_jars.py")
     work = tmp_path_factory.mktemp("classic")
     fiji = work / "Fiji.app"
-    shutil.copytree(fiji_dir, fiji, symlinks=True, copy_function=_link_or_copy)
+    copy_fiji(fiji_dir, fiji)
     proc = subprocess.run([sys.executable, "-m", "trackmate_cellpose", "install-fiji", "--fiji", str(fiji)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -142,7 +122,7 @@ def _log(run: dict, *steps: str) -> str:
 
 
 def _pids(run: dict, *steps: str) -> list[int]:
-    return [int(m.group(1)) for m in MODE.finditer(_log(run, *steps))]
+    return [int(m.group(1)) for m in WORKER_MODE.finditer(_log(run, *steps))]
 
 
 def _spots(run: dict, step: str) -> list[dict]:
@@ -179,7 +159,7 @@ def test_two_previews_then_a_run_load_the_model_once(runs):
     assert f["preview1.ok"] == f["preview2.ok"] == "true"
     assert set(_per_frame(_spots(first, "preview1"))) == {1} and set(_per_frame(_spots(first, "preview2"))) == {2}
     log = _log(first, "preview1", "preview2", "full")
-    modes = list(MODE.finditer(log))
+    modes = list(WORKER_MODE.finditer(log))
     # the mode line (item 5): pid and executable of the worker, versions, device
     pid, python, version, _, device = modes[0].groups()
     assert python == sys.executable and device == "cpu"
@@ -224,7 +204,7 @@ def test_a_worker_killed_mid_run_gives_an_error_and_the_next_run_works(runs):
     assert f["kill.ok"] == "false" and "killed by signal 9" in f["kill.error"], f["kill.error"]
     assert f"pid {killed}" in f["kill.error"]
     assert f["after_kill.ok"] == "true" and set(_per_frame(_spots(first, "after_kill"))) == {3}
-    modes = [int(m.group(1)) for m in MODE.finditer(first["log"])]
+    modes = [int(m.group(1)) for m in WORKER_MODE.finditer(first["log"])]
     after = modes[len(modes) - modes[::-1].index(killed):]
     assert after and after[0] != killed
 
@@ -234,7 +214,7 @@ def test_another_python_executable_restarts_the_worker(runs):
     f = first["facts"]
     assert f["switch.ok"] == "true" and set(_per_frame(_spots(first, "switch"))) == {4}
     assert f"the Python executable changed to {runs['other']}" in first["log"]
-    modes = list(MODE.finditer(_log(first, "switch")))
+    modes = list(WORKER_MODE.finditer(_log(first, "switch")))
     assert len(modes) == 1 and int(modes[0].group(1)) not in _pids(first, "after_kill")
 
 

@@ -25,25 +25,6 @@ KEYS_3D_ONLY = {"DO2DZ", "IOUTHRESHOLD", "SMOOTHING_SCALE"}
 
 
 @pytest.fixture(scope="module")
-def xvfb_display():
-    exe = shutil.which("Xvfb")
-    if exe is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb) - the GUI check needs a virtual display")
-    for n in range(91, 120):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1400x1000x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.1)
-    yield f":{n}"
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture(scope="module")
 def gui(tmp_path_factory, fiji_dir, xvfb_display, glue_cache) -> dict:
     work = tmp_path_factory.mktemp("gui")
     out = work / "gui.json"

@@ -27,6 +27,8 @@ import tifffile
 from trackmate_cellpose import Calibration, DetectorSettings, detect, sample_path
 from trackmate_cellpose.bridge import find_fiji
 
+from conftest import classic_command
+
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
@@ -34,26 +36,10 @@ SITE = "TrackMate-Cellpose-test"
 FRAMES = 4  # 2D+t frames detected (0..3)
 
 
-def _java() -> str:
-    home = os.environ.get("JAVA_HOME")
-    java = Path(home) / "bin" / "java" if home else None
-    return str(java) if java and java.exists() else shutil.which("java")
-
-
 def _jvm(fiji: Path, home: Path, main: list[str], props: dict | None = None, timeout: int = 900):
-    """Run ``main`` (a class and its arguments) in a plain JVM set up by ImageJ's ClassLauncher, as Fiji's launcher
-    does; returns the finished process."""
-    launcher = sorted((fiji / "jars").glob("imagej-launcher-*.jar"))
-    if not launcher:
-        pytest.skip("this Fiji has no imagej-launcher jar")
-    cmd = [_java(), "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
-           "--add-opens=java.desktop/sun.awt=ALL-UNNAMED", "-Djava.awt.headless=true", f"-Dplugins.dir={fiji}",
-           f"-Dimagej.dir={fiji}", f"-Dij.dir={fiji}", f"-Duser.home={home}", "-XX:-UsePerfData",
-           *(f"-Dtmcp.{k}={v}" for k, v in (props or {}).items()),
-           "-cp", str(launcher[-1]), "net.imagej.launcher.ClassLauncher", "-ijjarpath", "jars", "-ijjarpath",
-           "plugins", *main]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=home,
-                          env={k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"})
+    """Run ``main`` (a class and its arguments) in a classic launch's JVM; returns the finished process."""
+    return subprocess.run(classic_command(fiji, home, main, props), capture_output=True, text=True, timeout=timeout,
+                          cwd=home, env={k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"})
 
 
 def _updater(fiji: Path, home: Path, *args: str):
