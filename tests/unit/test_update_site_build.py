@@ -104,13 +104,9 @@ def test_a_rebuild_keeps_unchanged_files_and_lists_replaced_ones_as_previous_ver
     assert [f.path for f, _ in to_write] == [changed.path]
 
 
-def test_doctor_and_install_fiji_know_the_update_sites_files(tmp_path, capsys):
-    """A (fake) Fiji that got the site: doctor --fiji reports it and the classic launch it allows; a missing line jar
-    is an error with the fix; install-fiji on top says its jar is the one used; uninstall-fiji leaves the site's."""
+def _site_fiji(tmp_path: Path) -> Path:
+    """A (fake) TrackMate 8.1.6 Fiji with the site's files where the updater installs them."""
     from support.fake_fiji import fake_trackmate_jar
-
-    from trackmate_cellpose.bridge import _install
-    from trackmate_cellpose.diagnosis import Report, _check_fiji
 
     fiji = tmp_path / "Fiji.app"
     (fiji / "jars").mkdir(parents=True)
@@ -121,6 +117,39 @@ def test_doctor_and_install_fiji_know_the_update_sites_files(tmp_path, capsys):
     for entry in read_site_db(site / "db.xml.gz"):  # what the updater would install
         (fiji / entry.filename).parent.mkdir(parents=True, exist_ok=True)
         (fiji / entry.filename).write_bytes((site / f"{entry.filename}-{entry.timestamp}").read_bytes())
+    return fiji
+
+
+def test_setup_env_fiji_with_the_update_site_records_the_python_and_installs_no_jar(tmp_path):
+    """``setup-env --fiji`` on a Fiji with the site's detector: the record only (install-fiji's jar would shadow the
+    site's loader); on a Fiji without it, install-fiji as before."""
+    from trackmate_cellpose.bridge import _install
+    from trackmate_cellpose.cli._setup_env import use_in_fiji
+
+    fiji = _site_fiji(tmp_path)
+    (fiji / "config").mkdir()
+    (fiji / "config" / "trackmate-cellpose.json").write_text(json.dumps({"other": 1}))
+    jars = sorted(p.name for p in (fiji / "jars").iterdir())
+    done = use_in_fiji(fiji, "/envs/e/bin/python", "/envs/e")
+    assert sorted(p.name for p in (fiji / "jars").iterdir()) == jars and not _install.installed_glue(fiji)
+    assert json.loads((fiji / "config" / "trackmate-cellpose.json").read_text()) == {
+        "other": 1, "python": "/envs/e/bin/python", "env": "/envs/e"}
+    assert done == [f"recorded Python /envs/e/bin/python in {fiji.resolve() / 'config' / 'trackmate-cellpose.json'} "
+                    "(the update site's detector uses it; no jar installed)"]
+    assert use_in_fiji(fiji, "/envs/e/bin/python", "/envs/e")[0].endswith("already records Python /envs/e/bin/python")
+    for p in fiji.glob("jars/trackmate-cellpose-*.jar"):  # no site: install-fiji
+        p.unlink()
+    use_in_fiji(fiji, "/envs/e/bin/python", "/envs/e")
+    assert _install.installed_glue(fiji)
+
+
+def test_doctor_and_install_fiji_know_the_update_sites_files(tmp_path, capsys):
+    """A (fake) Fiji that got the site: doctor --fiji reports it and the classic launch it allows; a missing line jar
+    is an error with the fix; install-fiji on top says its jar is the one used; uninstall-fiji leaves the site's."""
+    from trackmate_cellpose.bridge import _install
+    from trackmate_cellpose.diagnosis import Report, _check_fiji
+
+    fiji = _site_fiji(tmp_path)
 
     def doctor() -> dict[str, tuple[str, str, str]]:
         r = Report()

@@ -233,6 +233,35 @@ def install_fiji(fiji_dir: str | Path, *, python: str | None = None, env: str | 
     return done
 
 
+def record_python(fiji_dir: str | Path, python: str, *, env: str | None = None) -> list[str]:
+    """Record ``python`` (and ``env``, the environment setup-env built) in the Fiji's config, keeping its other
+    entries, and install no jar: for a Fiji that has the detector from the update site, whose worker reads the record
+    as after install-fiji. Returns what was done.
+
+    Raises
+    ------
+    FijiFolderError
+        Not a Fiji folder, no TrackMate, or a folder that is not writable.
+    """
+    root = _inspect(fiji_dir).root
+    config_dir = root / "config"
+    _check_writable(config_dir if config_dir.exists() else root)
+    previous = _read_config(root)
+    config = {**previous, "python": python}
+    if env:
+        config["env"] = str(env)
+    else:
+        config.pop("env", None)
+    if not config_dir.exists():
+        config["created_config_dir"] = True
+    cfg = _config_path(root)
+    if previous == config:
+        return [f"{cfg} already records Python {python}"]
+    config_dir.mkdir(exist_ok=True)
+    _write_new(cfg, (json.dumps(config, indent=1) + "\n").encode())
+    return [f"recorded Python {python} in {cfg} (the update site's detector uses it; no jar installed)"]
+
+
 def site_loaders(fiji_dir: str | Path) -> list[Path]:
     """The update site's loader jars in ``fiji_dir/jars`` (``trackmate-cellpose-<version>.jar`` marked
     ``TrackMate-Cellpose-Loader``); install-fiji and uninstall-fiji never touch them (Fiji's updater owns them)."""

@@ -23,8 +23,9 @@ def register(subparsers) -> None:
                     "with uv: a Python (found on this machine, else downloaded by uv), torch==2.13.0 first, in the "
                     "build for this machine (auto: CUDA with an NVIDIA driver, MPS on Apple silicon, else CPU), then "
                     "cellpose and trackmate-cellpose. A cancelled or failed build resumes when run again; a complete "
-                    "one is only confirmed. With --fiji, the detector is installed into that Fiji and uses the new "
-                    "environment. Needs uv (pip install uv).")
+                    "one is only confirmed. With --fiji, that Fiji's detector uses the new environment (installed there "
+                    "with install-fiji, or, where it came from the update site, only the Python recorded). Needs uv "
+                    "(pip install uv).")
     p.add_argument("--cellpose", type=int, choices=sorted(CELLPOSE_SPECS), default=3,
                    help="cellpose major version: 3 (cyto3, nuclei, ...) or 4 (Cellpose-SAM) [3]")
     p.add_argument("--variant", choices=VARIANTS, default="auto", help="torch build [auto]")
@@ -41,7 +42,8 @@ def register(subparsers) -> None:
                    help="the trackmate-cellpose to install: a wheel, a folder or a requirement [this version from the "
                         "package index]")
     p.add_argument("--fiji", type=Path, metavar="DIR",
-                   help="then install the detector into this Fiji.app with the new environment's Python")
+                   help="then make this Fiji.app's detector use the new environment's Python (install-fiji, or "
+                        "with the update site's detector only the record)")
     p.add_argument("--data", type=Path, metavar="DIR", help="data folder [$TRACKMATE_CELLPOSE_DATA or the user's]")
     p.add_argument("--list", action="store_true", help="list the environments built so far and exit")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -102,14 +104,25 @@ def setup_env(args: argparse.Namespace) -> int:
     built = build_env(req, progress=progress, log=uv_line)
     print(built.python)
     if args.fiji is not None:
-        from ..bridge._install import FijiFolderError, install_fiji
+        from ..bridge._install import FijiFolderError
 
         try:
-            for line in install_fiji(args.fiji, python=str(built.python), env=str(built.env)):
+            for line in use_in_fiji(args.fiji, str(built.python), str(built.env)):
                 print(line)
         except FijiFolderError as e:
             raise UsageError(str(e)) from e
     return 0
+
+
+def use_in_fiji(fiji: Path, python: str, env: str) -> list[str]:
+    """Make ``fiji``'s detector use the built environment: with the detector from the update site (and no jar of
+    install-fiji) only record its Python, so the site's loader and glue stay the ones used; else install-fiji with
+    it."""
+    from ..bridge._install import install_fiji, installed_glue, record_python, site_loaders
+
+    if site_loaders(fiji) and not installed_glue(fiji):
+        return record_python(fiji, python, env=env)
+    return install_fiji(fiji, python=python, env=env)
 
 
 def uninstall_env(args: argparse.Namespace) -> int:
