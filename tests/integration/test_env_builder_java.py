@@ -20,7 +20,7 @@ from trackmate_cellpose.bridge._install import install_fiji
 from trackmate_cellpose.envs import data_dir
 
 from support.envs import closed_port
-from support.fake_fiji import fake_trackmate_jar
+from support.fake_fiji import fake_fiji
 from support.java_probe import compile_probe
 
 pytestmark = pytest.mark.jvm
@@ -174,15 +174,8 @@ def test_an_unreachable_index_gives_the_message(probe, tmp_path):
     assert "give a reachable index URL" in out["message"]
 
 
-def _fiji(root: Path) -> Path:
-    (root / "jars").mkdir(parents=True)
-    (root / "plugins").mkdir()
-    fake_trackmate_jar(root / "jars" / "TrackMate-7.13.2.jar", "tm7", global_detectors=True)
-    return root
-
-
 def test_the_built_python_is_recorded_where_the_worker_reads_it(probe, tmp_path):
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     install_fiji(fiji, python=sys.executable)
     before = json.loads((fiji / "config" / "trackmate-cellpose.json").read_text())
     py = str(tmp_path / "env é" / "bin" / "python")
@@ -194,7 +187,7 @@ def test_the_built_python_is_recorded_where_the_worker_reads_it(probe, tmp_path)
 
 
 def test_recording_into_a_fiji_without_config_creates_it(probe, tmp_path):
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     _run(probe, "record", "/envs/x/bin/python", "/envs/x", props={"imagej.dir": fiji})
     assert json.loads((fiji / "config" / "trackmate-cellpose.json").read_text()) == {
         "created_config_dir": True, "python": "/envs/x/bin/python", "env": "/envs/x"}
@@ -209,7 +202,7 @@ def test_with_the_update_sites_python_code_the_builder_is_given_it(probe, tmp_pa
 
     from trackmate_cellpose import __version__
 
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     site = fiji / "lib" / "trackmate-cellpose"
     site.mkdir(parents=True)
     site_jar = Path(shutil.copy(probe["jar"], site / "trackmate-cellpose-glue-tm7.jar"))

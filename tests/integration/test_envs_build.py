@@ -255,7 +255,7 @@ def test_cli_refuses_impossible_requests_with_exit_2(tmp_path):
 def test_cli_uninstall_env_removes_it_and_the_fijis_record_of_it(tmp_path, uv_cache):
     from trackmate_cellpose.bridge._install import install_fiji
 
-    from support.fake_fiji import fake_trackmate_jar
+    from support.fake_fiji import fake_fiji
 
     data = tmp_path / "data"
     port = closed_port()
@@ -263,10 +263,7 @@ def test_cli_uninstall_env_removes_it_and_the_fijis_record_of_it(tmp_path, uv_ca
         build_env(EnvRequest(**request_args(CELLPOSE_MAJOR, index_url=f"http://127.0.0.1:{port}/simple",
                                             extra_index_urls=[], find_links=[]), data=str(data)), uv=_uv())
     (env,) = list_envs(data)
-    fiji = tmp_path / "Fiji.app"
-    (fiji / "jars").mkdir(parents=True)
-    (fiji / "plugins").mkdir()
-    fake_trackmate_jar(fiji / "jars" / "TrackMate-7.13.2.jar", "tm7", global_detectors=True)
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     install_fiji(fiji, python=env["python"], env=env["env"])
     proc = _cli("uninstall-env", env["name"], "--data", str(data), "--fiji", str(fiji))
     assert proc.returncode == 0, proc.stderr
@@ -278,12 +275,9 @@ def test_cli_uninstall_env_removes_it_and_the_fijis_record_of_it(tmp_path, uv_ca
 
 @pytest.mark.slow
 def test_cli_setup_env_confirms_the_built_env_and_installs_it_into_a_fiji(built, tmp_path):
-    from support.fake_fiji import fake_trackmate_jar
+    from support.fake_fiji import fake_fiji
 
-    fiji = tmp_path / "Fiji.app"
-    (fiji / "jars").mkdir(parents=True)
-    (fiji / "plugins").mkdir()
-    fake_trackmate_jar(fiji / "jars" / "TrackMate-7.13.2.jar", "tm7", global_detectors=True)
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     proc = _cli("setup-env", *_cli_request(request_args(CELLPOSE_MAJOR)), "--data", str(built["data"]),
                 "--fiji", str(fiji))
     assert proc.returncode == 0, proc.stderr

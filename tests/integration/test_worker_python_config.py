@@ -14,7 +14,7 @@ import pytest
 
 from trackmate_cellpose.bridge._install import install_fiji
 
-from support.fake_fiji import fake_trackmate_jar
+from support.fake_fiji import fake_fiji
 from support.java_probe import compile_probe
 
 PROBE = """
@@ -46,15 +46,8 @@ def _run(probe: dict, jar: Path, *args: str, props: dict | None = None) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
 
 
-def _fiji(root: Path) -> Path:
-    (root / "jars").mkdir(parents=True)
-    (root / "plugins").mkdir()
-    fake_trackmate_jar(root / "jars" / "TrackMate-7.13.2.jar", "tm7", global_detectors=True)
-    return root
-
-
 def test_the_recorded_python_is_read_from_install_fijis_json(tmp_path, probe):
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     install_fiji(fiji, python=sys.executable)
     assert _run(probe, probe["jar"], props={"imagej.dir": fiji}) == f"python={sys.executable}"
     # the setting wins
@@ -63,7 +56,7 @@ def test_the_recorded_python_is_read_from_install_fijis_json(tmp_path, probe):
 
 def test_escaped_paths_are_unescaped(tmp_path, probe):
     """A Windows path, quotes and non-ASCII letters as json.dumps writes them (escaped)."""
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     odd = 'C:\\Users\\Zoë "lab"\\miniforge3\\envs\\tmcp\\python.exe'
     (fiji / "config").mkdir()
     (fiji / "config" / "trackmate-cellpose.json").write_text(json.dumps({"version": "1", "python": odd, "x": True}))
@@ -72,14 +65,14 @@ def test_escaped_paths_are_unescaped(tmp_path, probe):
 
 def test_the_fiji_folder_is_found_from_the_jars_location(tmp_path, probe):
     """No Fiji property (a launcher that sets none): the folder above jars/ holding the glue."""
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     install_fiji(fiji, python="/some/python")
     jar = next((fiji / "jars").glob("trackmate-cellpose-glue-*.jar"))
     assert _run(probe, jar) == "python=/some/python"
 
 
 def test_no_recorded_python_says_what_to_run(tmp_path, probe):
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     jar = fiji / "jars" / "glue.jar"
     shutil.copy(probe["jar"], jar)
     out = _run(probe, jar, props={"plugins.dir": fiji})
@@ -92,7 +85,7 @@ def test_no_recorded_python_says_what_to_run(tmp_path, probe):
 
 def test_no_python_with_the_update_sites_code_names_the_setup_command_too(tmp_path, probe):
     """The update site's glue (its Python code beside it): the user brings only cellpose, or builds an environment."""
-    fiji = _fiji(tmp_path / "Fiji.app")
+    fiji = fake_fiji(tmp_path / "Fiji.app")
     jar = fiji / "jars" / "glue.jar"
     shutil.copy(probe["jar"], jar)
     code = fiji / "lib" / "trackmate-cellpose" / "trackmate-cellpose-python.zip"

@@ -20,3 +20,11 @@ def fake_trackmate_jar(path: Path, line: str, major: int = 52, *, global_detecto
         if line == "tm9":
             z.writestr("fiji/plugin/trackmate/SpotMesh.class", spot)
     return path
+
+
+def fake_fiji(root: Path, version: str = "7.13.2", line: str = "tm7") -> Path:
+    """A Fiji.app folder at ``root`` (``jars/``, ``plugins/``) whose only jar is a fake TrackMate ``version``."""
+    (root / "jars").mkdir(parents=True)
+    (root / "plugins").mkdir()
+    fake_trackmate_jar(root / "jars" / f"TrackMate-{version}.jar", line, global_detectors=True)
+    return root

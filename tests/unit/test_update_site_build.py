@@ -106,12 +106,9 @@ def test_a_rebuild_keeps_unchanged_files_and_lists_replaced_ones_as_previous_ver
 
 def _site_fiji(tmp_path: Path) -> Path:
     """A (fake) TrackMate 8.1.6 Fiji with the site's files where the updater installs them."""
-    from support.fake_fiji import fake_trackmate_jar
+    from support.fake_fiji import fake_fiji
 
-    fiji = tmp_path / "Fiji.app"
-    (fiji / "jars").mkdir(parents=True)
-    (fiji / "plugins").mkdir()
-    fake_trackmate_jar(fiji / "jars" / "TrackMate-8.1.6.jar", "tm8", global_detectors=True)
+    fiji = fake_fiji(tmp_path / "Fiji.app", "8.1.6", "tm8")
     site = tmp_path / "site"
     build_update_site(site, timestamp=20200101000000)
     for entry in read_site_db(site / "db.xml.gz"):  # what the updater would install
