@@ -4,9 +4,14 @@ outputs into OUTDIR as one step that Ctrl-C cannot cut in half.
 Rules: (1) the pipeline writes only names it owns (``<stem>.xml``, ``<stem>_labels.tif``, ..., and inside
 ``<stem>_ctc/`` only ``mask*.tif`` and ``res_track.txt``); (2) an existing file of one of those names is replaced only
 with ``overwrite``, and then the older outputs of the formats being written (including a stale ``.xml.meshes`` or
-CTC mask of a longer movie) are removed, never anything else (a user's own file in ``<stem>_ctc/`` stays); (3) the
-move into OUTDIR defers SIGINT until it is done, puts the XML last, and rolls back (restoring what it replaced) on
-any error; (4) a folder created by a run that fails is removed again when it is still empty.
+CTC mask of a longer movie) are removed, never anything else (a user's own file in ``<stem>_ctc/`` stays); (3) what
+is replaced must be provably ours (:func:`find_foreign`): a GEFF folder carries our metadata, a file output is a file
+(not a folder), ``<stem>_ctc`` is a folder; anything else at those names is never replaced, ``overwrite`` or not
+(:class:`~trackmate_cellpose.errors.ForeignOutputError`), the same rule as ``convert`` and ``fiji -o`` follow through
+:func:`check_replaceable`; (4) the move into OUTDIR defers SIGINT until it is done, puts the XML last, and rolls back
+(restoring what it replaced) on any error; (5) a folder created by a run that fails is removed again when it is still
+empty; (6) the hidden staging folder (``.<stem>.partial-*``) of a run killed outright (SIGKILL, power loss) is removed
+by the next run into that folder (:func:`remove_stale_stages`).
 
 Imports the standard library and :mod:`trackmate_cellpose.errors` only.
 """
@@ -23,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OutputExistsError
+from .errors import ForeignOutputError, NotAFolderError, NotWritableError, OutputExistsError
 
 _CTC_FILE = re.compile(r"^(mask\d+\.tif|res_track\.txt)$")
 
@@ -64,24 +69,129 @@ def find_existing(out: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def refuse_existing(out: Path, stem: str, formats: tuple[str, ...], source_name: str) -> None:
-    """Raise :class:`OutputExistsError` naming what an earlier run left that this one would replace."""
+#: Key of our block in a GEFF's ``extra`` metadata (``export._geff_write`` writes it; its ``writer`` names us).
+GEFF_EXTRA_KEY = "trackmate"
+GEFF_WRITER = "trackmate-cellpose"
+
+
+def geff_writer(path: Path) -> str | None:
+    """Who wrote the zarr group at ``path``: ``"trackmate-cellpose"`` (our GEFF), ``"other"`` (a GEFF of another
+    program), or None (not a GEFF: no folder, no zarr attributes, no ``geff`` metadata)."""
+    import json
+
+    if not path.is_dir():
+        return None
+    for attrs in (path / ".zattrs", path / "zarr.json"):
+        if attrs.is_file():
+            try:
+                data = json.loads(attrs.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                return None
+            meta = data.get("geff", data.get("attributes", {}).get("geff")) if isinstance(data, dict) else None
+            if not isinstance(meta, dict):
+                return None
+            ours = (meta.get("extra") or {}).get(GEFF_EXTRA_KEY)
+            # older versions of this package wrote no "writer": their block holds the feature declarations
+            if isinstance(ours, dict) and (ours.get("writer") == GEFF_WRITER or "feature_declarations" in ours):
+                return GEFF_WRITER
+            return "other"
+    return None
+
+
+def _foreign_reason(path: Path, kind: str) -> str | None:
+    """Why the existing ``path`` is not an output of ours of ``kind`` (None: it is, or nothing is there)."""
+    if not (path.exists() or path.is_symlink()):
+        return None
+    is_folder = path.is_dir() and not path.is_symlink()
+    if kind == "geff":
+        if not is_folder:
+            return "a file, not a GEFF folder"
+        owner = geff_writer(path)
+        if owner == GEFF_WRITER:
+            return None
+        return "a GEFF written by another program" if owner else "a folder that is not a GEFF written by trackmate-cellpose"
+    if kind == "ctc":
+        if not is_folder:
+            return "a file where the CTC folder goes"
+        odd = sorted(q.name for q in path.iterdir() if _CTC_FILE.match(q.name) and (q.is_dir() and not q.is_symlink()))
+        return f"a folder holding a folder named {odd[0]}" if odd else None
+    if kind == "trackmate-xml":
+        if is_folder:
+            return "a folder"
+        if not _is_trackmate_xml(path):
+            return "not a TrackMate XML file"
+        return None
+    return "a folder" if is_folder else None  # "file": any file of an output's name is replaceable
+
+
+def _is_trackmate_xml(path: Path) -> bool:
+    """True when ``path`` is an XML file whose root element is ``<TrackMate>`` (reads only up to the root tag)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        for _, el in ET.iterparse(path, events=("start",)):
+            return el.tag == "TrackMate"
+    except (ET.ParseError, OSError, UnicodeDecodeError):
+        return False
+    return False
+
+
+def check_replaceable(path: Path, kind: str) -> None:
+    """Raise :class:`ForeignOutputError` when the existing ``path`` is not an output of ours of ``kind``: ``"geff"``
+    (a GEFF folder we wrote), ``"trackmate-xml"`` (a TrackMate XML file), ``"ctc"`` (a CTC folder), ``"file"`` (any
+    file: a folder there is foreign). Nothing there passes."""
+    why = _foreign_reason(path, kind)
+    if why is not None:
+        raise ForeignOutputError(f"{path} is {why}: it was not written by trackmate-cellpose and is never replaced, "
+                                 "overwrite=True or not; move it away or choose another output", paths=[path])
+
+
+def _kind_of_name(name: str, stem: str) -> str:
+    return {f"{stem}.geff": "geff", f"{stem}_ctc": "ctc"}.get(name, "file")
+
+
+def find_foreign(out: Path, stem: str, formats: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """Existing things at the names a run with ``formats`` writes that are not outputs of ours, with why."""
+    found = []
+    if not out.is_dir():
+        return found
+    for name in owned_names(stem, formats):
+        why = _foreign_reason(out / name, _kind_of_name(name, stem))
+        if why is not None:
+            found.append((out / name, why))
+    return found
+
+
+def refuse_existing(out: Path, stem: str, formats: tuple[str, ...], source_name: str, *,
+                    overwrite: bool = False) -> None:
+    """Raise :class:`ForeignOutputError` naming what at an output's name is not ours (always), then, unless
+    ``overwrite``, :class:`OutputExistsError` naming what an earlier run left that this one would replace."""
+    foreign = find_foreign(out, stem, formats)
+    if foreign:
+        path, why = foreign[0]
+        more = f" (and {len(foreign) - 1} more: {', '.join(p.name for p, _ in foreign[1:4])})" if len(foreign) > 1 else ""
+        raise ForeignOutputError(
+            f"OUTDIR {out} holds {path.name}{'/' if path.is_dir() else ''}, {why}{more}: it was not written by "
+            f"trackmate-cellpose and is never replaced, overwrite=True or not; move it away or choose another "
+            "output folder", paths=[p for p, _ in foreign])
+    if overwrite:
+        return
     existing = find_existing(out, stem, formats)
     if existing:
         shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in existing[:12])
         more = f" and {len(existing) - 12} more" if len(existing) > 12 else ""
         raise OutputExistsError(
-            f"OUTDIR {out} already holds results for {source_name}: {shown}{more}; pass --overwrite to replace them "
-            "(only files this program writes are touched) or choose another -o OUTDIR", paths=existing)
+            f"OUTDIR {out} already holds results for {source_name}: {shown}{more}; pass overwrite=True to replace them "
+            "(only files this program writes are touched) or choose another output folder", paths=existing)
 
 
 def check_outdir(out: Path) -> None:
     """Check that ``out`` is, or can be created as, a writable folder, without creating anything."""
     if out.exists():
         if not out.is_dir():
-            raise NotADirectoryError(f"OUTDIR exists and is not a folder: {out}")
+            raise NotAFolderError(f"OUTDIR exists and is not a folder: {out}", path=out)
         if not os.access(out, os.W_OK | os.X_OK):
-            raise PermissionError(f"OUTDIR is not writable: {out}")
+            raise NotWritableError(f"OUTDIR is not writable: {out}", path=out)
         return
     parent = out.parent
     while not parent.exists():
@@ -89,9 +199,9 @@ def check_outdir(out: Path) -> None:
             break
         parent = parent.parent
     if not parent.is_dir():
-        raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder ({parent})")
+        raise NotAFolderError(f"cannot create OUTDIR {out}: a parent is not a folder ({parent})", path=parent)
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot create OUTDIR {out}: {parent} is not writable")
+        raise NotWritableError(f"cannot create OUTDIR {out}: {parent} is not writable", path=parent)
 
 
 class OutDir:
@@ -108,9 +218,9 @@ class OutDir:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as e:
-            raise NotADirectoryError(f"cannot create OUTDIR {out}: a parent is not a folder") from e
+            raise NotAFolderError(f"cannot create OUTDIR {out}: a parent is not a folder", path=out) from e
         except PermissionError as e:
-            raise PermissionError(f"cannot create OUTDIR {out}: permission denied") from e
+            raise NotWritableError(f"cannot create OUTDIR {out}: permission denied", path=out) from e
         self.created = missing  # deepest first
         self.path = out.resolve()
         try:  # the only reliable check (ACLs, read-only mounts): actually write
@@ -118,7 +228,7 @@ class OutDir:
                 pass
         except OSError as e:
             self.discard_if_empty()
-            raise PermissionError(f"OUTDIR is not writable: {out} ({e.strerror})") from e
+            raise NotWritableError(f"OUTDIR is not writable: {out} ({e.strerror})", path=out) from e
 
     def discard_if_empty(self) -> None:
         for p in self.created:
@@ -159,8 +269,7 @@ def commit_outputs(stage: Path, out: Path, written: list[Path], *, stem: str, fo
     Older outputs of the same names (and stale ones of the same formats) are set aside in the stage first and
     deleted only once every new file is in place; any error restores them and removes what was moved in.
     """
-    if not overwrite:
-        refuse_existing(out, stem, formats, source_name)
+    refuse_existing(out, stem, formats, source_name, overwrite=overwrite)
     backup = stage / ".replaced"
     moved_in: list[Path] = []
     set_aside: list[tuple[Path, Path]] = []

@@ -23,8 +23,8 @@ from typing import Callable, Iterable
 from ._outputs import OutDir, check_outdir, commit_outputs, refuse_existing
 from .calibration import Calibration
 from ._call import Hooks
-from .export._tables import CSV_STYLES
-from .errors import BackendUnavailableError, InvalidSettingsError
+from .export._tables import CSV_STYLES, check_csv_style
+from .errors import BackendUnavailableError, InvalidSettingsError, PathNotFoundError
 from .results import DetectionResult
 from .reader import ImageData, ImageHeader, inspect_image, read_image
 from .settings import DetectorSettings, RuntimeOptions
@@ -130,7 +130,7 @@ def check_input(input_path: str | Path, outdir: str | Path, settings: DetectorSe
     fmts = parse_formats(formats)
     src = Path(input_path).expanduser()
     if not src.exists():
-        raise FileNotFoundError(f"input image not found: {src}")
+        raise PathNotFoundError(f"input image not found: {src}", path=src)
     out = Path(outdir).expanduser()
     check_outdir(out)
     head = inspect_image(src, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt, warn=warn)
@@ -143,8 +143,7 @@ def check_input(input_path: str | Path, outdir: str | Path, settings: DetectorSe
         raise InvalidSettingsError(
             f"OPTIONAL_CHANNEL_2 must be 0 or between 1 and {n_c} for {src.name} (it has {n_c} channel(s)), got "
             f"{settings.channel_2}", key="OPTIONAL_CHANNEL_2", value=settings.channel_2)
-    if not overwrite:
-        refuse_existing(out, output_stem(src), fmts, src.name)
+    refuse_existing(out, output_stem(src), fmts, src.name, overwrite=overwrite)
     return head
 
 
@@ -194,9 +193,7 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
         fails or is interrupted leaves no output, and removes OUTDIR again if it created it.
     """
     fmts = parse_formats(formats)
-    if csv_style not in CSV_STYLES:
-        raise InvalidSettingsError(f"csv_style must be one of {', '.join(CSV_STYLES)}, got {csv_style!r}",
-                                   key="csv_style", value=csv_style)
+    check_csv_style(csv_style, key="csv_style")
     if "geff" in fmts:
         require_geff()
     if tracker not in _TRACKERS:
@@ -206,7 +203,7 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     tracker_settings = tracker_settings or OverlapTrackerSettings()
     src = Path(input_path).expanduser()
     if not src.exists():
-        raise FileNotFoundError(f"input image not found: {src}")
+        raise PathNotFoundError(f"input image not found: {src}", path=src)
     from .segment import check_model
 
     check_model(settings)  # a missing or foreign model fails before the image is read

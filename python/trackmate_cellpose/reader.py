@@ -20,7 +20,7 @@ import numpy as np
 from ._input import check_finite
 from .calibration import LENGTH_UNITS, Calibration, CalibrationWarning, um_per_unit
 from .axes import to_tczyx
-from .errors import InvalidImageError
+from .errors import InvalidImageError, IsAFolderError, PathNotFoundError
 
 __all__ = ["ImageData", "ImageHeader", "read_image", "inspect_image", "ACCEPTED_LAYOUTS"]
 
@@ -113,9 +113,9 @@ def inspect_image(path: str | Path, *, axes: str | None = None, pixel_size: floa
 
     p = Path(path).expanduser().resolve()
     if not p.exists():
-        raise FileNotFoundError(f"input image not found: {p}")
+        raise PathNotFoundError(f"input image not found: {p}", path=p)
     if p.is_dir():
-        raise IsADirectoryError(f"input image is a directory, expected a TIFF file: {p}")
+        raise IsAFolderError(f"input image is a directory, expected a TIFF file: {p}", path=p)
     try:
         with tifffile.TiffFile(p) as tif:
             if not tif.series:

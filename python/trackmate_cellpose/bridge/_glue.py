@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import SETTINGS_RESOURCE, settings_resource_json
 from ._fiji import FijiInstallation
 from ._prebuilt import SOURCE_SETS, prebuilt_jar_name, read_manifest, source_hash
@@ -132,7 +132,8 @@ def find_javac(java_home: str | Path | None = None) -> Javac:
 
 def _sources(line: str, root: Path | None = None) -> list[Path]:
     if line not in SOURCE_SETS:
-        raise ValueError(f"unknown TrackMate line {line!r}; expected one of {', '.join(SOURCE_SETS)}")
+        raise InvalidSettingsError(f"line must be one of {', '.join(SOURCE_SETS)} (a TrackMate API line), got "
+                                   f"{line!r}", key="line", value=line)
     root = root or glue_source_root()
     files: list[Path] = []
     for sset in SOURCE_SETS[line]:

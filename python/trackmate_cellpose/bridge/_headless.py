@@ -79,7 +79,9 @@ def open_image(image: str | Path | Any) -> Any:
         return image
     path = Path(image)
     if not path.is_file():
-        raise FileNotFoundError(f"image {str(path)!r} does not exist")
+        from ..errors import PathNotFoundError
+
+        raise PathNotFoundError(f"image {str(path)!r} does not exist", path=path)
     imp = JClass("ij.IJ").openImage(str(path.resolve()))
     if imp is None:
         raise InvalidImageError(f"ImageJ could not open {str(path)!r} as an image")

@@ -124,9 +124,11 @@ def _run_script(args: argparse.Namespace, log) -> int:
     from ..bridge import run_script, start_fiji
     from ..errors import UsageError
 
+    from ..errors import PathNotFoundError
+
     script = Path(args.script)
     if not script.is_file():
-        raise FileNotFoundError(f"script {str(script)!r} does not exist")
+        raise PathNotFoundError(f"--script {str(script)!r} does not exist", path=script)
     inputs = {}
     for item in args.arg:
         name, sep, value = item.partition("=")

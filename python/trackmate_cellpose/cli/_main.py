@@ -15,7 +15,8 @@ import importlib
 import sys
 import traceback
 
-from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError, UsageError
+from ..errors import Cancelled
+from ._terminal import INPUT_ERRORS, one_line
 
 
 SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "convert")  # modules cli._<name>
@@ -58,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         get_logger().warning(note)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, InvalidSettingsError, InvalidImageError, OutputExistsError, FileNotFoundError,
-            IsADirectoryError, NotADirectoryError, PermissionError) as e:
+    except INPUT_ERRORS as e:
         _report(e, args)
         return 2
     except (Cancelled, KeyboardInterrupt):
@@ -76,8 +76,7 @@ def _report(e: BaseException, args: argparse.Namespace) -> None:
         remote = getattr(e, "remote_traceback", "")  # an error raised on a dask worker: where it happened there
         if remote:
             print(remote.rstrip(), file=sys.stderr)
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    print(f"trackmate-cellpose: error: {msg}", file=sys.stderr)
+    print(f"trackmate-cellpose: error: {one_line(e)}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

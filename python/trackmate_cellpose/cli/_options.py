@@ -130,7 +130,11 @@ def read_settings_file(path: str | Path) -> DetectorSettings:
     """``--settings FILE``: a JSON object of TrackMate keys; every error names the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"--settings file not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
+        from ..errors import IsAFolderError, PathNotFoundError
+
+        if path.is_dir():
+            raise IsAFolderError(f"--settings {path} is a folder; expected a JSON file of TrackMate keys", path=path)
+        raise PathNotFoundError(f"--settings file not found: {path}", path=path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:

@@ -10,15 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError
+from ..errors import Cancelled, InvalidSettingsError
 from ._options import (add_calibration_options, add_detector_options, add_runtime_options, add_slurm_options,
                        add_tracker_options, check_calibration_args, name_flag, require_geff_for, runtime_from_args,
                        settings_from_args, slurm_from_args, tracker_from_args)
-from ._terminal import get_logger, quiet_third_party_bars
-
-#: Errors that make an input unusable (exit 2); anything else during a run is a runtime failure (exit 1).
-INPUT_ERRORS = (InvalidImageError, InvalidSettingsError, OutputExistsError, FileNotFoundError, IsADirectoryError,
-                NotADirectoryError, PermissionError)
+from ._terminal import INPUT_ERRORS, get_logger, one_line, quiet_third_party_bars
 
 
 def add_common_run_options(p: argparse.ArgumentParser) -> None:
@@ -71,7 +67,7 @@ def empty_result_hint(result, settings) -> str | None:
 
 
 def _one_line(e: BaseException, path: Path) -> str:
-    msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    msg = one_line(e)
     return msg if path.name in msg else f"{path.name}: {msg}"
 
 
