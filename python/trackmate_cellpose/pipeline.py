@@ -12,6 +12,7 @@ May import every module of the package except ``bridge``; cellpose/torch load on
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
 from ._outputs import OutDir, check_outdir, commit_outputs, refuse_existing
 from .calibration import Calibration
-from ._call import Hooks
 from .export._tables import CSV_STYLES, check_csv_style
 from .errors import BackendUnavailableError, InvalidSettingsError, PathNotFoundError
 from .results import DetectionResult
@@ -115,12 +117,12 @@ def parse_formats(formats: str | Iterable[str] | None) -> tuple[str, ...]:
 def check_input(input_path: str | Path, outdir: str | Path, settings: DetectorSettings, *,
                 formats: str | Iterable[str] | None = None, axes: str | None = None, pixel_size: float | None = None,
                 z_step: float | None = None, dt: float | None = None, overwrite: bool = False,
-                warn: bool = True) -> ImageHeader:
+                t_range: tuple[int, int] | None = None, warn: bool = True) -> ImageHeader:
     """Everything about one input that can be checked without reading its pixels or running cellpose.
 
     The file is a readable TIFF with usable axes, its channels hold TARGET_CHANNEL / OPTIONAL_CHANNEL_2, the
-    calibration overrides are valid, OUTDIR can be written, and OUTDIR holds no earlier results for this input
-    (unless ``overwrite``).
+    calibration overrides are valid, ``t_range`` lies in the movie, OUTDIR can be written, and OUTDIR holds no
+    earlier results for this input (unless ``overwrite``) and nothing of another program at an output's name.
 
     Raises
     ------
@@ -143,8 +145,23 @@ def check_input(input_path: str | Path, outdir: str | Path, settings: DetectorSe
         raise InvalidSettingsError(
             f"OPTIONAL_CHANNEL_2 must be 0 or between 1 and {n_c} for {src.name} (it has {n_c} channel(s)), got "
             f"{settings.channel_2}", key="OPTIONAL_CHANNEL_2", value=settings.channel_2)
+    check_t_range(t_range, head.shape_tczyx[0], src.name)
     refuse_existing(out, output_stem(src), fmts, src.name, overwrite=overwrite)
     return head
+
+
+def check_t_range(t_range: tuple[int, int] | None, n_frames: int, name: str = "the image") -> None:
+    """``t_range`` (first, last), 0-based and inclusive as TrackMate's T range, must lie in ``0 .. n_frames - 1``."""
+    if t_range is None:
+        return
+    try:
+        a, b = (int(v) for v in t_range)
+    except (TypeError, ValueError):
+        raise InvalidSettingsError(f"t_range must be (first, last), got {t_range!r}", key="t_range",
+                                   value=t_range) from None
+    if not 0 <= a <= b < n_frames:
+        raise InvalidSettingsError(f"t_range must satisfy 0 <= first <= last <= {n_frames - 1} for {name} (it has "
+                                   f"{n_frames} frame(s)), got {a}:{b}", key="t_range", value=t_range)
 
 
 def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorSettings | None = None, *,
@@ -152,7 +169,8 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
                  formats: str | Iterable[str] | None = None, axes: str | None = None,
                  pixel_size: float | None = None, z_step: float | None = None, dt: float | None = None,
                  runtime: RuntimeOptions | None = None, progress: bool = True, csv_style: str = "trackmate",
-                 log: Callable[[str], None] | None = None, overwrite: bool = False) -> PipelineResult:
+                 log: Callable[[str], None] | None = None, overwrite: bool = False,
+                 t_range: tuple[int, int] | None = None) -> PipelineResult:
     """Detect, track and export one image file.
 
     Parameters
@@ -180,6 +198,9 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     overwrite : bool
         Replace the outputs of an earlier run for this input (only files this program writes; stale files of the
         same formats are removed, nothing else). Without it, existing outputs are an error before any work.
+    t_range : (first, last), optional
+        Frames to process, 0-based and inclusive (TrackMate's T range); the others get no spots. Frame numbers stay
+        those of the movie (the XML records the range as TrackMate does; label movies keep every frame).
 
     Returns
     -------
@@ -208,12 +229,13 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
 
     check_model(settings)  # a missing or foreign model fails before the image is read
     check_input(src, outdir, settings, formats=fmts, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt,
-                overwrite=overwrite, warn=False)
+                overwrite=overwrite, t_range=t_range, warn=False)
     outd = OutDir(Path(outdir).expanduser())
     try:
         return _run(src, outd.path, settings, tracker, tracker_settings, fmts,
                     dict(axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt), runtime=runtime,
-                    progress=progress, say=log or (lambda msg: None), overwrite=overwrite, csv_style=csv_style)
+                    progress=progress, say=log or (lambda msg: None), overwrite=overwrite, csv_style=csv_style,
+                    t_range=t_range)
     except BaseException:
         outd.discard_if_empty()  # a failed or interrupted run leaves no empty folder it made
         raise
@@ -221,7 +243,7 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
 
 def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker_settings: OverlapTrackerSettings,
          fmts: tuple[str, ...], read_kw: dict, *, runtime, progress: bool, say, overwrite: bool,
-         csv_style: str) -> PipelineResult:
+         csv_style: str, t_range: tuple[int, int] | None = None) -> PipelineResult:
     """The body of :func:`run_pipeline` once its inputs are checked and OUTDIR exists."""
     from tqdm.auto import tqdm
 
@@ -232,7 +254,8 @@ def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker
     say(image.describe())
 
     t0 = time.perf_counter()
-    n_frames = image.n_frames
+    selected = list(range(t_range[0], t_range[1] + 1)) if t_range else None
+    n_frames = len(selected) if selected else image.n_frames
     fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} frames [{elapsed}<{remaining}]{postfix}"
     with tqdm(total=n_frames, desc="detect", disable=not progress, leave=False, bar_format=fmt) as bar:
         def on_progress(fraction: float, message: str) -> None:
@@ -241,7 +264,8 @@ def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker
             if message:
                 bar.set_postfix_str(message[:40], refresh=False)
 
-        detection = _detect(image, settings, runtime, on_progress, say)
+        # frames= only when a range is asked for (tests wrap _detect with its five positional parameters)
+        detection = _detect(image, settings, runtime, on_progress, say, **({"frames": selected} if selected else {}))
     timings["detection"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -258,7 +282,7 @@ def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker
     stage = Path(tempfile.mkdtemp(prefix=f".{stem}.partial-", dir=out))
     try:
         written = _export(stage, stem, image, detection, tracking, settings, fmts,
-                          progress=progress, tracker_name=tracker, csv_style=csv_style)
+                          progress=progress, tracker_name=tracker, csv_style=csv_style, t_range=t_range)
         files = commit_outputs(stage, out, written, stem=stem, formats=fmts, overwrite=overwrite,
                                source_name=src.name)
     finally:
@@ -276,19 +300,20 @@ def require_geff() -> None:
                                       "'trackmate-cellpose[geff]' (or pip install geff)") from e
 
 
-def _detect(image: ImageData, settings, runtime, on_progress, say) -> DetectionResult:
+def _detect(image: ImageData, settings, runtime, on_progress, say, frames: list[int] | None = None) -> DetectionResult:
     from .detect import detect
 
     return detect(image.array, settings, axes="tczyx", calibration=image.calibration, runtime=runtime,
-                  hooks=Hooks(progress=on_progress, log=say))
+                  frames=frames, progress=on_progress, log=say)
 
 
 def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult, tracking: TrackingResult,
             settings: DetectorSettings, fmts: tuple[str, ...], *, progress: bool, tracker_name: str,
-            csv_style: str = "trackmate") -> list[Path]:
+            csv_style: str = "trackmate", t_range: tuple[int, int] | None = None) -> list[Path]:
     from tqdm.auto import tqdm
 
     from . import export
+    from .export._pictures import pick_frames
 
     cal: Calibration = image.calibration
     frames = sorted(detection.frames, key=lambda f: f.frame)
@@ -303,7 +328,8 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
 
     def write_xml(xml: Path) -> Path:
         return export.write_trackmate_xml(xml, tracking, cal,
-                                          image=export.ImageInfo.from_path(image.path, image.array.shape),
+                                          image=dataclasses.replace(export.ImageInfo.from_path(
+                                              image.path, image.array.shape), t_range=t_range),
                                           detector_settings=settings.to_trackmate_map(), log_text=log_text)
 
     for fmt in tqdm(steps, desc="export", unit="format", disable=not progress, leave=False):
@@ -314,17 +340,20 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
             if meshes is not None:
                 written.append(meshes)
         elif fmt == "labels":
-            # frame by frame: the label movies are never held whole in memory (long movies)
-            shape = (len(frames), *image.array.shape[2:])
+            # frame by frame: the label movies are never held whole in memory (long movies); every frame of the
+            # movie is there (empty outside a T range), so that the labels overlay the input in Fiji
+            shape = (image.n_frames, *image.array.shape[2:])
             n_spots = len(tracking.spots)
+            done = [f.frame for f in frames]
             written.append(export.write_label_tiff(
-                stage / f"{stem}_labels.tif", export.iter_spot_id_images(tracking, frames, calibration=cal), cal,
+                stage / f"{stem}_labels.tif",
+                _every_frame(export.iter_spot_id_images(tracking, frames, calibration=cal), done, shape), cal,
                 shape_tzyx=shape, max_label=n_spots))
             if tracking.settings is not None:
                 written.append(export.write_label_tiff(
                     stage / f"{stem}_track_labels.tif",
-                    export.iter_spot_id_images(tracking, frames, by_track=True, calibration=cal), cal,
-                    shape_tzyx=shape, max_label=n_spots))
+                    _every_frame(export.iter_spot_id_images(tracking, frames, by_track=True, calibration=cal), done,
+                                 shape), cal, shape_tzyx=shape, max_label=n_spots))
         elif fmt == "csv":
             written += export.write_csv_tables(stage, stem, tracking, cal, style=csv_style)
         elif fmt == "geff":
@@ -335,15 +364,28 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
             written.append(ctc_dir)
             written += paths
         elif fmt == "png":
-            ids = export.spot_id_images(tracking, frames, calibration=cal) if detection.is_3d else None
+            shape = (image.n_frames, *image.array.shape[2:])
+            ids = (np.stack(list(_every_frame(export.iter_spot_id_images(tracking, frames, calibration=cal),
+                                              [f.frame for f in frames], shape)))
+                   if detection.is_3d else None)
+            done = [f.frame for f in frames]
+            shown = [done[k] for k in pick_frames(len(done))] if t_range else None
             written.append(export.write_overlay_png(stage / f"{stem}_overlay.png", image.array, tracking, cal,
-                                                    spot_ids_tzyx=ids))
+                                                    spot_ids_tzyx=ids, frames=shown))
             if image.n_frames > 1 and not detection.is_3d:
                 written.append(export.write_overlay_gif(stage / f"{stem}_overlay.gif", image.array, tracking, cal))
             if detection.is_3d:
                 written.append(export.write_mesh_png(stage / f"{stem}_meshes.png", tracking, cal,
                                                      image_shape_zyx=image.array.shape[2:]))
     return written
+
+
+def _every_frame(images, done: list[int], shape_tzyx: tuple[int, ...]):
+    """The label images of the processed frames ``done`` (in order), with empty ones for the frames not processed."""
+    it = iter(images)
+    todo = set(done)
+    for t in range(shape_tzyx[0]):
+        yield next(it) if t in todo else np.zeros(shape_tzyx[1:], np.int32)
 
 
 def _write_geff(stage: Path, stem: str, write_xml, tracking: TrackingResult, frames, cal: Calibration) -> Path:

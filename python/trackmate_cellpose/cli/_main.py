@@ -31,7 +31,8 @@ _DEBUG_HELP = "print tracebacks on errors and show every warning and log record"
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="trackmate-cellpose", description=DESCRIPTION)
+    # no abbreviations: "--frames 99" must not be taken as --frames-per-batch, nor "--ov" as --overwrite
+    parser = argparse.ArgumentParser(prog="trackmate-cellpose", description=DESCRIPTION, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         mod.register(sub)
         # also accepted after the subcommand; SUPPRESS keeps a --debug given before it
         for command in getattr(mod, "COMMANDS", (name,)):
+            sub.choices[command].allow_abbrev = False
             sub.choices[command].add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                               help=_DEBUG_HELP)
     return parser
