@@ -18,8 +18,11 @@ Imports the standard library and :mod:`trackmate_cellpose.errors` only.
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
+import socket
 import shutil
 import signal
 import tempfile
@@ -28,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ForeignOutputError, NotAFolderError, NotWritableError, OutputExistsError
+from .errors import DiskFullError, ForeignOutputError, NotAFolderError, NotWritableError, OutputExistsError
 
 _CTC_FILE = re.compile(r"^(mask\d+\.tif|res_track\.txt)$")
 
@@ -77,8 +80,6 @@ GEFF_WRITER = "trackmate-cellpose"
 def geff_writer(path: Path) -> str | None:
     """Who wrote the zarr group at ``path``: ``"trackmate-cellpose"`` (our GEFF), ``"other"`` (a GEFF of another
     program), or None (not a GEFF: no folder, no zarr attributes, no ``geff`` metadata)."""
-    import json
-
     if not path.is_dir():
         return None
     for attrs in (path / ".zattrs", path / "zarr.json"):
@@ -313,3 +314,179 @@ def commit_outputs(stage: Path, out: Path, written: list[Path], *, stem: str, fo
     final = [out / p.relative_to(stage) for p in written]
     # a folder whose files are listed (CTC) is left out; a folder that is one output (a GEFF zarr store) stays
     return [p for p in final if not p.is_dir() or not any(q.parent == p for q in final)]
+
+
+# ---- staging folders ---------------------------------------------------------------------------------------------
+#: File inside a staging folder naming the process that writes it (so that a later run can tell a stale one).
+_STAGE_OWNER = ".trackmate-cellpose-stage"
+_STAGE_NAME = re.compile(r"^\..+\.partial-[A-Za-z0-9_]+$")
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, from /proc), None where it cannot be read."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def make_stage(folder: Path, name: str) -> Path:
+    """A hidden staging folder ``.<name>.partial-XXXX`` in ``folder``, marked with this process (pid, host, start)."""
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=folder))
+    pid = os.getpid()
+    (stage / _STAGE_OWNER).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                                  "start": _process_start(pid)}))
+    return stage
+
+
+def _stage_is_stale(stage: Path) -> bool | None:
+    """True when the process that made ``stage`` is gone (this host), False when it runs, None when unknown."""
+    try:
+        owner = json.loads((stage / _STAGE_OWNER).read_text())
+        pid, host, start = int(owner["pid"]), str(owner["host"]), owner.get("start")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not marked (an older version's, or not ours): cannot tell
+    if host != socket.gethostname():
+        return None  # another machine's run (a shared file system): cannot tell
+    now = _process_start(pid)
+    if now is None:  # no such process (or no /proc): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False  # alive, start time unknown: take it for the writer
+    return start is not None and now != start  # the pid was reused by another process
+
+
+def remove_stale_stages(folder: Path) -> list[str]:
+    """Remove the staging folders in ``folder`` whose run was killed outright (SIGKILL, a power cut); return a notice
+    for each one that may still be in use or whose owner cannot be told (left in place)."""
+    notes: list[str] = []
+    try:
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return notes
+    for p in entries:
+        if not (_STAGE_NAME.match(p.name) and p.is_dir() and not p.is_symlink()):
+            continue
+        stale = _stage_is_stale(p)
+        if stale:
+            shutil.rmtree(p, ignore_errors=True)
+        elif stale is None:
+            notes.append(f"{folder}: the hidden folder {p.name} is left from an interrupted run (of another machine, "
+                         "or of an older version); remove it if no run is writing into this folder")
+    return notes
+
+
+# ---- a full disk -----------------------------------------------------------------------------------------------
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+#: Free bytes below which an OSError while writing is taken for a full device (numpy and tifffile report a short
+#: write as "16384 requested and 3904 written", without an errno).
+_NEARLY_FULL = 1 << 20
+
+
+def _is_disk_full(e: BaseException, folder: Path) -> bool:
+    seen = e
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _FULL:
+            return True
+        if "no space left on device" in str(seen).lower():  # Java's IOException (TrackMate's writer) says it so
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if not isinstance(e, (OSError, ValueError)) and not type(e).__name__.endswith("IOException"):
+        return False
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL
+    except OSError:
+        return False
+
+
+def _newest_file(stage: Path) -> Path | None:
+    files = [q for q in stage.rglob("*") if q.is_file() and q.name != _STAGE_OWNER]
+    return max(files, key=lambda q: q.stat().st_mtime_ns) if files else None
+
+
+@contextmanager
+def disk_full_as_error(target: Path, folder: Path, *, stage: Path | None = None) -> Iterator[None]:
+    """Turn running out of space while writing ``target`` into :class:`DiskFullError` naming the file and
+    ``folder`` (the output folder); any other error passes unchanged. With ``stage`` (a staging folder in
+    ``folder``), the file named is the output whose staged file was written last (the one the device filled up on)."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except Exception as e:
+        if not _is_disk_full(e, folder):
+            raise
+        last = _newest_file(stage) if stage is not None else None
+        if last is not None:
+            target = folder / last.relative_to(stage)
+        try:
+            free = f"{shutil.disk_usage(folder).free} bytes free"
+        except OSError:
+            free = "free space unknown"
+        shown = target.relative_to(folder) if target.is_relative_to(folder) else target.name
+        raise DiskFullError(f"no space left on device writing {shown} into {folder} ({free}): nothing was "
+                            "written, earlier results are untouched; free some space or choose another output folder",
+                            path=target, folder=folder, errno=getattr(e, "errno", None) or errno.ENOSPC) from e
+
+
+# ---- one output written elsewhere first (convert, fiji -o) -----------------------------------------------------
+def write_replacing(dst: Path, kind: str, write, *, overwrite: bool, sidecars: tuple[str, ...] = ()) -> Path:
+    """Write the output ``dst`` (and its ``sidecars``, suffixes such as ``".meshes"``) through a staging folder beside
+    it, then move it into place as one step; return ``dst``.
+
+    ``write(path)`` writes the output at ``path`` (inside the staging folder). An existing ``dst`` is replaced only
+    when ``overwrite`` and it is ours of ``kind`` (:func:`check_replaceable`); a stale sidecar of the old output goes
+    with it. A failure (a full disk: :class:`DiskFullError`) or Ctrl-C leaves the old output as it was and no
+    partial file. Stale staging folders in ``dst``'s folder are removed first (:func:`remove_stale_stages`).
+    """
+    folder = dst.parent
+    check_output(dst, kind, overwrite=overwrite)
+    remove_stale_stages(folder)
+    with disk_full_as_error(dst, folder):
+        stage = make_stage(folder, dst.name)
+    try:
+        with disk_full_as_error(dst, folder, stage=stage):
+            write(stage / dst.name)
+        names = [dst.name] + [dst.name + suffix for suffix in sidecars]
+        _move_into_place(stage, folder, names)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return dst
+
+
+def check_output(dst: Path, kind: str, *, overwrite: bool) -> None:
+    """Before any work: :class:`ForeignOutputError` when ``dst`` is not ours of ``kind`` (:func:`check_replaceable`),
+    :class:`OutputExistsError` when it exists and ``overwrite`` is False."""
+    check_replaceable(dst, kind)
+    if (dst.exists() or dst.is_symlink()) and not overwrite:
+        raise OutputExistsError(f"output already exists: {dst} (pass overwrite=True to replace it)", paths=[dst])
+
+
+def _move_into_place(stage: Path, folder: Path, names: list[str]) -> None:
+    """Replace ``folder/name`` by ``stage/name`` for each name (an old one without a new one is removed); set the
+    old ones aside first and restore them on any error; SIGINT waits until it is done."""
+    backup = stage / ".replaced"
+    moved_in: list[Path] = []
+    set_aside: list[tuple[Path, Path]] = []
+    with deferred_sigint():
+        try:
+            for name in names:
+                old = folder / name
+                if old.exists() or old.is_symlink():
+                    backup.mkdir(exist_ok=True)
+                    os.replace(old, backup / name)
+                    set_aside.append((old, backup / name))
+            for name in names:
+                if (stage / name).exists():
+                    os.replace(stage / name, folder / name)
+                    moved_in.append(folder / name)
+        except BaseException:
+            for q in reversed(moved_in):
+                shutil.rmtree(q, ignore_errors=True) if q.is_dir() and not q.is_symlink() else q.unlink(missing_ok=True)
+            for orig, saved in reversed(set_aside):
+                os.replace(saved, orig)
+            raise

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ._outputs import OutDir, check_outdir, commit_outputs, refuse_existing
+from ._outputs import (OutDir, check_outdir, commit_outputs, disk_full_as_error, make_stage, refuse_existing,
+                       remove_stale_stages)
 from .calibration import Calibration
 from .export._tables import CSV_STYLES, check_csv_style
 from .errors import BackendUnavailableError, InvalidSettingsError, PathNotFoundError
@@ -231,6 +231,8 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
     check_input(src, outdir, settings, formats=fmts, axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt,
                 overwrite=overwrite, t_range=t_range, warn=False)
     outd = OutDir(Path(outdir).expanduser())
+    for note in remove_stale_stages(outd.path):  # the staging folders of runs killed outright (SIGKILL)
+        (log or (lambda msg: None))(note)
     try:
         return _run(src, outd.path, settings, tracker, tracker_settings, fmts,
                     dict(axes=axes, pixel_size=pixel_size, z_step=z_step, dt=dt), runtime=runtime,
@@ -279,7 +281,8 @@ def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker
 
     t0 = time.perf_counter()
     stem = output_stem(src)
-    stage = Path(tempfile.mkdtemp(prefix=f".{stem}.partial-", dir=out))
+    with disk_full_as_error(out / f".{stem}.partial-*", out):
+        stage = make_stage(out, stem)
     try:
         written = _export(stage, stem, image, detection, tracking, settings, fmts,
                           progress=progress, tracker_name=tracker, csv_style=csv_style, t_range=t_range)
@@ -313,13 +316,17 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
     from tqdm.auto import tqdm
 
     from . import export
-    from .export._pictures import pick_frames
 
     cal: Calibration = image.calibration
     frames = sorted(detection.frames, key=lambda f: f.frame)
     written: list[Path] = []
     p = stage / f"{stem}_settings.json"
-    p.write_text(settings.to_json() + "\n")
+
+    def guard(name: str):  # a full disk names the output and OUTDIR, not the hidden staging folder
+        return disk_full_as_error(stage.parent / name, stage.parent, stage=stage)
+
+    with guard(p.name):
+        p.write_text(settings.to_json() + "\n")
     written.append(p)
     steps = [f for f in fmts if f != "png"] + (["png"] if "png" in fmts else [])
     log_text = (f"Created by trackmate-cellpose (standalone pipeline) from {image.path}\n"
@@ -333,50 +340,69 @@ def _export(stage: Path, stem: str, image: ImageData, detection: DetectionResult
                                           detector_settings=settings.to_trackmate_map(), log_text=log_text)
 
     for fmt in tqdm(steps, desc="export", unit="format", disable=not progress, leave=False):
-        if fmt == "xml":
-            xml = write_xml(stage / f"{stem}.xml")
-            written.append(xml)
-            meshes = export.write_meshes(xml, tracking)
-            if meshes is not None:
-                written.append(meshes)
-        elif fmt == "labels":
-            # frame by frame: the label movies are never held whole in memory (long movies); every frame of the
-            # movie is there (empty outside a T range), so that the labels overlay the input in Fiji
-            shape = (image.n_frames, *image.array.shape[2:])
-            n_spots = len(tracking.spots)
-            done = [f.frame for f in frames]
+        with guard(_FORMAT_FILE[fmt].format(stem=stem)):
+            written += _export_one(fmt, stage, stem, image, detection, tracking, frames, cal, write_xml,
+                                   csv_style=csv_style, t_range=t_range)
+    return written
+
+
+#: The output a format's step writes first (named in a "no space left on device" error when no file was begun).
+_FORMAT_FILE = {"xml": "{stem}.xml", "labels": "{stem}_labels.tif", "csv": "{stem}_spots.csv", "ctc": "{stem}_ctc",
+                "png": "{stem}_overlay.png", "geff": "{stem}.geff"}
+
+
+def _export_one(fmt: str, stage: Path, stem: str, image: ImageData, detection: DetectionResult,
+                tracking: TrackingResult, frames, cal: Calibration, write_xml, *, csv_style: str,
+                t_range: tuple[int, int] | None) -> list[Path]:
+    """Write one format into the staging folder; return its files."""
+    from . import export
+    from .export._pictures import pick_frames
+
+    written: list[Path] = []
+    if fmt == "xml":
+        xml = write_xml(stage / f"{stem}.xml")
+        written.append(xml)
+        meshes = export.write_meshes(xml, tracking)
+        if meshes is not None:
+            written.append(meshes)
+    elif fmt == "labels":
+        # frame by frame: the label movies are never held whole in memory (long movies); every frame of the
+        # movie is there (empty outside a T range), so that the labels overlay the input in Fiji
+        shape = (image.n_frames, *image.array.shape[2:])
+        n_spots = len(tracking.spots)
+        done = [f.frame for f in frames]
+        written.append(export.write_label_tiff(
+            stage / f"{stem}_labels.tif",
+            _every_frame(export.iter_spot_id_images(tracking, frames, calibration=cal), done, shape), cal,
+            shape_tzyx=shape, max_label=n_spots))
+        if tracking.settings is not None:
             written.append(export.write_label_tiff(
-                stage / f"{stem}_labels.tif",
-                _every_frame(export.iter_spot_id_images(tracking, frames, calibration=cal), done, shape), cal,
-                shape_tzyx=shape, max_label=n_spots))
-            if tracking.settings is not None:
-                written.append(export.write_label_tiff(
-                    stage / f"{stem}_track_labels.tif",
-                    _every_frame(export.iter_spot_id_images(tracking, frames, by_track=True, calibration=cal), done,
-                                 shape), cal, shape_tzyx=shape, max_label=n_spots))
-        elif fmt == "csv":
-            written += export.write_csv_tables(stage, stem, tracking, cal, style=csv_style)
-        elif fmt == "geff":
-            written.append(_write_geff(stage, stem, write_xml, tracking, frames, cal))
-        elif fmt == "ctc":
-            ctc_dir = stage / f"{stem}_ctc"
-            paths = export.write_ctc(ctc_dir, tracking, frames, cal)
-            written.append(ctc_dir)
-            written += paths
-        elif fmt == "png":
-            shape = (image.n_frames, *image.array.shape[2:])
-            ids = (np.stack(list(_every_frame(export.iter_spot_id_images(tracking, frames, calibration=cal),
-                                              [f.frame for f in frames], shape)))
-                   if detection.is_3d else None)
-            done = [f.frame for f in frames]
-            shown = [done[k] for k in pick_frames(len(done))] if t_range else None
-            written.append(export.write_overlay_png(stage / f"{stem}_overlay.png", image.array, tracking, cal,
-                                                    spot_ids_tzyx=ids, frames=shown))
-            if image.n_frames > 1 and not detection.is_3d:
-                written.append(export.write_overlay_gif(stage / f"{stem}_overlay.gif", image.array, tracking, cal))
-            if detection.is_3d:
-                written.append(export.write_mesh_png(stage / f"{stem}_meshes.png", tracking, cal,
-                                                     image_shape_zyx=image.array.shape[2:]))
+                stage / f"{stem}_track_labels.tif",
+                _every_frame(export.iter_spot_id_images(tracking, frames, by_track=True, calibration=cal), done,
+                             shape), cal, shape_tzyx=shape, max_label=n_spots))
+    elif fmt == "csv":
+        written += export.write_csv_tables(stage, stem, tracking, cal, style=csv_style)
+    elif fmt == "geff":
+        written.append(_write_geff(stage, stem, write_xml, tracking, frames, cal))
+    elif fmt == "ctc":
+        ctc_dir = stage / f"{stem}_ctc"
+        paths = export.write_ctc(ctc_dir, tracking, frames, cal)
+        written.append(ctc_dir)
+        written += paths
+    elif fmt == "png":
+        shape = (image.n_frames, *image.array.shape[2:])
+        ids = (np.stack(list(_every_frame(export.iter_spot_id_images(tracking, frames, calibration=cal),
+                                          [f.frame for f in frames], shape)))
+               if detection.is_3d else None)
+        done = [f.frame for f in frames]
+        shown = [done[k] for k in pick_frames(len(done))] if t_range else None
+        written.append(export.write_overlay_png(stage / f"{stem}_overlay.png", image.array, tracking, cal,
+                                                spot_ids_tzyx=ids, frames=shown))
+        if image.n_frames > 1 and not detection.is_3d:
+            written.append(export.write_overlay_gif(stage / f"{stem}_overlay.gif", image.array, tracking, cal))
+        if detection.is_3d:
+            written.append(export.write_mesh_png(stage / f"{stem}_meshes.png", tracking, cal,
+                                                 image_shape_zyx=image.array.shape[2:]))
     return written
 
 

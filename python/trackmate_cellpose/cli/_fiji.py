@@ -72,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--run needs -o OUT.xml (the TrackMate file to write)")
     if args.output and str(args.output).lower().endswith(".geff"):
         require_geff_for("-o OUT.geff")
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        from ..errors import OutputExistsError
+    if args.output:  # before Fiji starts: an existing OUT needs --overwrite, and is replaced only if it is ours
+        from .._outputs import check_output
 
-        raise OutputExistsError(f"-o {args.output} already exists; pass --overwrite to replace it or choose another "
-                                "file", paths=[Path(args.output)])
+        out = Path(args.output)
+        check_output(out, "geff" if out.suffix.lower() == ".geff" else "trackmate-xml", overwrite=args.overwrite)
     settings = read_settings_file(args.settings) if args.settings else DetectorSettings()
     tracker_settings = tracker_from_args(args)
     runtime = runtime_from_args(args)

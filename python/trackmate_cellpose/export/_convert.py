@@ -14,11 +14,10 @@ property, which fails geff's own lineage validation as soon as one spot is in no
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from .._outputs import check_replaceable, geff_writer
-from ..errors import InvalidSettingsError, NotAFolderError, OutputExistsError, PathNotFoundError
+from .._outputs import check_output, geff_writer, write_replacing
+from ..errors import InvalidSettingsError, NotAFolderError, PathNotFoundError
 
 
 def is_geff(path: str | Path) -> bool:
@@ -26,10 +25,8 @@ def is_geff(path: str | Path) -> bool:
     return geff_writer(Path(path)) is not None
 
 
-def _check_output(dst: Path, overwrite: bool, kind: str) -> None:
-    check_replaceable(dst, kind)  # only a GEFF we wrote, or a TrackMate XML, is ever replaced
-    if (dst.exists() or dst.is_symlink()) and not overwrite:
-        raise OutputExistsError(f"output already exists: {dst} (pass overwrite=True to replace it)", paths=[dst])
+def _check_output(dst: Path, kind: str, overwrite: bool) -> None:
+    check_output(dst, kind, overwrite=overwrite)  # before reading the input: only ours is ever replaced
     if not dst.parent.exists():
         raise PathNotFoundError(f"output folder does not exist: {dst.parent}", path=dst.parent)
     if not dst.parent.is_dir():
@@ -42,21 +39,24 @@ def xml_to_geff(src: str | Path, dst: str | Path, *, overwrite: bool = False) ->
     from ._xml_read import read_trackmate_xml
 
     src, dst = Path(src), Path(dst)
-    _check_output(dst, overwrite, "geff")
+    _check_output(dst, "geff", overwrite)
     model = read_trackmate_xml(src)
-    if dst.exists():
-        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
-    return write_geff(dst, model)
+    # written beside dst first and moved into place: a failure or a full disk leaves the old GEFF as it was; only a
+    # GEFF this package wrote is ever replaced
+    return write_replacing(dst, "geff", lambda p: write_geff(p, model, final_path=dst), overwrite=overwrite)
 
 
 def geff_to_xml(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
     """GEFF group -> TrackMate XML ``dst`` (+ ``dst.meshes`` when the spots have meshes)."""
     from ._geff_read import read_geff_model
+    from ._meshes_file import MESH_FILE_EXTENSION
     from ._xml_from_model import write_trackmate_xml_model
 
     src, dst = Path(src), Path(dst)
-    _check_output(dst, overwrite, "trackmate-xml")
-    return write_trackmate_xml_model(dst, read_geff_model(src))
+    _check_output(dst, "trackmate-xml", overwrite)
+    model = read_geff_model(src)
+    return write_replacing(dst, "trackmate-xml", lambda p: write_trackmate_xml_model(p, model), overwrite=overwrite,
+                           sidecars=(MESH_FILE_EXTENSION,))
 
 
 def convert(src: str | Path, dst: str | Path, *, overwrite: bool = False) -> Path:
