@@ -16,7 +16,7 @@ import numpy as np
 
 from .calibration import Calibration
 from ._call import DetectCall
-from ._input import emit_notices, prepare_input
+from ._input import check_run_limits, emit_notices, prepare_input
 from .errors import Cancelled, SegmentationError
 from .results import DetectionResult, FrameResult
 from .segment._label_cleanup import clean_labels
@@ -73,6 +73,9 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
     if mode == "2dz" and settings.iou_threshold <= 0:
         settings = settings.replace(iou_threshold=ANY_OVERLAP_IOU)
     rescale = adapter.diam_mean / diameter_px if diameter_px > 0 else 1.0
+    # prepare_input checked with cellpose's usual object size; this model's own may differ (nuclei: 17 px)
+    check_run_limits(settings, calibration, data_tczyx.shape, diam_mean=adapter.diam_mean,
+                     frames_per_batch=runtime.frames_per_batch)
     total = len(frames)
 
     def check_cancel(where: str) -> None:

@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ._input import check_run_limits
 from ._outputs import (OutDir, check_outdir, commit_outputs, disk_full_as_error, make_stage, refuse_existing,
                        remove_stale_stages)
 from .calibration import Calibration
@@ -146,6 +147,7 @@ def check_input(input_path: str | Path, outdir: str | Path, settings: DetectorSe
             f"OPTIONAL_CHANNEL_2 must be 0 or between 1 and {n_c} for {src.name} (it has {n_c} channel(s)), got "
             f"{settings.channel_2}", key="OPTIONAL_CHANNEL_2", value=settings.channel_2)
     check_t_range(t_range, head.shape_tczyx[0], src.name)
+    check_run_limits(settings, head.calibration, head.shape_tczyx)  # no OpenCV assertion, no huge allocation later
     refuse_existing(out, output_stem(src), fmts, src.name, overwrite=overwrite)
     return head
 

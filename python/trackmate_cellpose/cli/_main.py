@@ -3,9 +3,10 @@
 
 Each subcommand lives in its own module ``trackmate_cellpose.cli._<name>`` and provides ``register(subparsers)``,
 which adds its parser (or, with ``COMMANDS``, its parsers) and sets ``func(args) -> int``. Exit codes: 0 success,
-2 bad usage or invalid input, 1 runtime failure, 130 cancelled. Errors print one line on stderr; ``--debug`` (before
-or after the subcommand) adds the traceback and shows every warning and log record. Notices go through one logger
-(``cli._terminal``) that never writes over a progress bar.
+2 bad usage or invalid input, 1 runtime failure, 130 cancelled, 141 output pipe closed. No option may be abbreviated.
+Errors print one line on stderr, in the command line's words; ``--debug`` (before or after the subcommand) adds the
+traceback and shows every warning and log record. Notices go through one logger (``cli._terminal``) that never writes
+over a progress bar.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("trackmate-cellpose: cancelled", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # "doctor | head": the reader is gone; no "[Errno 32] Broken pipe" line
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would fail again
+        return 141  # as a process stopped by SIGPIPE
     except Exception as e:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 1
         _report(e, args)
         return 1
