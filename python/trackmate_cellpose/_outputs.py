@@ -454,7 +454,8 @@ def write_replacing(dst: Path, kind: str, write, *, overwrite: bool, sidecars: t
         names = [dst.name] + [dst.name + suffix for suffix in sidecars]
         _move_into_place(stage, folder, names)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        with deferred_sigint():
+            shutil.rmtree(stage, ignore_errors=True)
     return dst
 
 

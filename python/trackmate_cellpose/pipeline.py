@@ -23,8 +23,8 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ._input import check_run_limits
-from ._outputs import (OutDir, check_outdir, commit_outputs, disk_full_as_error, make_stage, refuse_existing,
-                       remove_stale_stages)
+from ._outputs import (OutDir, check_outdir, commit_outputs, deferred_sigint, disk_full_as_error, make_stage,
+                       refuse_existing, remove_stale_stages)
 from .calibration import Calibration
 from .export._tables import CSV_STYLES, check_csv_style
 from .errors import BackendUnavailableError, InvalidSettingsError, PathNotFoundError
@@ -241,7 +241,8 @@ def run_pipeline(input_path: str | Path, outdir: str | Path, settings: DetectorS
                     progress=progress, say=log or (lambda msg: None), overwrite=overwrite, csv_style=csv_style,
                     t_range=t_range)
     except BaseException:
-        outd.discard_if_empty()  # a failed or interrupted run leaves no empty folder it made
+        with deferred_sigint():  # a second Ctrl-C (or its re-delivery) cannot cut the clean-up short
+            outd.discard_if_empty()  # a failed or interrupted run leaves no empty folder it made
         raise
 
 
@@ -291,7 +292,8 @@ def _run(src: Path, out: Path, settings: DetectorSettings, tracker: str, tracker
         files = commit_outputs(stage, out, written, stem=stem, formats=fmts, overwrite=overwrite,
                                source_name=src.name)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        with deferred_sigint():
+            shutil.rmtree(stage, ignore_errors=True)
     timings["export"] = time.perf_counter() - t0
     return PipelineResult(image=image, detection=detection, tracking=tracking, outdir=out, files=files,
                           timings=timings)

@@ -16,6 +16,7 @@ import importlib
 import sys
 import traceback
 
+from .._cancel import ctrl_c
 from ..errors import Cancelled
 from ._terminal import INPUT_ERRORS, one_line
 
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     for note in deprecation_notices(args):
         get_logger().warning(note)
     try:
-        return int(args.func(args) or 0)
+        with ctrl_c():  # Ctrl-C reaches every stage, even one that swallowed the first KeyboardInterrupt
+            return int(args.func(args) or 0)
     except INPUT_ERRORS as e:
         _report(e, args)
         return 2
