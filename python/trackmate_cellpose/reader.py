@@ -241,6 +241,31 @@ def _tifffile_warnings() -> Iterator[list[str]]:
         log.propagate = propagate
 
 
+def refuse_truncated(path: str | Path) -> None:
+    """Refuse a TIFF file that holds less than it declares (:func:`check_complete`) before another reader opens it
+    (ImageJ, in Fiji, reads what it can of a truncated hyperstack). A file tifffile cannot parse is left to that
+    reader; a file that is not a TIFF is not looked at.
+
+    Raises
+    ------
+    InvalidImageError
+        The file is truncated or damaged.
+    """
+    import tifffile
+
+    p = Path(path)
+    if p.suffix.lower() not in (".tif", ".tiff") or not p.is_file():
+        return
+    try:
+        with _tifffile_warnings() as said, tifffile.TiffFile(p) as tif:
+            if tif.series:
+                check_complete(tif, tif.series[0], p, said)
+    except InvalidImageError:
+        raise
+    except Exception:  # noqa: BLE001 - not ours to judge: the other reader says what it thinks of the file
+        return
+
+
 def check_complete(tif, series, path: Path, said: list[str] = ()) -> None:
     """Refuse a TIFF that holds less than it declares, naming the file and what is missing.
 

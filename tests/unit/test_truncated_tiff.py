@@ -75,3 +75,20 @@ def test_run_refuses_a_truncated_hyperstack_with_exit_2_and_writes_nothing(tmp_p
     assert len(lines) == 1, err  # our one line; no raw tifffile warnings
     assert "trunc.tif is truncated or damaged" in lines[0] and "declares 3 frame(s)" in lines[0], lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("layout", ["imagej_3dt", "ome_3dt"])
+def test_fiji_side_refuses_a_truncated_file_before_imagej_opens_it(tmp_path, layout):
+    """``run_trackmate(path)`` / ``trackmate-cellpose fiji`` open the image with ImageJ, which reads what it can of a
+    truncated hyperstack: the file is refused first (no JVM is needed for that; the real Fiji run is in
+    tests/fiji/fiji_scenarios.py ``truncated``). A complete file goes on to ImageJ."""
+    from trackmate_cellpose.bridge._headless import open_image
+    from trackmate_cellpose.reader import refuse_truncated
+
+    p, _ = _write(tmp_path, layout)
+    t = _truncate(p, tmp_path / "trunc.tif", 0.5)
+    with pytest.raises(InvalidImageError, match="trunc.tif is truncated") as e:
+        open_image(t)
+    assert e.value.path == t
+    refuse_truncated(p)  # complete: nothing to say
+    refuse_truncated(tmp_path / "notes.txt")  # not a TIFF: not looked at

@@ -72,7 +72,8 @@ def to_java_map(settings: DetectorSettings) -> Any:
 
 
 def open_image(image: str | Path | Any) -> Any:
-    """Open an image file with ImageJ (hyperstack + calibration), or pass an ``ImagePlus`` through."""
+    """Open an image file with ImageJ (hyperstack + calibration), or pass an ``ImagePlus`` through; a truncated TIFF
+    is refused (``InvalidImageError``) rather than opened as a shorter movie."""
     from jpype import JClass
 
     if not isinstance(image, (str, Path)):
@@ -82,6 +83,9 @@ def open_image(image: str | Path | Any) -> Any:
         from ..errors import PathNotFoundError
 
         raise PathNotFoundError(f"image {str(path)!r} does not exist", path=path)
+    from ..reader import refuse_truncated
+
+    refuse_truncated(path)  # ImageJ reads what it can of a truncated hyperstack, and says nothing
     imp = JClass("ij.IJ").openImage(str(path.resolve()))
     if imp is None:
         raise InvalidImageError(f"ImageJ could not open {str(path)!r} as an image")
