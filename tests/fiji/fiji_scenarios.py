@@ -257,6 +257,38 @@ def sc_truncated(work: Path, ctx: dict) -> dict:
     return res
 
 
+def sc_disk_full(work: Path, ctx: dict) -> dict:
+    """TrackMate's XML saved onto a full disk (a real tmpfs, mounted here as root; #25 items 4 and 7): our error
+    naming the file and the folder, no partial XML or staging folder left, and the next run works."""
+    import shutil
+    import subprocess
+
+    from trackmate_cellpose.errors import DiskFullError
+
+    disk = work / "disk"
+    disk.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=262144", "tmpfs", str(disk)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        return {"skipped": f"cannot mount a tmpfs here: {proc.stderr.strip()}"}
+    res: dict = {}
+    try:
+        with open(disk / "filler.bin", "wb") as f:
+            f.write(b"\0" * max(0, shutil.disk_usage(disk).free - 8192))
+        try:
+            run_trackmate(sample_path("2dt"), SETTINGS, t_range=(0, 1), tracker="none", output=disk / "run.xml")
+            res["raised"] = None
+        except DiskFullError as e:
+            res.update(raised="DiskFullError", message=str(e), path=str(e.path), folder=str(e.folder))
+        except Exception as e:  # noqa: BLE001
+            res.update(raised=type(e).__name__, message=str(e))
+        res["left"] = sorted(p.name for p in disk.iterdir())
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    res["next_run_spots"] = run_trackmate(sample_path("2dt"), SETTINGS, t_range=(0, 0), tracker="none").n_spots
+    return res
+
+
 def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:
     """Our polygons (geometry via the whole glue) vs TrackMate's LabelImageDetector on the same label image."""
     from trackmate_cellpose.axes import to_tczyx

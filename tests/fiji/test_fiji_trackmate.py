@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_ok", "cancel", "cancel_3d", "truncated",
-             "label_parity", "label_parity_simplified", "shapes_3d", "frame_copy"]
+             "disk_full", "label_parity", "label_parity_simplified", "shapes_3d", "frame_copy"]
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,16 @@ def test_a_truncated_image_is_refused_naming_it(results):
     r = _get(results, "truncated")
     assert r["raised"] == "InvalidImageError" and "trunc.tif is truncated" in r["message"], r
     assert "declares 3 frame(s)" in r["message"] and not r["saved"] and r["next_run_spots"] > 0
+
+
+def test_a_full_disk_while_trackmate_saves_is_named_and_leaves_nothing(results):
+    r = _get(results, "disk_full")
+    if "skipped" in r:
+        pytest.skip(r["skipped"])
+    assert r["raised"] == "DiskFullError", r
+    assert "no space left on device" in r["message"] and "run.xml" in r["message"], r["message"]
+    assert r["path"].endswith("run.xml") and r["folder"].endswith("disk")
+    assert r["left"] == ["filler.bin"] and r["next_run_spots"] > 0
 
 
 def test_polygons_agree_with_trackmates_label_image_detector(results):
