@@ -208,7 +208,7 @@ def ctrl_c() -> Iterator[None]:
         _sigint_at.append(time.monotonic())
         # only recorded: a re-delivery that arrives while the block ends, and any Ctrl-C inside numba (delivered again
         # a second later, once the main thread is out of it)
-        if not ending.is_set() and _safe_stack(frame):
+        if not ending.is_set() and _safe_stack(sys._getframe()):  # ``frame`` is None when deferred_sigint calls
             raise KeyboardInterrupt
 
     try:

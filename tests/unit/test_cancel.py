@@ -190,3 +190,35 @@ def test_without_ctrl_c_the_same_signal_is_lost():
     # the failure ctrl_c() exists for, shown on the same driver: Python's own handler loses the Ctrl-C
     rc, text, _ = _sigint_during_callback("plain")
     assert rc == 0 and "FINISHED" in text and "KeyboardInterrupt" in text, text
+
+
+_HELD = r"""
+import sys, time
+from trackmate_cellpose._cancel import ctrl_c
+from trackmate_cellpose._outputs import deferred_sigint
+
+def busy(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sum(range(200))
+
+try:
+    with ctrl_c():
+        with deferred_sigint():  # as the commit of the outputs
+            print("READY", flush=True)
+            busy(1.5)
+            print("COMMITTED", flush=True)
+        print("FINISHED", flush=True)  # the command's last step: a Ctrl-C only recorded would be lost
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_held_by_a_commit_is_delivered_when_it_ends():
+    env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
+    proc = subprocess.Popen([sys.executable, "-c", _HELD], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout.readline().strip() == "READY"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "COMMITTED" in out and "FINISHED" not in out, (out, err)
