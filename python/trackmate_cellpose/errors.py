@@ -34,6 +34,7 @@ __all__ = [
     "IsAFolderError",
     "NotWritableError",
     "DiskFullError",
+    "WorkersTimeoutError",
 ]
 
 
@@ -241,3 +242,17 @@ class DiskFullError(TrackMateCellposeError, OSError):
         self.path = path
         self.folder = folder
         self.errno = errno
+
+
+class WorkersTimeoutError(TrackMateCellposeError, TimeoutError):
+    """Cluster workers (SLURM jobs) did not connect within the time given; a ``TimeoutError``.
+
+    Attributes
+    ----------
+    waited_s : float or None
+        The time waited, in seconds.
+    """
+
+    def __init__(self, message: str, *, waited_s: float | None = None):
+        super().__init__(message)
+        self.waited_s = waited_s

@@ -85,6 +85,7 @@ def test_every_package_error_derives_from_the_base_and_is_listed():
     (errors.DiskFullError, OSError), (errors.OutputExistsError, FileExistsError),
     (errors.ForeignOutputError, FileExistsError), (errors.InvalidSettingsError, ValueError),
     (errors.UnreadableInputError, ValueError), (errors.UnknownNameError, KeyError),
+    (errors.WorkersTimeoutError, TimeoutError),
 ])
 def test_errors_standing_for_a_builtin_are_that_builtin(cls, builtin):
     assert issubclass(cls, builtin) and issubclass(cls, errors.TrackMateCellposeError)
@@ -97,6 +98,7 @@ def test_errors_carry_what_failed_and_pickle_with_it(tmp_path):
          {"path", "reason"}),
         (errors.DiskFullError("no space left on device", path=tmp_path / "a", folder=tmp_path), {"path", "folder"}),
         (errors.ForeignOutputError("not ours", paths=[tmp_path / "user.geff"]), {"paths"}),
+        (errors.WorkersTimeoutError("2 SLURM worker(s) not connected after 60 s", waited_s=60.0), {"waited_s"}),
         (errors.InvalidSettingsError("CELL_DIAMETER must be >= 0", key="CELL_DIAMETER", value=-1.0), {"key", "value"}),
         (errors.InvalidImageError("frames missing", path=tmp_path / "t.tif"), {"path"}),
         (errors.UnknownNameError("sample name must be one of 2dt, 3dt, got 'x'", key="name", value="x"),
