@@ -2,9 +2,10 @@
 
 Drives the cellpose adapter frame batch by frame batch (2D) or time point by time point (3D), cleans the labels and
 hands them to ``geometry`` to build TrackMate detections. Progress is reported between batches and inside network
-work; cancel is checked at the same places.
+work; cancel is checked at the same places, and asked from a helper thread that stops the work anywhere else
+(``_cancel.interruptible``).
 
-Imports: numpy; package: _call, _input, calibration, errors, results, segment, settings, geometry (lazily).
+Imports: numpy; package: _call, _cancel, _input, calibration, errors, results, segment, settings, geometry (lazily).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 
 from .calibration import Calibration
 from ._call import DetectCall
-from ._input import emit_notices, prepare_input
+from ._cancel import interruptible
+from ._input import check_run_limits, emit_notices, prepare_input
 from .errors import Cancelled, SegmentationError
 from .results import DetectionResult, FrameResult
 from .segment._label_cleanup import clean_labels
@@ -73,6 +75,9 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
     if mode == "2dz" and settings.iou_threshold <= 0:
         settings = settings.replace(iou_threshold=ANY_OVERLAP_IOU)
     rescale = adapter.diam_mean / diameter_px if diameter_px > 0 else 1.0
+    # prepare_input checked with cellpose's usual object size; this model's own may differ (nuclei: 17 px)
+    check_run_limits(settings, calibration, data_tczyx.shape, diam_mean=adapter.diam_mean,
+                     frames_per_batch=runtime.frames_per_batch)
     total = len(frames)
 
     def check_cancel(where: str) -> None:
@@ -157,19 +162,22 @@ def run_detection(call: DetectCall) -> DetectionResult:
     emit_notices(prepared.notices, notice, stacklevel=4)  # stacklevel: the line that called detect()
     if is_3d:  # 3D objects are meshed: a missing scikit-image is reported before any inference, not after it
         marching_cubes_function()
-    adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, inference=runtime.inference,
-                                 log=notice)
-    # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs
-    segmented = iter_segmented(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
-                               progress=hooks.progress, cancel=hooks.cancel)
     results = []
-    for t, labels, cellprob in segmented:
-        if hooks.cancelled():
-            raise Cancelled(f"cancelled while building spots of frame {t}")
-        dets = labels_to_detections(
-            labels, frame=frame_offset + t, calibration=cal, origin_xyz=tuple(origin_xyz),
-            simplify=settings.simplify_contours, smoothing_scale=settings.smoothing_scale if is_3d else 0.0,
-            cellprob=cellprob)
-        results.append(FrameResult(frame=frame_offset + t, labels=labels, detections=dets))
+    # the cancel check is also asked from a helper thread, which stops the work wherever it is: cellpose's dynamics
+    # and masks, a numba compile, the meshes of a large 3D frame ask nothing for a long time (_cancel)
+    with interruptible(hooks.cancel):
+        adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, inference=runtime.inference,
+                                     log=notice)
+        # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs
+        segmented = iter_segmented(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
+                                   progress=hooks.progress, cancel=hooks.cancel)
+        for t, labels, cellprob in segmented:
+            if hooks.cancelled():
+                raise Cancelled(f"cancelled while building spots of frame {t}")
+            dets = labels_to_detections(
+                labels, frame=frame_offset + t, calibration=cal, origin_xyz=tuple(origin_xyz),
+                simplify=settings.simplify_contours, smoothing_scale=settings.smoothing_scale if is_3d else 0.0,
+                cellprob=cellprob)
+            results.append(FrameResult(frame=frame_offset + t, labels=labels, detections=dets))
     return DetectionResult(frames=results, calibration=cal, is_3d=is_3d, settings=settings,
                            image_shape_tczyx=tuple(arr.shape), notes=notes)

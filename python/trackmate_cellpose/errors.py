@@ -1,7 +1,14 @@
 """Exception hierarchy of trackmate-cellpose (leaf module).
 
 Every message names the parameter, the value received and what was expected, e.g.
-``flow_threshold must be >= 0, got -0.2``.
+``flow_threshold must be >= 0, got -0.2``. Like appose's ``TaskException``, each error carries the object that failed
+as attributes (the path, the setting's key and value, the frame ...), so a caller need not parse the message.
+
+Every error raised on purpose derives from :class:`TrackMateCellposeError`. Where callers expect a built-in type
+(``FileNotFoundError``, ``PermissionError``, ``ValueError`` ...), the package's error derives from that type too, so
+``except FileNotFoundError`` keeps working. Library messages name the Python keyword (``overwrite=True``); the
+command line maps a keyword to its flag (``--overwrite``). Every class pickles (errors cross process boundaries:
+dask workers, the Fiji worker).
 
 Imports: none; package: none.
 """
@@ -19,6 +26,15 @@ __all__ = [
     "OutputExistsError",
     "UsageError",
     "TrackMateError",
+    "UnknownNameError",
+    "ForeignOutputError",
+    "UnreadableInputError",
+    "PathNotFoundError",
+    "NotAFolderError",
+    "IsAFolderError",
+    "NotWritableError",
+    "DiskFullError",
+    "WorkersTimeoutError",
 ]
 
 
@@ -27,12 +43,12 @@ class TrackMateCellposeError(Exception):
 
 
 class InvalidSettingsError(TrackMateCellposeError, ValueError):
-    """A setting has a wrong type, is out of range, or is unknown.
+    """A setting or an option (a keyword of a public function) has a wrong type, is out of range, or is unknown.
 
     Attributes
     ----------
     key : str or None
-        The TrackMate key (UPPER_SNAKE) or field name of the offending setting.
+        The TrackMate key (UPPER_SNAKE), field name or keyword of the offending setting.
     value : object
         The value received.
     """
@@ -43,8 +59,24 @@ class InvalidSettingsError(TrackMateCellposeError, ValueError):
         self.value = value
 
 
+class UnknownNameError(InvalidSettingsError, KeyError):
+    """A name (a bundled sample ...) that is not among the known ones; also a ``KeyError``, as a lookup by name."""
+
+    __str__ = InvalidSettingsError.__str__  # KeyError would show the message in quotes
+
+
 class InvalidImageError(TrackMateCellposeError, ValueError):
-    """The input image has unsupported axes, shape, dtype or content."""
+    """The input image has unsupported axes, shape, dtype or content, or its file holds less than it declares.
+
+    Attributes
+    ----------
+    path : Path or None
+        The image file, when the image came from one.
+    """
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.path = path
 
 
 class BackendUnavailableError(TrackMateCellposeError, RuntimeError):
@@ -109,3 +141,118 @@ class TrackMateError(TrackMateCellposeError, RuntimeError):
     def __init__(self, message: str, *, log: str = ""):
         super().__init__(message)
         self.log = log
+
+
+class ForeignOutputError(OutputExistsError):
+    """A file or folder at one of the names an output would take was not written by this program (a GEFF folder
+    without our metadata, a user's folder named like an output ...): it is never replaced, even with
+    ``overwrite=True``.
+
+    Attributes
+    ----------
+    paths : list of Path
+        The foreign files and folders (the first one is named in the message).
+    """
+
+
+class UnreadableInputError(TrackMateCellposeError, ValueError):
+    """An input file (TrackMate XML, GEFF, PLY mesh) cannot be read: malformed, truncated, or not of that kind.
+
+    Attributes
+    ----------
+    path : Path or None
+        The file or folder that could not be read.
+    reason : str
+        What is wrong with it (the parser's words).
+    """
+
+    def __init__(self, message: str, *, path: object = None, reason: str = ""):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+class PathNotFoundError(TrackMateCellposeError, FileNotFoundError):
+    """An input file, or the folder an output goes into, does not exist.
+
+    Attributes
+    ----------
+    path : Path or None
+    """
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.path = path
+
+
+class NotAFolderError(TrackMateCellposeError, NotADirectoryError):
+    """A path that must be (or become) a folder is a file, or has a file among its parents.
+
+    Attributes
+    ----------
+    path : Path or None
+    """
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.path = path
+
+
+class IsAFolderError(TrackMateCellposeError, IsADirectoryError):
+    """A path that must be a file is a folder.
+
+    Attributes
+    ----------
+    path : Path or None
+    """
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.path = path
+
+
+class NotWritableError(TrackMateCellposeError, PermissionError):
+    """An output folder cannot be written (permissions, a read-only mount).
+
+    Attributes
+    ----------
+    path : Path or None
+    """
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.path = path
+
+
+class DiskFullError(TrackMateCellposeError, OSError):
+    """No space left on the device while writing an output; what was written is rolled back.
+
+    Attributes
+    ----------
+    path : Path or None
+        The file being written when the device filled up.
+    folder : Path or None
+        The output folder (whose file system is full).
+    errno : int
+        ``errno.ENOSPC`` (or ``EDQUOT`` for a full quota).
+    """
+
+    def __init__(self, message: str, *, path: object = None, folder: object = None, errno: int = 28):
+        super().__init__(message)
+        self.path = path
+        self.folder = folder
+        self.errno = errno
+
+
+class WorkersTimeoutError(TrackMateCellposeError, TimeoutError):
+    """Cluster workers (SLURM jobs) did not connect within the time given; a ``TimeoutError``.
+
+    Attributes
+    ----------
+    waited_s : float or None
+        The time waited, in seconds.
+    """
+
+    def __init__(self, message: str, *, waited_s: float | None = None):
+        super().__init__(message)
+        self.waited_s = waited_s

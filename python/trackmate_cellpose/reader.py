@@ -2,25 +2,31 @@
 
 Axes and physical calibration (pixel size, z step, frame interval, units) come from the file's own metadata (ImageJ
 description and resolution tags, or OME-XML); explicit overrides win. Only 2D, 2D+t, 3D and 3D+t images with optional
-channels are accepted; anything else is refused with a message saying what was found and what is accepted.
+channels are accepted; anything else is refused with a message saying what was found and what is accepted. A file
+that holds less than it declares (a truncated copy: fewer planes than its ImageJ metadata says, image data running
+past the end of the file, IFDs or metadata beyond it) is refused before any work, never read as a shorter movie;
+tifffile's own warnings about it are folded into that one message instead of being printed.
 
 Imports: numpy, tifffile (lazily); package: _input, axes, calibration, errors.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from ._input import check_finite
 from .calibration import LENGTH_UNITS, Calibration, CalibrationWarning, um_per_unit
 from .axes import to_tczyx
-from .errors import InvalidImageError
+from .errors import InvalidImageError, IsAFolderError, PathNotFoundError
 
 __all__ = ["ImageData", "ImageHeader", "read_image", "inspect_image", "ACCEPTED_LAYOUTS"]
 
@@ -113,20 +119,21 @@ def inspect_image(path: str | Path, *, axes: str | None = None, pixel_size: floa
 
     p = Path(path).expanduser().resolve()
     if not p.exists():
-        raise FileNotFoundError(f"input image not found: {p}")
+        raise PathNotFoundError(f"input image not found: {p}", path=p)
     if p.is_dir():
-        raise IsADirectoryError(f"input image is a directory, expected a TIFF file: {p}")
+        raise IsAFolderError(f"input image is a directory, expected a TIFF file: {p}", path=p)
     try:
-        with tifffile.TiffFile(p) as tif:
+        with _tifffile_warnings() as said, tifffile.TiffFile(p) as tif:
             if not tif.series:
-                raise InvalidImageError(f"{p.name} holds no image data")
+                raise InvalidImageError(f"{p.name} holds no image data", path=p)
             series = tif.series[0]
             file_axes, shape, dtype = series.axes, tuple(series.shape), np.dtype(series.dtype)
             found, notes = _calibration_from_tiff(tif, series)
+            check_complete(tif, series, p, said)
     except InvalidImageError:
         raise
     except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError, TypeError) as e:
-        raise InvalidImageError(f"{p.name} is not a readable TIFF image: {e}") from e
+        raise InvalidImageError(f"{p.name} is not a readable TIFF image: {e}", path=p) from e
     if int(np.prod(shape)) == 0:
         raise InvalidImageError(f"{p.name} has no pixels: shape {shape}")
     if axes is not None:
@@ -193,15 +200,128 @@ def read_image(path: str | Path, *, axes: str | None = None, pixel_size: float |
                          time_unit=time_unit)
     p = head.path
     try:
-        with tifffile.TiffFile(p) as tif:
+        with _tifffile_warnings(), tifffile.TiffFile(p) as tif:
             data = tif.series[0].asarray()
-    except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError) as e:
-        raise InvalidImageError(f"{p.name} is not a readable TIFF image: {e}") from e
+    except Exception as e:  # tifffile and its codecs (imagecodecs' DeflateError ...) raise many types on damaged data
+        raise InvalidImageError(f"{p.name} cannot be read: its image data is damaged or truncated "
+                                f"({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})", path=p) from e
     if head._squeeze:
         data = data.squeeze(axis=head._squeeze)
     arr, _ = to_tczyx(data, head.axes)
     check_finite(arr, name=p.name)
     return ImageData(array=arr, calibration=head.calibration, axes=head.axes, path=p)
+
+
+#: tifffile's log messages that mean the file holds less than its structure says.
+_DAMAGE_SIGNS = ("invalid page offset", "invalid value offset", "corrupted", "truncated", "failed to read",
+                 "missing data")
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _tifffile_warnings() -> Iterator[list[str]]:
+    """Collect tifffile's log warnings (instead of printing them raw) while a file is opened; yields the list."""
+    log = logging.getLogger("tifffile")
+    handler = _Collect()
+    propagate = log.propagate
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
+
+
+def refuse_truncated(path: str | Path) -> None:
+    """Refuse a TIFF file that holds less than it declares (:func:`check_complete`) before another reader opens it
+    (ImageJ, in Fiji, reads what it can of a truncated hyperstack). A file tifffile cannot parse is left to that
+    reader; a file that is not a TIFF is not looked at.
+
+    Raises
+    ------
+    InvalidImageError
+        The file is truncated or damaged.
+    """
+    import tifffile
+
+    p = Path(path)
+    if p.suffix.lower() not in (".tif", ".tiff") or not p.is_file():
+        return
+    try:
+        with _tifffile_warnings() as said, tifffile.TiffFile(p) as tif:
+            if tif.series:
+                check_complete(tif, tif.series[0], p, said)
+    except InvalidImageError:
+        raise
+    except Exception:  # noqa: BLE001 - not ours to judge: the other reader says what it thinks of the file
+        return
+
+
+def check_complete(tif, series, path: Path, said: list[str] = ()) -> None:
+    """Refuse a TIFF that holds less than it declares, naming the file and what is missing.
+
+    Checked without reading pixels: the planes its ImageJ metadata declares against those tifffile finds, the end of
+    the image data against the file size, and tifffile's warnings about IFDs or metadata beyond the end of the file.
+
+    Raises
+    ------
+    InvalidImageError
+        The file is truncated or damaged (``path`` set).
+    """
+    size = path.stat().st_size
+    shape = dict(zip(series.axes, series.shape))
+    readable = int(np.prod([n for a, n in shape.items() if a not in "YXS"], dtype=np.int64)) if shape else 0
+    ij = tif.imagej_metadata or {}
+    if ij:
+        frames, slices, channels = (int(ij.get(k, 1) or 1) for k in ("frames", "slices", "channels"))
+        declared = int(ij.get("images") or frames * slices * channels)
+        if readable < declared:
+            per_frame = max(1, slices * channels)
+            raise InvalidImageError(
+                f"{path.name} is truncated or damaged: its ImageJ metadata declares {frames} frame(s) x {slices} "
+                f"slice(s) x {channels} channel(s) = {declared} planes, but only {readable} plane(s) "
+                f"({readable // per_frame} whole frame(s)) can be read from its {size} bytes; nothing was "
+                "processed (use the complete file)", path=path)
+    end = _data_end(series)
+    if end > size:
+        raise InvalidImageError(f"{path.name} is truncated: its image data runs to byte {end} but the file has "
+                                f"{size} bytes; nothing was processed (use the complete file)", path=path)
+    damage = next((m for m in said if any(sign in m for sign in _DAMAGE_SIGNS)), None)
+    if damage is not None:
+        import re
+
+        # tifffile's words without the objects it quotes ("<tifffile.TiffTag 270 @70> invalid value offset 26626")
+        found = re.search(r"invalid (?:page|value) offset \d+", damage)
+        words = found.group(0) if found else next(sign for sign in _DAMAGE_SIGNS if sign in damage)
+        raise InvalidImageError(f"{path.name} is truncated or damaged: {words} (the file has {size} bytes); only "
+                                f"{readable} plane(s) can be read; nothing was processed (use the complete file)",
+                                path=path)
+
+
+def _data_end(series) -> int:
+    """The byte after the last byte of image data the series' pages point to (0 when unknown)."""
+    try:
+        off = series.dataoffset
+    except Exception:  # noqa: BLE001 - not every series can say; the pages can
+        off = None
+    if off is not None:
+        return int(off) + int(series.nbytes)
+    end = 0
+    for page in series.pages:
+        if page is None:
+            continue
+        for o, n in zip(page.dataoffsets, page.databytecounts):
+            end = max(end, int(o) + int(n))
+    return end
 
 
 def _interpret_axes(shape: tuple[int, ...], file_axes: str, name: str) -> tuple[tuple[int, ...], str]:

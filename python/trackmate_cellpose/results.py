@@ -4,7 +4,7 @@ A :class:`Detection` is one TrackMate spot: position and radius in absolute phys
 numeric features, and either a 2D polygon (``roi_xy``) or a 3D triangle mesh (``mesh``). A :class:`FrameResult`
 holds one frame's label image and detections; a :class:`DetectionResult` a whole movie's.
 
-Imports: numpy; package: calibration.
+Imports: numpy; package: calibration, errors (lazily).
 """
 
 from __future__ import annotations
@@ -76,7 +76,10 @@ class Detection:
     def roi_relative(self) -> tuple[np.ndarray, np.ndarray]:
         """Polygon vertices relative to the centre (TrackMate's ``SpotRoi.x``/``y`` and XML text)."""
         if self.roi_xy is None:
-            raise ValueError("this detection has no 2D polygon")
+            from .errors import InvalidSettingsError
+
+            raise InvalidSettingsError("roi_relative() needs a 2D detection with a polygon (roi_xy), got roi_xy=None "
+                                       "(a 3D detection has a mesh instead)", key="roi_xy", value=None)
         return self.roi_xy[:, 0] - self.x, self.roi_xy[:, 1] - self.y
 
 

@@ -217,7 +217,7 @@ class DetectorSettings:
     def from_json(cls, text: str) -> "DetectorSettings":
         """Parse a JSON object of TrackMate keys (as written by :meth:`to_json`)."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:
             raise InvalidSettingsError(f"settings JSON is not valid JSON: {e}") from e
         if not isinstance(data, dict):
@@ -243,6 +243,18 @@ KEY_ALIASES: dict[str, str | None] = {
     "CELLPOSE_PYTHON_FILEPATH": None,
     "LOGGER": None,
 }
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique: a key given twice is an error naming it and both values (plain
+    ``json.loads`` keeps the last one silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise InvalidSettingsError(f"settings JSON gives {key} more than once ({out[key]!r}, then {value!r}); "
+                                       "each key must appear once", key=key, value=value)
+        out[key] = value
+    return out
 
 
 def _check_value(f: dataclasses.Field, value: Any) -> Any:

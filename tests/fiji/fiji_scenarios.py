@@ -157,6 +157,17 @@ def sc_error_then_ok(work: Path, ctx: dict) -> dict:
     return res
 
 
+def _outcome(run) -> dict:
+    """How a run that may be cancelled ended: ``outcome`` (finished, Cancelled or the error's type) and its message."""
+    try:
+        run()
+        return {"outcome": "finished"}
+    except Cancelled as e:
+        return {"outcome": "Cancelled", "message": str(e)}
+    except Exception as e:  # noqa: BLE001
+        return {"outcome": type(e).__name__, "message": str(e)}
+
+
 def sc_cancel(work: Path, ctx: dict) -> dict:
     """Cancel through TrackMate's own cancel right after the first one-frame batch has been segmented."""
     from trackmate_cellpose import detect
@@ -176,12 +187,7 @@ def sc_cancel(work: Path, ctx: dict) -> dict:
     set_detect_function(detect_then_cancel)
     t0 = time.perf_counter()
     try:
-        run_trackmate(sample_path("2dt"), SETTINGS, tracker="none", cancel=ev)
-        box["outcome"] = "finished"
-    except Cancelled as e:
-        box.update(outcome="Cancelled", message=str(e))
-    except Exception as e:  # noqa: BLE001
-        box.update(outcome=type(e).__name__, message=str(e))
+        box.update(_outcome(lambda: run_trackmate(sample_path("2dt"), SETTINGS, tracker="none", cancel=ev)))
     finally:
         set_detect_function(None)
         set_runtime_options(RuntimeOptions())
@@ -189,6 +195,98 @@ def sc_cancel(work: Path, ctx: dict) -> dict:
     after = run_trackmate(sample_path("2dt"), SETTINGS, t_range=(2, 2), tracker="none")
     return {**box, "latency_s": end - box.get("t_cancel", t0), "per_batch_s": (box.get("t_cancel", end) - t0),
             "after_cancel_spots": after.n_spots}
+
+
+def sc_cancel_3d(work: Path, ctx: dict) -> dict:
+    """TrackMate's cancel while cellpose computes the masks of one 3D time point (2D+Z), the stage a Preview of a large
+    stack spends minutes in without asking anything: here it is made a minute long with its own real work (#25 item 3).
+    The cancel must stop it within seconds, and nothing stays armed or running."""
+    from cellpose import dynamics
+    from trackmate_cellpose import _cancel
+
+    real = dynamics.compute_masks
+    ev = threading.Event()
+    box: dict = {}
+
+    def stage(*args, **kwargs):
+        if not ev.is_set():
+            box["t_cancel"] = time.perf_counter()
+            ev.set()
+        end = time.monotonic() + 60
+        out = real(*args, **kwargs)
+        while time.monotonic() < end:
+            out = real(*args, **kwargs)
+        return out
+
+    dynamics.compute_masks = stage
+    try:
+        box.update(_outcome(lambda: run_trackmate(sample_path("3dt"), SETTINGS.replace(do_2dz=True), t_range=(0, 0),
+                                                  tracker="none", cancel=ev)))
+    finally:
+        dynamics.compute_masks = real
+    end = time.perf_counter()
+    armed = len(_cancel._active)
+    after = run_trackmate(sample_path("2dt"), SETTINGS, t_range=(2, 2), tracker="none")
+    return {**box, "latency_s": end - box.get("t_cancel", end), "armed_after": armed,
+            "after_cancel_spots": after.n_spots}
+
+
+def sc_truncated(work: Path, ctx: dict) -> dict:
+    """The first half of a 3-frame ImageJ hyperstack given to TrackMate through this package (#25 items 1 and 7):
+    refused naming the file, nothing saved, and the next run works."""
+    import tifffile
+
+    from trackmate_cellpose.errors import InvalidImageError
+
+    whole = work / "whole.tif"
+    tifffile.imwrite(whole, tifffile.imread(sample_path("2dt"))[:3], imagej=True, metadata={"axes": "TYX"})
+    cut = work / "trunc.tif"
+    data = whole.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    out = work / "trunc.xml"
+    res: dict = {}
+    try:
+        run_trackmate(cut, SETTINGS, tracker="none", output=out)
+        res["raised"] = None
+    except InvalidImageError as e:
+        res.update(raised="InvalidImageError", message=str(e))
+    except Exception as e:  # noqa: BLE001
+        res.update(raised=type(e).__name__, message=str(e))
+    res["saved"] = out.exists()
+    res["next_run_spots"] = run_trackmate(whole, SETTINGS, t_range=(0, 0), tracker="none").n_spots
+    return res
+
+
+def sc_disk_full(work: Path, ctx: dict) -> dict:
+    """TrackMate's XML saved onto a full disk (a real tmpfs, mounted here as root; #25 items 4 and 7): our error
+    naming the file and the folder, no partial XML or staging folder left, and the next run works."""
+    import shutil
+    import subprocess
+
+    from trackmate_cellpose.errors import DiskFullError
+
+    disk = work / "disk"
+    disk.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=262144", "tmpfs", str(disk)], capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        return {"skipped": f"cannot mount a tmpfs here: {proc.stderr.strip()}"}
+    res: dict = {}
+    try:
+        with open(disk / "filler.bin", "wb") as f:
+            f.write(b"\0" * max(0, shutil.disk_usage(disk).free - 8192))
+        try:
+            run_trackmate(sample_path("2dt"), SETTINGS, t_range=(0, 1), tracker="none", output=disk / "run.xml")
+            res["raised"] = None
+        except DiskFullError as e:
+            res.update(raised="DiskFullError", message=str(e), path=str(e.path), folder=str(e.folder))
+        except Exception as e:  # noqa: BLE001
+            res.update(raised=type(e).__name__, message=str(e))
+        res["left"] = sorted(p.name for p in disk.iterdir())
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    res["next_run_spots"] = run_trackmate(sample_path("2dt"), SETTINGS, t_range=(0, 0), tracker="none").n_spots
+    return res
 
 
 def _label_parity(work: Path, ctx: dict, simplify: bool) -> dict:

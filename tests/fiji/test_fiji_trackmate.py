@@ -16,8 +16,8 @@ from _shapes import SHAPE_3D
 pytestmark = [pytest.mark.fiji, pytest.mark.jvm, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_ok", "cancel", "label_parity",
-             "label_parity_simplified", "shapes_3d", "frame_copy"]
+SCENARIOS = ["provider", "headless_2dt", "preview", "crop_trange", "error_then_ok", "cancel", "cancel_3d", "truncated",
+             "disk_full", "label_parity", "label_parity_simplified", "shapes_3d", "frame_copy"]
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,30 @@ def test_cancel_stops_promptly_and_the_jvm_stays_usable(results):
     assert r["batches"] <= 2  # one-frame batches: stops at the next check
     assert r["latency_s"] < max(10.0, 2 * r["per_batch_s"])
     assert r["after_cancel_spots"] > 0
+
+
+def test_cancel_reaches_a_3d_stage_that_asks_nothing(results):
+    """TrackMate's cancel in the middle of cellpose's masks of a 3D stack (a minute of work left): seconds (#25/3)."""
+    r = _get(results, "cancel_3d")
+    assert r["outcome"] == "Cancelled", r
+    assert r["latency_s"] < 10, r
+    assert r["armed_after"] == 0 and r["after_cancel_spots"] > 0
+
+
+def test_a_truncated_image_is_refused_naming_it(results):
+    r = _get(results, "truncated")
+    assert r["raised"] == "InvalidImageError" and "trunc.tif is truncated" in r["message"], r
+    assert "declares 3 frame(s)" in r["message"] and not r["saved"] and r["next_run_spots"] > 0
+
+
+def test_a_full_disk_while_trackmate_saves_is_named_and_leaves_nothing(results):
+    r = _get(results, "disk_full")
+    if "skipped" in r:
+        pytest.skip(r["skipped"])
+    assert r["raised"] == "DiskFullError", r
+    assert "no space left on device" in r["message"] and "run.xml" in r["message"], r["message"]
+    assert r["path"].endswith("run.xml") and r["folder"].endswith("disk")
+    assert r["left"] == ["filler.bin"] and r["next_run_spots"] > 0
 
 
 def test_polygons_agree_with_trackmates_label_image_detector(results):

@@ -74,7 +74,7 @@ class Client:
         self.out.flush()
 
     def request(self, rid: int, frames: np.ndarray, settings: dict, cal=(0.5, 0.5, 1.0, 5.0), first=0):
-        """frames: (T, Y, X) uint16."""
+        """frames: (T, Y, X) uint16, or (T, Z, Y, X) for a 3D image."""
         body = struct.pack(">ii", rid, len(settings))
         for k, v in settings.items():
             kb = k.encode()
@@ -88,8 +88,9 @@ class Client:
             else:
                 vb = str(v).encode()
                 body += b"s" + struct.pack(">i", len(vb)) + vb
-        t, y, x = frames.shape
-        body += struct.pack(">bii", 0, first, t) + struct.pack(">4q", 1, 1, y, x) + struct.pack(">3q", 0, 0, 0)
+        t, z, y, x = frames.shape if frames.ndim == 4 else (frames.shape[0], 1, *frames.shape[1:])
+        body += struct.pack(">bii", int(frames.ndim == 4), first, t) + struct.pack(">4q", 1, z, y, x)
+        body += struct.pack(">3q", 0, 0, 0)
         body += struct.pack(">4d", *cal)
         for s in ("um", "s", "uint16", "test"):
             body += struct.pack(">i", len(s)) + s.encode()
@@ -203,6 +204,52 @@ def test_worker_cancel_returns_promptly_and_stays_usable(tmp_path, test_model):
         assert got["status"] == 1 and got["fail"] is None
         assert len(got["frames_sent"]) <= 16 < len(movie)  # stopped at the next check, not at the end
         c.request(4, movie[:1], _settings(test_model))
+        assert c.serve(movie[:1])["status"] == 0
+    finally:
+        c.proc.stdin.close()
+        c.proc.wait(30)
+
+
+STRETCHED_DYNAMICS = """
+import sys, time
+from cellpose import dynamics
+_real = dynamics.compute_masks
+def _stage(*args, **kwargs):  # cellpose's real masks, again and again for a minute: the stage of a large 3D stack
+    sys.stderr.write("AT dynamics\\n")
+    sys.stderr.flush()
+    end = time.monotonic() + 60
+    out = _real(*args, **kwargs)
+    while time.monotonic() < end:
+        out = _real(*args, **kwargs)
+    return out
+dynamics.compute_masks = _stage
+"""
+
+
+def test_worker_cancel_reaches_a_3d_stage_that_asks_nothing(tmp_path, movie, test_model):
+    """TrackMate's cancel (C) while cellpose computes the masks of a 3D stack: the worker stops within seconds (#25
+    item 3), not when the stage is over, and serves the next request."""
+    vol = tifffile.imread(sample_path("3dt"))[:1, 3:9]  # one time point, 6 x 96 x 96, 2D+Z
+    settings = DetectorSettings(model="CUSTOM", model_path=str(test_model), diameter=10.0, use_gpu=False,
+                                do_2dz=True).to_trackmate_map()
+    c = Client(tmp_path / "shared", prelude=STRETCHED_DYNAMICS)
+    sent = {}
+
+    def cancel_in_the_stage():
+        while b"AT dynamics" not in b"".join(c.stderr) and c.proc.poll() is None:
+            time.sleep(0.05)
+        sent["at"] = time.perf_counter()
+        c.send(b"C" + struct.pack(">i", 5))
+
+    try:
+        c.hello()
+        c.request(5, vol, settings)
+        threading.Thread(target=cancel_in_the_stage, daemon=True).start()
+        got = c.serve(vol)
+        took = time.perf_counter() - sent["at"]
+        assert got["status"] == 1 and got["fail"] is None, got["fail"]
+        assert took < 8, f"the cancel took {took:.1f} s"
+        c.request(6, movie[:1], _settings(test_model))
         assert c.serve(movie[:1])["status"] == 0
     finally:
         c.proc.stdin.close()

@@ -135,8 +135,10 @@ def test_binary_settings_file_is_named_by_fiji_and_doctor_too(tmp_path, capsys):
     bin_settings.write_bytes(b"\xff\xfe\x00\x00\x80\x81")
     assert main(["fiji", "--run", "x.tif", "-o", str(tmp_path / "x.xml"), "--settings", str(bin_settings)]) == 2
     assert str(bin_settings) in _error_lines(capsys.readouterr().err)[0]
-    assert main(["doctor", "--settings", str(bin_settings)]) == 2
-    assert str(bin_settings) in _error_lines(capsys.readouterr().err)[0]
+    # doctor reports it as its one failed check and goes on with the others (#25 item 6): exit 1, not a usage error
+    assert main(["doctor", "--settings", str(bin_settings), "--fiji", str(tmp_path / "nofiji")]) == 1
+    fails = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[FAIL] settings")]
+    assert len(fails) == 1 and "s.json" in fails[0], fails
 
 
 # ---- 5. notices: one clean line each, never on the progress bar, third-party noise only with --debug -------------

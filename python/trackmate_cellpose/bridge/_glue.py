@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .._version import __version__
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import SETTINGS_RESOURCE, settings_resource_json
 from ._fiji import FijiInstallation
 from ._prebuilt import SOURCE_SETS, load_env_builder, prebuilt_jar_name, read_manifest, source_hash
@@ -134,7 +134,8 @@ def find_javac(java_home: str | Path | None = None) -> Javac:
 
 def _sources(line: str, root: Path | None = None) -> list[Path]:
     if line not in SOURCE_SETS:
-        raise ValueError(f"unknown TrackMate line {line!r}; expected one of {', '.join(SOURCE_SETS)}")
+        raise InvalidSettingsError(f"line must be one of {', '.join(SOURCE_SETS)} (a TrackMate API line), got "
+                                   f"{line!r}", key="line", value=line)
     root = root or glue_source_root()
     files: list[Path] = []
     for sset in SOURCE_SETS[line]:

@@ -72,14 +72,20 @@ def to_java_map(settings: DetectorSettings) -> Any:
 
 
 def open_image(image: str | Path | Any) -> Any:
-    """Open an image file with ImageJ (hyperstack + calibration), or pass an ``ImagePlus`` through."""
+    """Open an image file with ImageJ (hyperstack + calibration), or pass an ``ImagePlus`` through; a truncated TIFF
+    is refused (``InvalidImageError``) rather than opened as a shorter movie."""
     from jpype import JClass
 
     if not isinstance(image, (str, Path)):
         return image
     path = Path(image)
     if not path.is_file():
-        raise FileNotFoundError(f"image {str(path)!r} does not exist")
+        from ..errors import PathNotFoundError
+
+        raise PathNotFoundError(f"image {str(path)!r} does not exist", path=path)
+    from ..reader import refuse_truncated
+
+    refuse_truncated(path)  # ImageJ reads what it can of a truncated hyperstack, and says nothing
     imp = JClass("ij.IJ").openImage(str(path.resolve()))
     if imp is None:
         raise InvalidImageError(f"ImageJ could not open {str(path)!r} as an image")
@@ -97,7 +103,7 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
                   iou_calculation: str | None = None, roi: tuple[int, int, int, int] | None = None,
                   t_range: tuple[int, int] | None = None,
                   initial_quality: float = 0.0, cancel: threading.Event | None = None,
-                  log: Callable[[str], None] | None = None) -> TrackMateRun:
+                  log: Callable[[str], None] | None = None, overwrite: bool = True) -> TrackMateRun:
     """Detect with "Cellpose advanced (Python)", track with TrackMate's tracker, and save TrackMate's XML.
 
     Parameters
@@ -126,6 +132,10 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
         Setting it cancels the run through TrackMate's own cancel.
     log : callable, optional
         Receives TrackMate's log at the end.
+    overwrite : bool
+        Replace an existing ``output`` (only a TrackMate XML file, or a GEFF this package wrote; anything else there
+        is refused before TrackMate runs). The output is written beside its place first and moved in when complete:
+        a full disk is a :class:`~trackmate_cellpose.errors.DiskFullError` and leaves no partial file.
 
     Raises
     ------
@@ -144,6 +154,11 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
                       "OverlapTrackerSettings(...)", DeprecationWarning, stacklevel=2)
         tracker_settings = dataclasses.replace(tracker_settings, **old)  # validated again
     settings = settings or DetectorSettings()
+    if output is not None:
+        from .._outputs import check_output
+
+        check_output(Path(output), "geff" if Path(output).suffix.lower() == ".geff" else "trackmate-xml",
+                     overwrite=overwrite)
     t0 = time.perf_counter()
     _session(fiji_dir)
     from jpype import JClass
@@ -237,21 +252,39 @@ def run_trackmate(image: str | Path | Any, settings: DetectorSettings | None = N
     if output is not None:
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        as_geff = out.suffix.lower() == ".geff"
-        xml = out.with_name(f".{out.name}.source.xml") if as_geff else out
+        _save(out, model, ts, logger, text, overwrite=overwrite)
+    return TrackMateRun(model=model, settings=ts, trackmate=trackmate, n_spots=int(spots.getNSpots(True)),
+                        n_tracks=int(model.getTrackModel().nTracks(True)), spots_per_frame=per_frame, output=out,
+                        log=text, seconds=time.perf_counter() - t0, timings={"trackmate": seconds})
+
+
+def _save(out: Path, model: Any, ts: Any, logger: Any, text: str, *, overwrite: bool) -> None:
+    """TrackMate's XML of the run (TrackMate's ``TmXmlWriter``; v9 adds ``.meshes``) at ``out``, or a GEFF of it
+    when ``out`` ends in ``.geff``; written beside ``out`` first and moved into place when complete."""
+    import shutil
+
+    from jpype import JClass
+
+    from .._outputs import disk_full_as_error, make_stage, write_replacing
+
+    def write_xml(xml: Path) -> None:
         writer = JClass("fiji.plugin.trackmate.io.TmXmlWriter")(JClass("java.io.File")(str(xml.resolve())), logger)
         writer.appendLog(text)
         writer.appendModel(model)
         writer.appendSettings(ts)
         writer.writeToFile()
-        if as_geff:
-            from ..export._convert import xml_to_geff
 
-            try:
-                xml_to_geff(xml, out, overwrite=True)
-            finally:  # TrackMate v9 also writes <xml>.meshes for 3D spots
-                xml.unlink(missing_ok=True)
-                Path(f"{xml}.meshes").unlink(missing_ok=True)
-    return TrackMateRun(model=model, settings=ts, trackmate=trackmate, n_spots=int(spots.getNSpots(True)),
-                        n_tracks=int(model.getTrackModel().nTracks(True)), spots_per_frame=per_frame, output=out,
-                        log=text, seconds=time.perf_counter() - t0, timings={"trackmate": seconds})
+    if out.suffix.lower() != ".geff":
+        write_replacing(out, "trackmate-xml", write_xml, overwrite=overwrite, sidecars=(".meshes",))
+        return
+    from ..export._convert import xml_to_geff
+
+    with disk_full_as_error(out, out.parent):
+        tmp = make_stage(out.parent, f"{out.name}.source")  # a stale one (SIGKILL) is removed by the next run
+    try:
+        xml = tmp / f"{out.stem}.xml"
+        with disk_full_as_error(out, out.parent):
+            write_xml(xml)
+        xml_to_geff(xml, out, overwrite=overwrite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

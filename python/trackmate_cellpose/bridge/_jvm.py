@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, InvalidSettingsError
 from ._fiji import FijiInstallation, find_fiji, installation_from_jars
 from ._glue import build_glue, shipped_jar
 from ._install import check_installed_glue
@@ -171,7 +171,7 @@ def start_fiji(fiji_dir: str | Path | None = None, *, endpoint: str | None = Non
     import time
 
     if mode not in _MODES:
-        raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
+        raise InvalidSettingsError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}", key="mode", value=mode)
     with _lock:
         if _session is not None:
             return _session

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, PathNotFoundError
 from ._jvm import FijiSession, current_session
 
 
@@ -33,14 +33,14 @@ def run_script(script: str | Path, inputs: Mapping[str, str] | None = None, *,
 
     Raises
     ------
-    FileNotFoundError
+    PathNotFoundError (a FileNotFoundError)
         ``script`` is not a file.
     BackendUnavailableError
         No Fiji runs in this process, or it has no language for the script's extension.
     """
     script = Path(script)
     if not script.is_file():
-        raise FileNotFoundError(f"script {str(script)!r} does not exist")
+        raise PathNotFoundError(f"script {str(script)!r} does not exist", path=script)
     session = session or current_session()
     if session is None or session.ij is None:
         raise BackendUnavailableError("run_script needs a running Fiji: call start_fiji(...) first (headless mode)")

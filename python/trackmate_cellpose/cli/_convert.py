@@ -19,14 +19,11 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..errors import UsageError
-    from ..export._convert import convert
+    from ..export import convert
     from ._options import require_geff_for
 
     require_geff_for("convert")
-    try:
-        out = convert(args.input, args.output, overwrite=args.overwrite)
-    except (ValueError, FileExistsError) as e:
-        raise UsageError(str(e)) from e
+    # bad paths, a malformed IN, an OUT in the way: the package's errors, which the CLI reports with exit 2
+    out = convert(args.input, args.output, overwrite=args.overwrite)
     print(f"trackmate-cellpose: wrote {out}")
     return 0

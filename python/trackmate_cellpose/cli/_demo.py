@@ -77,7 +77,9 @@ def main(args: argparse.Namespace) -> int:
     paths = [sample_path(name) for name in names]
     for path in paths:
         if not path.exists():
-            raise FileNotFoundError(f"bundled sample missing: {path} (reinstall the package)")
+            from ..errors import PathNotFoundError
+
+            raise PathNotFoundError(f"bundled sample missing: {path} (reinstall the package)", path=path)
         check_input(path, args.outdir, settings, formats=formats, overwrite=args.overwrite)
     quiet_third_party_bars(debug=args.debug)
     t0 = time.perf_counter()

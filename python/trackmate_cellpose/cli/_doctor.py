@@ -24,9 +24,24 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..diagnosis import diagnose
+    from ..diagnosis import Check, diagnose
+    from ._terminal import INPUT_ERRORS, one_line
 
-    report = diagnose(settings_from_args(args), fiji_dir=args.fiji, start_jvm=args.start_jvm,
-                      slurm_partition=args.slurm_partition)
+    # a bad --settings file (or option) is one failed line of the report; the other checks still run
+    problems: list[str] = []
+    try:
+        settings = settings_from_args(args)
+    except INPUT_ERRORS as e:
+        problems.append(one_line(e))
+        args.settings = None
+        try:
+            settings = settings_from_args(args)  # the options without the file
+        except INPUT_ERRORS as e2:
+            problems.append(one_line(e2))
+            settings = None
+    report = diagnose(settings, fiji_dir=args.fiji, start_jvm=args.start_jvm, slurm_partition=args.slurm_partition)
+    for k, msg in enumerate(problems):
+        report.checks.insert(1 + k, Check("settings", "error", msg,
+                                          "fix the settings; the checks below use the defaults for what failed"))
     print(report.format())
     return 0 if report.ok else 1

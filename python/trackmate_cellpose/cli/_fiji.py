@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._options import (add_runtime_options, add_tracker_options, read_settings_file, require_geff_for, runtime_from_args,
-                      tracker_from_args)
+from ._options import (add_runtime_options, add_t_range_option, add_tracker_options, read_settings_file,
+                      require_geff_for, runtime_from_args, tracker_from_args)
 
 
 def _roi(text: str) -> tuple[int, int, int, int]:
@@ -25,14 +25,6 @@ def _roi(text: str) -> tuple[int, int, int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"--roi must be X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
     return x, y, w, h
-
-
-def _t_range(text: str) -> tuple[int, int]:
-    try:
-        a, b = (int(v) for v in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--t-range must be FIRST:LAST (0-based, inclusive), got {text!r}") from None
-    return a, b
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--settings", metavar="S.json", help="detector settings (JSON of TrackMate keys)")
     add_tracker_options(p, with_3d=False)  # TrackMate's own tracker: XY only, no 3D voxel IoU
     p.add_argument("--roi", type=_roi, metavar="X,Y,W,H", help="crop rectangle in pixels")
-    p.add_argument("--t-range", type=_t_range, metavar="FIRST:LAST", help="frames to process (0-based, inclusive)")
+    add_t_range_option(p)
     p.add_argument("--initial-quality", type=float, default=0.0, help="TrackMate's initial QUALITY threshold")
     p.add_argument("--log", action="store_true", help="print TrackMate's log after a --run")
     p.add_argument("--script", metavar="FILE",
@@ -80,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--run needs -o OUT.xml (the TrackMate file to write)")
     if args.output and str(args.output).lower().endswith(".geff"):
         require_geff_for("-o OUT.geff")
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        from ..errors import OutputExistsError
+    if args.output:  # before Fiji starts: an existing OUT needs --overwrite, and is replaced only if it is ours
+        from .._outputs import check_output
 
-        raise OutputExistsError(f"-o {args.output} already exists; pass --overwrite to replace it or choose another "
-                                "file", paths=[Path(args.output)])
+        out = Path(args.output)
+        check_output(out, "geff" if out.suffix.lower() == ".geff" else "trackmate-xml", overwrite=args.overwrite)
     settings = read_settings_file(args.settings) if args.settings else DetectorSettings()
     tracker_settings = tracker_from_args(args)
     runtime = runtime_from_args(args)
@@ -124,9 +116,11 @@ def _run_script(args: argparse.Namespace, log) -> int:
     from ..bridge import run_script, start_fiji
     from ..errors import UsageError
 
+    from ..errors import PathNotFoundError
+
     script = Path(args.script)
     if not script.is_file():
-        raise FileNotFoundError(f"script {str(script)!r} does not exist")
+        raise PathNotFoundError(f"--script {str(script)!r} does not exist", path=script)
     inputs = {}
     for item in args.arg:
         name, sep, value = item.partition("=")

@@ -51,6 +51,7 @@ def _flag_of_key() -> dict[str, str]:
     for row in tracker_settings_table():
         out[row["key"] or row["field"]] = _TRACKER_OPTIONS[row["field"]][0]
     out.update({f"calibration {axis}": flag for flag, axis in _CALIBRATION.values()})
+    out["t_range"] = "--t-range"
     return out
 
 
@@ -110,9 +111,10 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
         g.add_argument(*names, dest=f"s_{fld}", default=None, help=_help(table[fld]), **kw)
     for fld, (on, off) in _FLAGS.items():
         row = table[fld]
-        g.add_argument(on, dest=f"s_{fld}", action="store_const", const=True, default=None,
-                       help=_help(row, " =true"))
-        g.add_argument(off, dest=f"s_{fld}", action="store_const", const=False, help=f"{row['key']}=false")
+        pair = g.add_mutually_exclusive_group()  # --gpu --cpu: exit 2 naming both, never "the last one wins"
+        pair.add_argument(on, dest=f"s_{fld}", action="store_const", const=True, default=None,
+                          help=_help(row, " =true"))
+        pair.add_argument(off, dest=f"s_{fld}", action="store_const", const=False, help=f"{row['key']}=false")
 
 
 def require_geff_for(what: str) -> None:
@@ -130,7 +132,11 @@ def read_settings_file(path: str | Path) -> DetectorSettings:
     """``--settings FILE``: a JSON object of TrackMate keys; every error names the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"--settings file not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
+        from ..errors import IsAFolderError, PathNotFoundError
+
+        if path.is_dir():
+            raise IsAFolderError(f"--settings {path} is a folder; expected a JSON file of TrackMate keys", path=path)
+        raise PathNotFoundError(f"--settings file not found: {path}", path=path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -321,3 +327,17 @@ def check_calibration_args(args: argparse.Namespace) -> None:
         if v is not None and not (math.isfinite(v) and v > 0):
             raise InvalidSettingsError(f"{flag} (calibration {axis}) must be a positive number, got {v!r}",
                                        key=f"calibration {axis}", value=v)
+
+
+def _t_range(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--t-range must be FIRST:LAST (0-based, inclusive), got {text!r}") from None
+    return a, b
+
+
+def add_t_range_option(p: argparse.ArgumentParser) -> None:
+    """``--t-range FIRST:LAST``: TrackMate's T range (0-based, inclusive), the same in ``run`` and ``fiji``."""
+    p.add_argument("--t-range", type=_t_range, metavar="FIRST:LAST",
+                   help="frames to process (0-based, inclusive, as TrackMate's T range) [every frame]")

@@ -10,15 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError
+from ..errors import Cancelled, InvalidSettingsError
 from ._options import (add_calibration_options, add_detector_options, add_runtime_options, add_slurm_options,
-                       add_tracker_options, check_calibration_args, name_flag, require_geff_for, runtime_from_args,
-                       settings_from_args, slurm_from_args, tracker_from_args)
-from ._terminal import get_logger, quiet_third_party_bars
-
-#: Errors that make an input unusable (exit 2); anything else during a run is a runtime failure (exit 1).
-INPUT_ERRORS = (InvalidImageError, InvalidSettingsError, OutputExistsError, FileNotFoundError, IsADirectoryError,
-                NotADirectoryError, PermissionError)
+                       add_t_range_option, add_tracker_options, check_calibration_args, name_flag, require_geff_for,
+                       runtime_from_args, settings_from_args, slurm_from_args, tracker_from_args)
+from ._terminal import INPUT_ERRORS, get_logger, one_line, quiet_third_party_bars
 
 
 def add_common_run_options(p: argparse.ArgumentParser) -> None:
@@ -49,6 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--keep-going", action="store_true",
                    help="with several inputs: run the usable ones, report the others at the end (exit non-zero)")
     add_calibration_options(p)
+    add_t_range_option(p)
     add_detector_options(p)
     add_common_run_options(p)
     add_runtime_options(p)
@@ -71,7 +68,7 @@ def empty_result_hint(result, settings) -> str | None:
 
 
 def _one_line(e: BaseException, path: Path) -> str:
-    msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    msg = one_line(e)
     return msg if path.name in msg else f"{path.name}: {msg}"
 
 
@@ -106,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
     for path in args.inputs:
         try:
             check_input(path, args.outdir, settings, formats=formats, axes=args.axes, pixel_size=args.pixel_size,
-                        z_step=args.z_step, dt=args.dt, overwrite=args.overwrite)
+                        z_step=args.z_step, dt=args.dt, overwrite=args.overwrite, t_range=args.t_range)
         except INPUT_ERRORS as e:
             bad[path] = name_flag(e) if isinstance(e, InvalidSettingsError) else e
     if bad and not args.keep_going:
@@ -143,7 +140,7 @@ def _run_all(args: argparse.Namespace, bad: dict, settings, tracker_settings, fo
                                   tracker_settings=tracker_settings, formats=formats, axes=args.axes,
                                   pixel_size=args.pixel_size, z_step=args.z_step, dt=args.dt, runtime=runtime,
                                   progress=not args.quiet, log=log.info, overwrite=args.overwrite,
-                                  csv_style=args.csv_style)
+                                  csv_style=args.csv_style, t_range=args.t_range)
         except Cancelled:
             raise  # Ctrl-C / a cluster-wide cancel ends the command (exit 130), it is no per-input failure
         except Exception as e:  # reported below with --keep-going; re-raised otherwise

@@ -7,7 +7,10 @@ by other packages (torch, cellpose, numpy ...) are dropped (their deprecations a
 the user's business), our own warnings print as one line without file, line number or source line, and a notice
 repeated word for word prints once. With ``--debug`` everything is shown, with its origin.
 
-Imports: tqdm (lazily); package: none.
+Errors print as one line (:func:`one_line`) in the command line's words; :data:`INPUT_ERRORS` are those that mean
+bad usage or invalid input (exit 2).
+
+Imports: tqdm (lazily); package: errors.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..errors import (InvalidImageError, InvalidSettingsError, OutputExistsError, UnreadableInputError,
+                      UsageError)
+
 PREFIX = "trackmate-cellpose"
+#: Errors that mean bad usage or invalid input (exit 2); any other error is a runtime failure (exit 1).
+INPUT_ERRORS = (UsageError, InvalidSettingsError, InvalidImageError, UnreadableInputError, OutputExistsError,
+                FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+#: Library messages name Python keywords; the command line says its flags instead.
+_KEYWORD_FLAGS = {"overwrite=True": "--overwrite"}
 _LOGGER = "trackmate_cellpose"
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -57,6 +68,15 @@ class _Formatter(logging.Formatter):
         level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
         origin = f" [{record.name}]" if self._debug and not record.name.startswith(_LOGGER) else ""
         return f"{PREFIX}: {level}{text}{origin}"
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an error's message, in the command line's words (``--overwrite`` for ``overwrite=True``)."""
+    text = str(e).strip()
+    msg = text.splitlines()[0] if text else type(e).__name__
+    for keyword, flag in _KEYWORD_FLAGS.items():
+        msg = msg.replace(keyword, flag)
+    return msg
 
 
 def get_logger() -> logging.Logger:

@@ -1,7 +1,7 @@
 """Bundled data (the small test/demo cellpose model and two sample movies: paths only, nothing loaded) and the
 seeded generators of synthetic movies with exact ground truth that made them.
 
-Imports: numpy, scipy; package: none.
+Imports: numpy, scipy; package: errors (lazily).
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ def test_model_path() -> Path:
 def sample_path(name: str, *, ground_truth: bool = False) -> Path:
     """Path of a bundled sample movie (``"2dt"`` or ``"3dt"``), or of its ground-truth label movie."""
     if name not in SAMPLES:
-        raise KeyError(f"unknown sample {name!r}; expected one of {', '.join(SAMPLES)}")
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError(f"sample name must be one of {', '.join(SAMPLES)}, got {name!r}", key="name",
+                               value=name)
     fname = SAMPLES[name]
     if ground_truth:
         fname = fname.replace(".tif", "_labels.tif")

@@ -367,12 +367,15 @@ class SlurmPool:
             raise self._error
 
     def wait_for_workers(self, n: int = 1, timeout: float | None = None) -> None:
-        """Block until ``n`` workers are connected; raise the pool's failure, or TimeoutError after ``timeout``."""
+        """Block until ``n`` workers are connected; raise the pool's failure, or ``WorkersTimeoutError``
+        (a ``TimeoutError``) after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while len(self.cluster.scheduler_info.get("workers", {})) < n:
             self.check()
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"{n} SLURM worker(s) not connected after {timeout:g} s")
+                from ..errors import WorkersTimeoutError
+
+                raise WorkersTimeoutError(f"{n} SLURM worker(s) not connected after {timeout:g} s", waited_s=timeout)
             time.sleep(0.1)
 
     def live_job_ids(self) -> list[str]:

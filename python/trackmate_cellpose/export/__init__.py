@@ -2,7 +2,7 @@
 label TIFFs, CSV tables, Cell Tracking Challenge format, GEFF, pictures. None of them imports cellpose, torch or Java;
 GEFF needs the optional ``geff`` package (imported only when a GEFF is written or read).
 
-Imports: PIL (lazily), geff (lazily), geff_spec (lazily), matplotlib (lazily), mpl_toolkits (lazily), numpy, scipy (lazily), skimage (lazily), tifffile (lazily), zarr (lazily); package: calibration, results, settings, tracking.
+Imports: PIL (lazily), geff (lazily), geff_spec (lazily), matplotlib (lazily), mpl_toolkits (lazily), numpy, scipy (lazily), skimage (lazily), tifffile (lazily), zarr (lazily); package: _outputs, calibration, errors, results, settings, tracking.
 """
 
 from ._convert import convert, is_geff

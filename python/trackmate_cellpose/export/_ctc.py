@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..calibration import Calibration
+from ..errors import InvalidSettingsError
 from ..results import FrameResult
 from ..tracking import TrackingResult
 from ._label_tiffs import spot_index_image
@@ -52,7 +53,8 @@ def write_ctc(outdir: str | Path, tracking: TrackingResult, frames: list[FrameRe
     out.mkdir(parents=True, exist_ok=True)
     seg, rows = ctc_segments(tracking)
     if len(rows) > np.iinfo(np.uint16).max:
-        raise ValueError(f"{len(rows)} CTC tracks do not fit the format's 16-bit masks")
+        raise InvalidSettingsError(f"the CTC format's 16-bit masks hold at most {np.iinfo(np.uint16).max} tracks, got "
+                                   f"{len(rows)}: leave ctc out of the formats", key="formats", value="ctc")
     frames = sorted(frames, key=lambda f: f.frame)
     digits = max(3, len(str(max((f.frame for f in frames), default=0))))
     paths = []

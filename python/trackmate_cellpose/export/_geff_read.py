@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._geff_write import GEFF_EXTRA_KEY
+from ..errors import PathNotFoundError, UnreadableInputError
+from .._outputs import GEFF_EXTRA_KEY
 from ._xml_read import TrackMateXml
 
 
@@ -27,16 +28,26 @@ def read_geff_model(path: str | Path) -> TrackMateXml:
 
     Raises
     ------
-    ValueError
-        The GEFF fails ``geff``'s structure validation, or has no axes to place spots.
+    PathNotFoundError (a FileNotFoundError)
+        ``path`` does not exist.
+    UnreadableInputError (a ValueError)
+        Not a zarr group with GEFF metadata, it fails ``geff``'s structure validation, or has no axes to place
+        spots.
     """
     from geff.core_io import read_to_memory
 
     from ..results import Mesh
 
-    with warnings.catch_warnings():  # units that are not OME names (TrackMate's "um") are handled below
-        warnings.filterwarnings("ignore", message=".*not in valid OME-Zarr units.*")
-        mem = read_to_memory(str(path))
+    path = Path(path)
+    if not path.exists():
+        raise PathNotFoundError(f"GEFF not found: {path}", path=path)
+    try:
+        with warnings.catch_warnings():  # units that are not OME names (TrackMate's "um") are handled below
+            warnings.filterwarnings("ignore", message=".*not in valid OME-Zarr units.*")
+            mem = read_to_memory(str(path))
+    except Exception as e:  # zarr, pydantic and geff raise many types for a damaged or foreign store
+        reason = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
+        raise UnreadableInputError(f"{path} cannot be read as a GEFF: {reason}", path=path, reason=reason) from e
     meta = mem["metadata"]
     extra = dict(meta.extra or {})
     ours = extra.get(GEFF_EXTRA_KEY) or {}
@@ -45,7 +56,8 @@ def read_geff_model(path: str | Path) -> TrackMateXml:
     tm.version = ours.get("trackmate_version") or other.get("trackmate_version") or ""
     axes = list(meta.axes or [])
     if not axes:
-        raise ValueError(f"GEFF {path} has no axes: spots cannot be placed")
+        raise UnreadableInputError(f"{path} cannot be read as a GEFF of spots: it has no axes to place them",
+                                   path=path, reason="no axes")
     space_ax = [a for a in axes if a.type == "space"]
     time_ax = next((a for a in axes if a.type == "time"), None)
     tm.spatial_units = ours.get("spatial_units") or (space_ax[0].unit if space_ax and space_ax[0].unit else "pixel")

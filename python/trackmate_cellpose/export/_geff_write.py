@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from .._outputs import GEFF_EXTRA_KEY, GEFF_WRITER, check_replaceable
+from ..errors import OutputExistsError
 from ._xml_write import feature_units
 from ._xml_read import TrackMateXml
-
-#: Key of our block in the GEFF ``extra`` metadata.
-GEFF_EXTRA_KEY = "trackmate"
 
 _SPACE_UNITS = {"um": "micrometer", "µm": "micrometer", "μm": "micrometer", "micron": "micrometer",
                 "microns": "micrometer", "micrometer": "micrometer", "micrometre": "micrometer",
@@ -105,7 +104,8 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
         Source image recorded as a related object, by its path relative to the group (default: the one in the
         model's ``ImageData``).
     overwrite : bool
-        Replace an existing GEFF at ``path``; otherwise an existing one is an error.
+        Replace an existing GEFF at ``path`` that this package wrote (recognised by its metadata); otherwise an
+        existing one is an error. Anything else at ``path`` is never replaced.
     zarr_format : {2, 3}
     final_path : str or Path, optional
         Where the group will be used from when it is written elsewhere first and moved (e.g. a staging folder):
@@ -117,18 +117,20 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
 
     Raises
     ------
-    FileExistsError
+    OutputExistsError (a FileExistsError)
         ``path`` exists and ``overwrite`` is False.
+    ForeignOutputError (an OutputExistsError)
+        ``path`` exists and is not a GEFF written by this package (a file, a user's folder, another program's GEFF).
     """
     import zarr
     from geff.core_io import construct_var_len_props, write_arrays
     from geff_spec import Axis, DisplayHint, GeffMetadata, PropMetadata, RelatedObject
 
     out = Path(path)
+    check_replaceable(out, "geff")  # a user's folder or file is never replaced
     if out.exists() and not overwrite:
-        raise FileExistsError(f"GEFF output already exists: {out} (pass overwrite=True to replace it)")
-    if out.exists() and out.is_file():
-        raise FileExistsError(f"GEFF output {out} is a file, not a zarr folder")
+        raise OutputExistsError(f"GEFF output already exists: {out} (pass overwrite=True to replace it)",
+                                paths=[out])
     is_3d = _is_3d(tm)
     space, time = tm.spatial_units or "pixel", tm.time_units or "frame"
     ids = sorted(tm.spots)
@@ -252,7 +254,7 @@ def write_geff(path: str | Path, tm: TrackMateXml, *, labels_tzyx: np.ndarray | 
     for name in (["POSITION_Z"] if is_3d else []) + ["POSITION_Y", "POSITION_X"]:
         axes.append(Axis(name=name, type="space", unit=s_unit))
     extra = {GEFF_EXTRA_KEY: {
-        "trackmate_version": tm.version, "spatial_units": space, "time_units": time,
+        "writer": GEFF_WRITER, "trackmate_version": tm.version, "spatial_units": space, "time_units": time,
         "feature_declarations": {k: dict(v) for k, v in tm.declared.items()},
         "tracks": {str(tid): {k: _json_safe(v) for k, v in attrs.items() if k != "edges"}
                    for tid, attrs in tm.tracks.items()},

@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..calibration import Calibration
+from ..errors import InvalidSettingsError
 from ..results import FrameResult
 from ..tracking import TrackingResult
 
@@ -112,7 +113,8 @@ def write_label_tiff(path: str | Path, labels_tzyx: np.ndarray | Iterable[np.nda
         tifffile.imwrite(p, arr.astype(dtype)[:, :, None], imagej=True, resolution=res, metadata=meta)
         return p
     if max_label is None:
-        raise ValueError("write_label_tiff: frames given one by one need max_label")
+        raise InvalidSettingsError("write_label_tiff: max_label must be given (an upper bound of the labels) when "
+                                   "the frames come one by one, got None", key="max_label", value=None)
     dtype = np.uint16 if max_label <= np.iinfo(np.uint16).max else np.float32
     t, z, y, x = shape_tzyx
 

@@ -5,17 +5,19 @@ DEFLATE zip with entries ``<spotID>.ply`` (binary little-endian PLY; vertex = fl
 face = ``list uchar int vertex_index``), vertices in **absolute physical coordinates**, and ``mesh-info.txt`` (CSV,
 header ``frame,ID``). The PLY bytes are produced here with numpy.
 
-Imports: numpy; package: results, tracking.
+Imports: numpy; package: errors, results, tracking.
 """
 
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import UnreadableInputError
 from ..results import Mesh
 from ..tracking import TrackingResult
 
@@ -66,15 +68,28 @@ def mesh_from_ply_bytes(data: bytes) -> Mesh:
 
     Raises
     ------
-    ValueError
-        Not a binary little-endian PLY, or faces that are not triangles.
+    UnreadableInputError
+        Not a binary little-endian PLY, faces that are not triangles, or fewer bytes than the header declares.
     """
+    try:
+        return _mesh_from_ply(data)
+    except UnreadableInputError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:  # numpy/struct on a damaged file
+        raise _unreadable_ply(f"{type(e).__name__}: {e}") from e
+
+
+def _unreadable_ply(reason: str) -> UnreadableInputError:
+    return UnreadableInputError(f"cannot be read as a PLY mesh: {reason}", reason=reason)
+
+
+def _mesh_from_ply(data: bytes) -> Mesh:
     end = data.find(b"end_header\n")
     if not data.startswith(b"ply\n") or end < 0:
-        raise ValueError("not a PLY file (no 'ply' magic or no end_header)")
+        raise _unreadable_ply("not a PLY file (no 'ply' magic or no end_header)")
     header = data[:end].decode("ascii").splitlines()
     if "format binary_little_endian 1.0" not in header:
-        raise ValueError("only binary_little_endian PLY meshes are supported")
+        raise _unreadable_ply("only binary_little_endian PLY meshes are supported")
     elements: list[tuple[str, int, list[tuple]]] = []
     for line in header:
         tok = line.split()
@@ -91,7 +106,7 @@ def mesh_from_ply_bytes(data: bytes) -> Mesh:
             rec = np.dtype([("n", _PLY_TYPES[ctype]), ("i", _PLY_TYPES[itype], (3,))])
             arr = np.frombuffer(data, rec, count, pos)
             if count and not np.all(arr["n"] == 3):
-                raise ValueError(f"PLY {name} element: only triangles are supported")
+                raise _unreadable_ply(f"{name} element: only triangles are supported")
             pos += rec.itemsize * count
             if name == "face":
                 faces = arr["i"].astype(np.int64)
@@ -110,10 +125,17 @@ def read_meshes(xml_path: str | Path) -> dict[int, Mesh]:
     if not p.is_file():
         return {}
     out = {}
-    with zipfile.ZipFile(p) as zf:
-        for name in zf.namelist():
-            if name.endswith(".ply") and name[:-4].isdigit():
-                out[int(name[:-4])] = mesh_from_ply_bytes(zf.read(name))
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for name in zf.namelist():
+                if name.endswith(".ply") and name[:-4].isdigit():
+                    try:
+                        out[int(name[:-4])] = mesh_from_ply_bytes(zf.read(name))
+                    except UnreadableInputError as e:
+                        raise UnreadableInputError(f"{p}: mesh {name} {e}", path=p, reason=e.reason) from e
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise UnreadableInputError(f"{p} cannot be read as TrackMate meshes (a zip of PLY files): "
+                                   f"{type(e).__name__}: {e}", path=p, reason=str(e)) from e
     return out
 
 

@@ -11,7 +11,7 @@ Two layouts:
   value (the track of a spot in no track).
 - ``"plain"``: one header row of feature keys, values in Python's shortest repr, for pandas and friends.
 
-Imports: none; package: calibration, export._xml_write, tracking.
+Imports: none; package: calibration, errors, export._xml_write, tracking.
 """
 
 from __future__ import annotations
@@ -22,11 +22,19 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..calibration import Calibration
+from ..errors import InvalidSettingsError
 from ..tracking import TrackingResult, edge_features, spot_features, track_features
 from ._xml_write import _TRACK_DECL, feature_declaration, feature_units
 
 #: Layouts of ``write_csv_tables``: TrackMate's four header rows, or one.
 CSV_STYLES = ("trackmate", "plain")
+
+
+def check_csv_style(style: str, *, key: str = "style") -> None:
+    """Raise :class:`InvalidSettingsError` unless ``style`` is one of ``CSV_STYLES`` (``key``: the caller's keyword)."""
+    if style not in CSV_STYLES:
+        raise InvalidSettingsError(f"{key} must be one of {', '.join(CSV_STYLES)}, got {style!r}", key=key,
+                                   value=style)
 
 _EDGE_KEYS = ["SPOT_SOURCE_ID", "SPOT_TARGET_ID", "LINK_COST", "EDGE_TIME", "EDGE_X_LOCATION", "EDGE_Y_LOCATION",
               "EDGE_Z_LOCATION", "SPEED", "DISPLACEMENT"]
@@ -95,11 +103,10 @@ def write_csv_tables(outdir: str | Path, stem: str, tracking: TrackingResult, ca
 
     Raises
     ------
-    ValueError
+    InvalidSettingsError
         ``style`` is not one of ``CSV_STYLES``.
     """
-    if style not in CSV_STYLES:
-        raise ValueError(f"style must be one of {', '.join(CSV_STYLES)}, got {style!r}")
+    check_csv_style(style)
     out = Path(outdir)
     spots = spot_features(tracking, calibration)
     skeys = list(spots[0]) if spots else list(_EMPTY_SPOT_KEYS)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import IsAFolderError, PathNotFoundError, UnreadableInputError
+
 
 @dataclass
 class TrackMateXml:
@@ -59,13 +61,42 @@ class TrackMateXml:
 
 
 def read_trackmate_xml(path: str | Path, *, meshes: bool = True) -> TrackMateXml:
-    """Parse a TrackMate XML file (see :class:`TrackMateXml`). Non-numeric spot attributes raise ``ValueError``,
-    as they would break TrackMate's own reader. ``meshes=True`` also loads ``<path>.meshes`` when it exists."""
+    """Parse a TrackMate XML file (see :class:`TrackMateXml`). ``meshes=True`` also loads ``<path>.meshes`` when it
+    exists.
+
+    Raises
+    ------
+    PathNotFoundError (a FileNotFoundError)
+        ``path`` does not exist.
+    UnreadableInputError (a ValueError)
+        Not well-formed XML, not a TrackMate file (no ``<Model>``), or values TrackMate's own reader would refuse
+        (non-numeric spot attributes, a ROI with the wrong number of coordinates); a damaged ``.meshes`` file.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise PathNotFoundError(f"TrackMate XML not found: {p}", path=p)
+    if p.is_dir():
+        raise IsAFolderError(f"{p} is a folder; expected a TrackMate XML file", path=p)
+    try:
+        return _read(p, meshes)
+    except UnreadableInputError:
+        raise
+    except ET.ParseError as e:
+        raise _unreadable(p, f"not well-formed XML ({e})") from e
+    except (ValueError, KeyError, TypeError) as e:
+        raise _unreadable(p, f"{type(e).__name__}: {e}") from e
+
+
+def _unreadable(path: Path, reason: str) -> UnreadableInputError:
+    return UnreadableInputError(f"{path} cannot be read as a TrackMate XML: {reason}", path=path, reason=reason)
+
+
+def _read(path: Path, meshes: bool) -> TrackMateXml:
     root = ET.parse(path).getroot()
     out = TrackMateXml(version=root.get("version", ""))
     model = root.find("Model")
     if model is None:
-        raise ValueError(f"{path}: no <Model> element")
+        raise _unreadable(path, "no <Model> element")
     out.spatial_units, out.time_units = model.get("spatialunits", ""), model.get("timeunits", "")
     for kind, tag in (("spot", "SpotFeatures"), ("edge", "EdgeFeatures"), ("track", "TrackFeatures")):
         el = model.find(f"FeatureDeclarations/{tag}")
@@ -82,12 +113,12 @@ def read_trackmate_xml(path: str | Path, *, meshes: bool = True) -> TrackMateXml
                 try:
                     feats[k] = float(v)
                 except ValueError as e:
-                    raise ValueError(f"spot {sid}: attribute {k}={v!r} is not numeric") from e
+                    raise _unreadable(path, f"spot {sid}: attribute {k}={v!r} is not numeric") from e
             n = int(sel.get("ROI_N_POINTS", "0"))
             if n > 2:
                 vals = np.array([float(t) for t in (sel.text or "").split()])
                 if vals.size != 2 * n:
-                    raise ValueError(f"spot {sid}: ROI_N_POINTS={n} but {vals.size} coordinates")
+                    raise _unreadable(path, f"spot {sid}: ROI_N_POINTS={n} but {vals.size} coordinates")
                 out.rois[sid] = vals.reshape(n, 2)
             out.spots[sid] = feats
             ids.append(sid)

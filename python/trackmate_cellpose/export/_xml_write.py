@@ -93,6 +93,8 @@ class ImageInfo:
         Name and directory of the input file (TrackMate reopens the image from there).
     width, height, nslices, nframes : int
         Image size in pixels / planes / frames.
+    t_range : (first, last) or None
+        Frames processed (0-based, inclusive; TrackMate's T start/end); None: every frame.
     """
 
     filename: str
@@ -101,6 +103,7 @@ class ImageInfo:
     height: int
     nslices: int
     nframes: int
+    t_range: tuple[int, int] | None = None
 
     @classmethod
     def from_path(cls, path: str | Path, shape_tczyx: tuple[int, ...]) -> "ImageInfo":
@@ -240,8 +243,9 @@ def _settings(root: ET.Element, tracking: TrackingResult, cal: Calibration, imag
                   pixelwidth=_num(cal.x), pixelheight=_num(cal.y), voxeldepth=_num(cal.z),
                   timeinterval=_num(cal.t))
     ET.SubElement(st, "BasicSettings", xstart="0", xend=str(image.width - 1), ystart="0",
-                  yend=str(image.height - 1), zstart="0", zend=str(image.nslices - 1), tstart="0",
-                  tend=str(image.nframes - 1))
+                  yend=str(image.height - 1), zstart="0", zend=str(image.nslices - 1),
+                  tstart=str(image.t_range[0] if image.t_range else 0),
+                  tend=str(image.t_range[1] if image.t_range else image.nframes - 1))
     det = {"DETECTOR_NAME": DETECTOR_KEY}
     for k, v in detector_settings.items():
         det[str(k)] = v if isinstance(v, str) else _num(v, isinstance(v, int) and not isinstance(v, bool))

@@ -39,6 +39,18 @@ class _DropExpectedNotices(logging.Filter):
 _CACHE_LOCK = threading.Lock()
 
 
+def _interrupt_inside(e: BaseException) -> BaseException | None:
+    """The cancel (``Cancelled``) or Ctrl-C (``KeyboardInterrupt``) behind ``e``, if ``e`` only wraps one (numba's
+    dispatcher answers one landing in its Python callbacks with "SystemError: ... returned a result with an
+    exception set")."""
+    seen = e.__cause__ or e.__context__
+    while seen is not None:
+        if isinstance(seen, (Cancelled, KeyboardInterrupt)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def import_cellpose_models():
     """Import ``cellpose.models`` (what detection imports), turning a broken torch/torchvision pair into a fix."""
     try:
@@ -246,6 +258,9 @@ class CellposeAdapter:
             except (Cancelled, BackendUnavailableError):  # cancelled, or inference 'onnx' cannot run (says why)
                 raise
             except Exception as e:
+                stop = _interrupt_inside(e)
+                if stop is not None:  # a cancel or Ctrl-C that a C extension (numba) turned into its own error
+                    raise stop from e
                 raise SegmentationError(f"cellpose failed: {type(e).__name__}: {e}") from e
             finally:
                 self._ticker.on_batch = None

@@ -101,7 +101,7 @@ def _file_major(p: Path) -> int:
     except ImportError as e:
         raise BackendUnavailableError("torch is not installed; install it before cellpose "
                                       "(pip install torch==<version>)") from e
-    what = f"CELLPOSE_MODEL_FILEPATH (--model-path) must be a cellpose model file, got {str(p)!r}"
+    what = f"CELLPOSE_MODEL_FILEPATH must be a cellpose model file, got {str(p)!r}"
     try:
         try:
             state = torch.load(str(p), map_location="cpu", weights_only=True, mmap=True)
@@ -111,12 +111,7 @@ def _file_major(p: Path) -> int:
             # a file in torch's legacy (non-zip) format cannot be memory-mapped: read it whole
             state = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types; its advice (weights_only=False) is unsafe
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in reason or "Unpickl" in type(e).__name__ or "pickle" in reason.lower():
-            reason = "it holds pickled Python objects, not only tensors (never loaded: that could run code)"
-        elif len(reason) > 160:
-            reason = reason[:160] + "..."
-        raise InvalidSettingsError(f"{what}: it cannot be read as a PyTorch state dict ({reason})",
+        raise InvalidSettingsError(f"{what}: it cannot be read as a PyTorch state dict ({_why_unreadable(p, e)})",
                                    key="CELLPOSE_MODEL_FILEPATH", value=str(p)) from None
     major = model_file_major(state) if isinstance(state, dict) else None
     if major is None:
@@ -126,6 +121,27 @@ def _file_major(p: Path) -> int:
     with _FILE_LOCK:
         _FILE_CHECKS[key] = major
     return major
+
+
+def _why_unreadable(p: Path, e: BaseException) -> str:
+    """Why torch could not load ``p``, in words (torch's own are a bare ``EOFError``, ``[Errno 22] Invalid argument``
+    or advice to load unsafely)."""
+    import zipfile
+
+    with open(p, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"PK"):
+        if not zipfile.is_zipfile(p):
+            return "a damaged or incomplete PyTorch file (truncated?)"
+    elif not head.startswith(b"\x80"):  # neither torch's zip format nor its legacy pickle format
+        return "it is not a PyTorch file"
+    text = str(e).strip()
+    if "weights_only" in text or "Unpickl" in type(e).__name__ or "pickle" in text.lower():
+        return "it holds pickled Python objects, not only tensors (never loaded: that could run code)"
+    first = text.splitlines()[0] if text else ""
+    return f"{type(e).__name__}: {first[:160]}" if first else f"a damaged PyTorch file ({type(e).__name__})"
 
 
 def _mismatch(what: str, value: str, model_major: int, installed: int) -> InvalidSettingsError:
@@ -156,20 +172,20 @@ def check_model(settings: DetectorSettings, major: int | None = None) -> ModelSp
         p = Path(settings.model_path).expanduser()
         if not p.is_file():
             raise InvalidSettingsError(
-                f"CELLPOSE_MODEL_FILEPATH (--model-path) must be an existing cellpose model file, got "
+                f"CELLPOSE_MODEL_FILEPATH must be an existing cellpose model file, got "
                 f"{settings.model_path!r} ({'a directory' if p.is_dir() else 'no such file'})",
                 key="CELLPOSE_MODEL_FILEPATH", value=settings.model_path)
         p = p.resolve()
         file_major = _file_major(p)
         if file_major != major:
-            raise _mismatch("CELLPOSE_MODEL_FILEPATH (--model-path)", str(p), file_major, major)
+            raise _mismatch("CELLPOSE_MODEL_FILEPATH", str(p), file_major, major)
         return ModelSpec(None, str(p))
     names = builtin_names(major)
     if settings.model not in names:
         other = next((m for m, n in BUILTIN_MODELS.items() if m != major and settings.model in n), None)
         if other is not None:
-            raise _mismatch("CELLPOSE_MODEL (--model)", settings.model, other, major)
+            raise _mismatch("CELLPOSE_MODEL", settings.model, other, major)
         raise InvalidSettingsError(
-            f"CELLPOSE_MODEL (--model) must be a built-in model of cellpose {major}.x or CUSTOM, got "
+            f"CELLPOSE_MODEL must be a built-in model of cellpose {major}.x or CUSTOM, got "
             f"{settings.model!r}; available: {', '.join(names)}", key="CELLPOSE_MODEL", value=settings.model)
     return ModelSpec(settings.model, None)

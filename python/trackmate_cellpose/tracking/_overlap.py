@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import InvalidSettingsError
+from ..errors import InvalidImageError, InvalidSettingsError
 from ..results import Detection, DetectionResult
 
 #: TrackMate key of the overlap tracker factory.
@@ -229,7 +229,8 @@ def _voxel_iou(fa, fb) -> np.ndarray:
     """IoU matrix of the frames' detections from their label images (one detection per label in 3D)."""
     la, lb = np.asarray(fa.labels), np.asarray(fb.labels)
     if la.shape != lb.shape:
-        raise ValueError(f"label images of frames {fa.frame} and {fb.frame} differ in shape: {la.shape} vs {lb.shape}")
+        raise InvalidImageError(f"label images of frames {fa.frame} and {fb.frame} differ in shape: {la.shape} vs "
+                                f"{lb.shape}; every frame of a detection result must have the image's shape")
     labs_a = np.array([d.label for d in fa.detections], np.int64)
     labs_b = np.array([d.label for d in fb.detections], np.int64)
     na, nb = int(max(la.max(initial=0), labs_a.max(initial=0))) + 1, int(max(lb.max(initial=0),
