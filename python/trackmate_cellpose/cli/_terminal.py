@@ -7,7 +7,7 @@ by other packages (torch, cellpose, numpy ...) are dropped (their deprecations a
 the user's business), our own warnings print as one line without file, line number or source line, and a notice
 repeated word for word prints once. With ``--debug`` everything is shown, with its origin.
 
-Imports: tqdm (lazily); package: none.
+Imports: tqdm (lazily); package: segment._disk_cache (lazily).
 """
 
 from __future__ import annotations
@@ -119,13 +119,14 @@ def quiet_third_party_bars(*, debug: bool = False) -> None:
     if debug:
         return
     import functools
-    import importlib
 
     import tqdm as _tqdm
 
+    from ..segment._disk_cache import import_cellpose  # numba's cache on, as detection imports cellpose
+
     for name in _BAR_MODULES:
         try:
-            mod = importlib.import_module(name)
+            mod = import_cellpose(name)
         except Exception:  # noqa: BLE001 - no cellpose here: nothing to quiet
             continue
         for attr, fn in (("trange", _tqdm.trange), ("tqdm", _tqdm.tqdm)):
