@@ -5,7 +5,7 @@ for a Fiji (``bridge``), the ONNX graph exported from a cellpose network and num
 (``segment``). Every entry is named by a key of everything it was made from, so a stale entry is never read, only
 left behind; deleting the folder is always safe.
 
-Imports: stdlib only; package: none.
+Imports: none; package: none.
 """
 
 from __future__ import annotations

@@ -59,12 +59,6 @@ DROPPED_NAMES = {
     ("trackmate_cellpose", "Hooks"): ("trackmate_cellpose._call", "detect()'s keywords progress=, cancel=, log="),
 }
 
-#: (RuntimeOptions field, old value) -> the value it runs as now, per cellpose major version (the old value stays
-#: accepted with a notice; what it maps to depends on the installed cellpose, so it is resolved where that is known)
-RENAMED_VALUES = {
-    ("inference", "fast"): {3: "channels_last", 4: "float32"},
-}
-
 
 def warn(old: str, new: str, *, stacklevel: int = 3) -> None:
     """One deprecation notice: ``old`` still works until :data:`REMOVED_IN`; use ``new``."""

@@ -20,7 +20,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ._deprecated import RENAMED_VALUES, warn
 from .errors import InvalidSettingsError
 
 __all__ = [
@@ -352,8 +351,11 @@ def settings_resource_json() -> str:
 
 #: values of ``RuntimeOptions.inference`` (how the network runs; ``segment/_inference.py`` implements them)
 INFERENCE_MODES = ("auto", "onnx", "channels_last", "float32", "cellpose", "compile", "bf16")
-#: deprecated values of ``RuntimeOptions.inference`` -> the mode they run, per cellpose major version
-DEPRECATED_INFERENCE = {old: new for (name, old), new in RENAMED_VALUES.items() if name == "inference"}
+#: deprecated values of ``RuntimeOptions.inference`` (accepted with a DeprecationWarning until
+#: ``_deprecated.REMOVED_IN``) -> the mode they run, per cellpose major version (resolved where that is known)
+DEPRECATED_INFERENCE = {"fast": {3: "channels_last", 4: "float32"}}
+#: the release that drops :data:`DEPRECATED_INFERENCE` (the same as ``_deprecated.REMOVED_IN``; this module is a leaf)
+INFERENCE_ALIASES_REMOVED_IN = "0.3"
 
 
 @dataclass(frozen=True)
@@ -409,7 +411,8 @@ class RuntimeOptions:
                 raise InvalidSettingsError(f"{name} must be an integer >= 1, got {v!r}", key=name, value=v)
         if self.inference in DEPRECATED_INFERENCE:
             modes = " / ".join(f"{m!r} (cellpose {k})" for k, m in DEPRECATED_INFERENCE[self.inference].items())
-            warn(f"inference={self.inference!r}", f"inference={modes}", stacklevel=4)
+            warnings.warn(f"inference={self.inference!r} is deprecated and will be removed in trackmate-cellpose "
+                          f"{INFERENCE_ALIASES_REMOVED_IN}; use inference={modes}", DeprecationWarning, stacklevel=3)
         elif self.inference not in INFERENCE_MODES:
             raise InvalidSettingsError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got "
                                        f"{self.inference!r}", key="inference", value=self.inference)

@@ -132,7 +132,7 @@ def test_only_bridge_imports_the_java_bridge():
     assert _violations([m for m in MODULES if not _in(m, "bridge")], lambda i: i.top in JAVA) == []
 
 
-@pytest.mark.parametrize("leaf, allowed", [("errors", set()), ("settings", {"errors", "_deprecated"}), ("calibration", {"errors"}),
+@pytest.mark.parametrize("leaf, allowed", [("errors", set()), ("settings", {"errors"}), ("calibration", {"errors"}),
                                            ("axes", {"errors", "calibration", "_deprecated"})])
 def test_leaf_modules_import_only_errors(leaf, allowed):
     ok = {f"{PKG}.{a}" for a in allowed}

@@ -93,3 +93,9 @@ def test_onnx_runs_cellpose_4_on_the_cpu():
 def test_explicit_modes_stay_as_asked(mode):
     assert _inference.resolve_inference(mode, 3, "cpu") == mode
     assert _inference.resolve_inference(mode, 4, "cuda") == mode
+
+
+def test_the_renamed_value_goes_in_the_release_of_every_other_deprecation():
+    from trackmate_cellpose import _deprecated, settings
+
+    assert settings.INFERENCE_ALIASES_REMOVED_IN == _deprecated.REMOVED_IN

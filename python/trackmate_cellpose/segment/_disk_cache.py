@@ -12,7 +12,7 @@ Two fixed costs a fresh process pays before its first frame, measured in ``bench
   by a hash of the model file and everything the export depends on (versions of cellpose, torch and this package,
   the export's options), written atomically.
 
-Imports: stdlib; numba and cellpose inside :func:`import_cellpose`; package: _cache, _version.
+Imports: numba (lazily); package: _cache, _version (lazily). cellpose is imported by name (importlib).
 """
 
 from __future__ import annotations
