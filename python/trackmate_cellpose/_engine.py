@@ -170,11 +170,11 @@ def iter_detected(data_tczyx: np.ndarray, settings: DetectorSettings, calibratio
             except FutureTimeout:
                 stop.poll(f"while building the spots of frame {t}")
         pending.popleft()
-        report((total - len(pending) - remaining[0]) / total, f"frame {t}")
+        report((total - len(pending) - remaining) / total, f"frame {t}")
         return fr
 
     step = runtime.frames_per_batch if mode == "2d" else 1
-    remaining = [total]  # frames not yet handed to the pool
+    remaining = total  # frames not yet handed to the pool
     try:
         for k, start in enumerate(range(0, total, step)):
             while pending and pending[0][0] < k - depth:  # bounded: the oldest batches first
@@ -204,7 +204,7 @@ def iter_detected(data_tczyx: np.ndarray, settings: DetectorSettings, calibratio
             del blocks
             for t, (out, index) in zip(batch, outs):
                 pending.append((k, t, pool.submit(post, t, out, index)))
-            remaining[0] -= len(batch)
+            remaining -= len(batch)
             del outs
             while depth == 0 and pending:
                 yield finish_oldest()
