@@ -383,7 +383,7 @@ class RuntimeOptions:
         cellpose's MKLDNN conversions. ``compile``: ``torch.compile`` on top (needs a C++ compiler, one compile
         per tile shape). ``bf16``: bfloat16 arithmetic, fast only on CPUs with native bfloat16; it changes some
         masks. ``auto`` (default): cellpose 3 on a CPU ``onnx`` (else ``channels_last``); cellpose 4 on a CPU
-        ``cellpose`` where the CPU has native bfloat16, else ``float32``; a GPU ``cellpose``. ``onnx``,
+        ``cellpose`` where the CPU has native bfloat16, else ``onnx`` (else ``float32``); a GPU ``cellpose``. ``onnx``,
         ``channels_last`` and ``float32`` give cellpose's own float32 masks (checked by the tests and the
         benchmarks). ``fast`` is a deprecated spelling of ``channels_last`` (cellpose 3) / ``float32`` (cellpose 4).
     pipeline_depth : int

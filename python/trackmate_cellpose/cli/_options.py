@@ -214,9 +214,9 @@ def add_runtime_options(p: argparse.ArgumentParser) -> None:
                    metavar="{" + ",".join(INFERENCE_MODES) + "}",
                    help="how the network runs: auto = the fastest path that gives cellpose's own masks here "
                         "(cellpose 3 on a CPU: onnx, ONNX Runtime; cellpose 4 on a CPU: cellpose's bfloat16 where the "
-                        "CPU has native bfloat16, else float32; a GPU: cellpose). cellpose = cellpose's own path and "
-                        "defaults; float32 = it with float32 weights; channels_last = PyTorch channels_last (cellpose "
-                        "3, CPU); compile = torch.compile (one-time compile, needs a C++ compiler); bf16 = bfloat16 "
+                        "CPU has native bfloat16, else onnx in float32; a GPU: cellpose). cellpose = cellpose's own path "
+                        "and defaults; float32 = it with float32 weights; channels_last = PyTorch channels_last "
+                        "(cellpose 3, CPU); compile = torch.compile (one-time compile, needs a C++ compiler); bf16 = bfloat16 "
                         f"(changes some masks). 'fast' is a deprecated name [{RuntimeOptions.inference}]")
     r.add_argument("--workers", type=int, default=0, metavar="N",
                    help="run frames on a local dask cluster of N worker processes (needs dask[distributed]) [0 = "

@@ -41,7 +41,7 @@ import threading
 import warnings
 from typing import Any
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import DEPRECATED_INFERENCE, INFERENCE_MODES
 
 #: Version of the export code below; part of the graph cache key (bump it when the exported graph changes).
@@ -92,7 +92,8 @@ def resolve_inference(inference: str, major: int, device: str) -> str:
     """The mode that will run: ``"auto"`` made concrete, ``"fast"`` mapped to its new name, a mode that cannot run
     here refused with the reason."""
     if inference not in INFERENCE_MODES and inference not in DEPRECATED_INFERENCE:
-        raise ValueError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {inference!r}")
+        raise InvalidSettingsError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {inference!r}",
+                                   key="inference", value=inference)
     if inference in DEPRECATED_INFERENCE:
         inference = DEPRECATED_INFERENCE[inference][major]
     if inference == "auto":
