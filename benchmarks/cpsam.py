@@ -5,11 +5,12 @@ weights cannot be downloaded here; timings do not depend on the values) and save
 Measured, in one process, interleaved (``--reps``), on ``--tiles`` random 256 x 256 tiles through the adapter's
 network as detection runs it: ``float32`` (cellpose's own PyTorch path, ``use_bfloat16=False``), ``onnx`` (ONNX
 Runtime, float32; the export is not timed, it is cached on disk) and, with ``--bf16``, ``cellpose`` (cellpose 4's
-own default: bfloat16 weights; ~100x slower per matrix product on a CPU without native bfloat16, so off by default
-there). ``--prove`` also runs the export in float64: ONNX's reference evaluator on the exported float64 graph
-against PyTorch's float64 forward of the same network (the full architecture; minutes). Masks: under cellpose 4
-with the tests' tiny trained CP-SAM (``TMCP_TEST_TINY_CPSAM=1 PYTHONPATH=tests/support/cp4``), the default's masks
-against cellpose's own float32 and bfloat16 calls on the bundled 2D+t sample (frames identical, F1, matched IoU).
+own default: bfloat16 weights; ~100x slower per matrix product on a CPU without native bfloat16, so off by default;
+one bfloat16 and one float32 matrix product of a ViT-L layer's size are always timed). ``--prove`` also runs the
+export in float64: ONNX's reference evaluator on the exported float64 graph against PyTorch's float64 forward of
+the same network (the full architecture; minutes). Masks: under cellpose 4 with the tests' tiny trained CP-SAM
+(``TMCP_TEST_TINY_CPSAM=1 PYTHONPATH=tests/support/cp4``), the default's masks against cellpose's own float32 and
+bfloat16 calls on the bundled 2D+t sample (frames identical, F1, matched IoU).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, default=2, help="interleaved repetitions [%(default)s]")
     parser.add_argument("--bf16", action="store_true", help="also time cellpose's own bfloat16 default")
     parser.add_argument("--prove", action="store_true", help="float64: the exported graph against PyTorch")
+    parser.add_argument("--prove-only", action="store_true", help="--prove without the timings")
     parser.add_argument("--skip-masks", action="store_true", help="no tiny-model mask comparison")
 
 
@@ -55,19 +58,61 @@ def full_size_weights(path: Path) -> Path:
     return path
 
 
+def matmul_probe() -> dict[str, float]:
+    """CPU seconds of one 1024 x 1024 by 1024 x 4096 matrix product (a ViT-L MLP layer's shape) in float32 and in
+    bfloat16: what decides between cellpose 4's own bfloat16 default and a float32 path on this CPU."""
+    import torch
+
+    from ._measure import timed
+
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(1024, 1024, generator=gen), torch.rand(1024, 4096, generator=gen)
+    res = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        x, y = a.to(dtype), b.to(dtype)
+        torch.matmul(x[:8], y)  # first call: kernel selection
+        res[f"{str(dtype).removeprefix('torch.')}_cpu_s"] = timed(lambda: torch.matmul(x, y)).cpu
+    return res
+
+
+def prove_float64(net) -> dict[str, float]:
+    """The exported graph run in float64 by ONNX's reference evaluator against PyTorch's float64 forward of the same
+    network: equal to round-off only if the graph computes what the network does (rounding cannot hide a wrong
+    operation in float64). The float64 graph is written to a temporary folder (over 2 GB at full size)."""
+    import onnx
+    import torch
+    from onnx.reference import ReferenceEvaluator
+
+    from trackmate_cellpose.segment import export_onnx
+
+    net64 = copy.deepcopy(net).double().eval()
+    x64 = torch.rand(1, 3, 256, 256, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = net64(x64)[0].numpy()
+    with tempfile.TemporaryDirectory(prefix="tmcp-cpsam64-") as tmp:
+        path, fixed = export_onnx(net64, 4, Path(tmp) / "cpsam64.onnx")
+        del net64
+        if fixed != (3, 256, 256):
+            raise UsageError(f"the network's tiles are {fixed}, this proof feeds 3 x 256 x 256")
+        y = ReferenceEvaluator(onnx.load(str(path))).run(None, {"x": x64.numpy()})[0]
+    return {"max_abs_diff": float(np.abs(y - ref).max()), "max_abs": float(np.abs(ref).max())}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from trackmate_cellpose.segment import CellposeAdapter, cellpose_major_version, cpu_has_native_bf16, export_onnx
+    from trackmate_cellpose.segment import CellposeAdapter, cellpose_major_version, cpu_has_native_bf16
 
     if cellpose_major_version() != 4:
         raise UsageError("this suite measures cellpose 4 (Cellpose-SAM); the installed cellpose is not 4.x")
     out: dict[str, Any] = {"native_bf16": cpu_has_native_bf16(), "load_before": loadavg()}
+    out["matmul_probe"] = matmul_probe()
+    log(f"one 1024 x 1024 x 4096 matrix product: {out['matmul_probe']}")
     tiny = os.environ.get("TMCP_TEST_TINY_CPSAM") == "1"
     if not tiny:
         weights = full_size_weights(args.weights)
         settings = _cases.settings().replace(model_path=str(weights))
-        modes = ["float32", "onnx"] + (["cellpose"] if args.bf16 else [])
+        modes = ["float32"] if args.prove_only else ["float32", "onnx"] + (["cellpose"] if args.bf16 else [])
         nets = {m: CellposeAdapter.get(settings, runtime_device="cpu", inference=m) for m in modes}
         x = torch.rand(args.tiles, 3, 256, 256, generator=torch.Generator().manual_seed(1))
 
@@ -76,26 +121,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             dtype = next(net.parameters()).dtype
             with torch.no_grad():
                 return lambda: net(x.to(dtype))[0].float()
-        outs = {m: call(m)() for m in modes}  # warm-up: the ONNX graph is exported (or loaded) here
-        out["max_abs_diff_vs_float32"] = {m: float((o - outs["float32"]).abs().max()) for m, o in outs.items()}
-        res = interleaved({m: call(m) for m in modes}, args.reps)
-        for m, ts in res.items():
-            out.update(timing_summaries(m, ts))
-            if m != "float32":
-                out[f"float32 / {m} (cpu)"] = paired_ratio(res["float32"], ts, "cpu")
-                out[f"float32 / {m} (wall)"] = paired_ratio(res["float32"], ts, "wall")
-                log(f"float32 / {m}: CPU {fmt_s(out[f'float32 / {m} (cpu)'], 'x', 2)}")
-        if args.prove:
-            import onnx
-            from onnx.reference import ReferenceEvaluator
-
-            net64 = copy.deepcopy(nets["float32"].model.net).double().eval()
-            graph, fixed = export_onnx(net64, 4)
-            x64 = torch.rand(1, *fixed, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-            with torch.no_grad():
-                ref = net64(x64)[0].numpy()
-            y = ReferenceEvaluator(onnx.load_from_string(graph)).run(None, {"x": x64.numpy()})[0]
-            out["float64_proof"] = {"max_abs_diff": float(np.abs(y - ref).max()), "max_abs": float(np.abs(ref).max())}
+        if not args.prove_only:
+            outs = {m: call(m)() for m in modes}  # warm-up: the ONNX graph is exported (or loaded) here
+            out["max_abs_diff_vs_float32"] = {m: float((o - outs["float32"]).abs().max()) for m, o in outs.items()}
+            out["max_abs_float32"] = float(outs["float32"].abs().max())
+            res = interleaved({m: call(m) for m in modes}, args.reps)
+            for m, ts in res.items():
+                out.update(timing_summaries(m, ts))
+                if m != "float32":
+                    out[f"float32 / {m} (cpu)"] = paired_ratio(res["float32"], ts, "cpu")
+                    out[f"float32 / {m} (wall)"] = paired_ratio(res["float32"], ts, "wall")
+                    log(f"float32 / {m}: CPU {fmt_s(out[f'float32 / {m} (cpu)'], 'x', 2)}")
+        if args.prove or args.prove_only:
+            args.checkpoint(out)  # the timings are kept if the proof runs out of time or memory
+            out["float64_proof"] = prove_float64(nets["float32"].model.net)
             log(f"float64 proof: {out['float64_proof']}")
     elif not args.skip_masks:
         from trackmate_cellpose import RuntimeOptions, detect
@@ -118,6 +157,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"native bfloat16: {results['native_bf16']}; load {results['load_before']} -> {results['load_after']}"]
+    if "matmul_probe" in results:
+        p = results["matmul_probe"]
+        lines.append(f"- one 1024 x 1024 x 4096 matrix product: float32 {p['float32_cpu_s']:.2f} CPU-s, bfloat16 "
+                     f"{p['bfloat16_cpu_s']:.2f} CPU-s")
     for m in ("float32", "onnx", "cellpose"):
         if f"{m}_cpu_s" in results:
             r = results.get(f"float32 / {m} (cpu)")

@@ -12,7 +12,11 @@ Part B, the loop: ``--frames`` time points through ``detect`` pipelined (``pipel
 (``0``) against a bare loop of ``CellposeModel.eval(do_3D=True)`` per time point, interleaved (``--reps``), with
 every time point's masks compared (F1, matched IoU: on a GPU bit-identity is not promised). Part C (``--cli``): the
 cellpose command line on one 512 x 512 frame (what TrackMate-Cellpose runs for every Preview) against ``detect`` on
-the same frame, warm, on the same card.
+the same frame, warm, on the same card. Part D (``--movies``, run first: the cheapest): the ``pipeline`` suite's table
+on the card (pipelined vs sequential vs a bare ``eval`` loop on 2D+t and 3D movies, masks compared).
+
+One command for a GPU machine: ``python -m benchmarks gpu --cli`` (not yet timed on a card: each part's results
+are saved as it ends, so a run stopped by a time limit keeps what it measured). Without a GPU it stops at once with a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _cases
+from . import _cases, pipeline
 from ._measure import RssSampler, fmt_s, interleaved, loadavg, log, paired_ratio, timing_summaries
 
 NAME = "gpu"
@@ -39,9 +43,11 @@ Z_UM = 1.25  # the tutorial's anisotropy 2.5 at 0.5 um pixels
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda", help="cuda, mps or cpu [%(default)s]")
     parser.add_argument("--shape", default="86x1024x1024", help="ZxYxX of the stack [%(default)s]")
-    parser.add_argument("--frames", type=int, default=3, help="time points of part B [%(default)s]")
-    parser.add_argument("--reps", type=int, default=2, help="repetitions of part B [%(default)s]")
+    parser.add_argument("--frames", type=int, default=2, help="time points of part B [%(default)s]")
+    parser.add_argument("--reps", type=int, default=1, help="repetitions of part B [%(default)s]")
     parser.add_argument("--cli", action="store_true", help="part C: cellpose's command line per Preview")
+    parser.add_argument("--movies", default=pipeline.DEFAULT_MOVIES,
+                        help="part D: the pipeline table's movies on the card ('' skips it) [%(default)s]")
 
 
 def _gpu_peak_mb(device: str) -> float:
@@ -100,6 +106,10 @@ def stages(adapter, stack: np.ndarray, mode: str, settings, device: str) -> dict
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    z, y, x = _cases.parse_shape(args.shape, 3, "--shape")
+    movies = pipeline.check_movies(args.movies)
+    pipeline.check_device(args.device)  # before cellpose's import: a machine without the GPU is told at once
+
     import torch
     from cellpose import models
 
@@ -107,11 +117,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from trackmate_cellpose.data import synthetic_stack_tutorial
     from trackmate_cellpose.segment import CellposeAdapter
 
-    z, y, x = _cases.parse_shape(args.shape, 3, "--shape")
     settings = _cases.settings(15.0, use_gpu=args.device != "cpu")
     device = args.device
     out: dict[str, Any] = {"device": device, "shape": [z, y, x], "load_before": loadavg(),
                            "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "none"}
+    if movies:
+        log(f"part D: the pipeline table on {device}")
+        out["table"] = pipeline.measure(movies, _cases.settings(), device=device, reps=1,
+                                        checkpoint=lambda rows: args.checkpoint({**out, "table": rows}))
     adapter = CellposeAdapter.get(settings, runtime_device=device)
     out["inference"] = adapter.inference
     stacks = [synthetic_stack_tutorial((z, y, x), seed=15 + t)[0] for t in range(max(1, args.frames))]
@@ -205,4 +218,6 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{lp['pipelined_vs_bare']}")
     if "preview" in results:
         lines.append(f"Preview: cellpose CLI / ours {fmt_s(results['preview']['cli / ours (wall)'], 'x', 1)}")
+    if results.get("table"):
+        lines.append("\n" + pipeline.markdown({"rows": results["table"]}))
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The pipelined detection loop against the sequential one and a bare ``CellposeModel.eval`` loop, on the CPU.
+"""The pipelined detection loop against the sequential one and a bare ``CellposeModel.eval`` loop (CPU or GPU).
 
 Three cases on the same movie, in one process, interleaved (``--reps``), after a warm-up of each: ``pipelined``
 (``detect`` with ``RuntimeOptions(pipeline_depth=1)``, the default: masks, ROIs and meshes built in threads while
@@ -6,7 +6,8 @@ the network runs on the next frames), ``sequential`` (``pipeline_depth=0``) and 
 ``CellposeModel.eval`` per frame, or per 3D time point, on an independently loaded copy of the model with
 cellpose's own defaults; masks only, no spots). Every frame's masks are compared with the bare loop's
 (``frames_identical``, F1, matched IoU) and the pipelined with the sequential run's. Movies: ``2d:TxYxX`` (synthetic
-2D+t) and ``3d:TxZxYxX`` (synthetic 3D+t, anisotropy 2).
+2D+t) and ``3d:TxZxYxX`` (synthetic 3D+t, anisotropy 2). ``--device cuda`` runs ours and the bare loop on the GPU
+(the ``gpu`` suite runs this table there too).
 
 Under cellpose 4 the bare loop runs cellpose's own default, bfloat16 weights: on a CPU without native bfloat16
 that is ~100x slower per matrix product, so ``--bare-float32`` (default under cellpose 4) loads it with
@@ -31,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, default=2, help="interleaved repetitions [%(default)s]")
     parser.add_argument("--frames-per-batch", type=int, default=2, help="2D frames per network call [%(default)s]")
     parser.add_argument("--inference", default="auto", help="RuntimeOptions.inference of ours [%(default)s]")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or mps: where both sides run [%(default)s]")
     parser.add_argument("--model", default="", help="a model file (default: the tests' model for the cellpose)")
     parser.add_argument("--bare-float32", choices=("auto", "yes", "no"), default="auto",
                         help="cellpose 4: the bare loop with float32 weights (auto: where the CPU has no native "
@@ -65,44 +67,72 @@ def bare_loop(model, frames: np.ndarray, axes: str, settings) -> Any:
     return lambda: [np.asarray(model.eval(f, **kw)[0]) for f in frames]
 
 
+def check_movies(text: str) -> list[str]:
+    """The ``--movies`` list, each checked (``2d:TxYxX`` or ``3d:TxZxYxX``)."""
+    specs = [s.strip() for s in text.split(",") if s.strip()]
+    for s in specs:
+        if s.partition(":")[0] not in ("2d", "3d"):
+            raise UsageError(f"unknown movie {s!r}: expected 2d:TxYxX or 3d:TxZxYxX")
+    return specs
+
+
+def check_device(device: str) -> None:
+    """Refuse a GPU the machine does not have, naming it (before any measurement)."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no CUDA GPU on this machine (--device cpu checks the script)")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("--device mps: torch sees no MPS device on this machine")
+    if device not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {device!r}: expected cpu, cuda or mps")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    specs = check_movies(args.movies)
+    check_device(args.device)
+    settings = _cases.settings()
+    if args.model:
+        settings = settings.replace(model_path=args.model)
+    rows = measure(specs, settings, device=args.device, inference=args.inference,
+                   frames_per_batch=args.frames_per_batch, reps=args.reps, bare_float32=args.bare_float32,
+                   checkpoint=lambda rows: args.checkpoint({"rows": rows}))
+    return {"rows": rows}
+
+
+def measure(specs: list[str], settings, *, device: str = "cpu", inference: str = "auto", frames_per_batch: int = 2,
+            reps: int = 2, bare_float32: str = "auto", checkpoint=None) -> list[dict[str, Any]]:
+    """One row per movie: ours pipelined and sequential against the bare loop on ``device``, masks compared."""
     import torch
     from cellpose import models
 
     from trackmate_cellpose import RuntimeOptions, detect
     from trackmate_cellpose.segment import cpu_has_native_bf16
 
-    specs = [s.strip() for s in args.movies.split(",") if s.strip()]
-    for s in specs:
-        kind = s.partition(":")[0]
-        if kind not in ("2d", "3d"):
-            raise UsageError(f"unknown movie {s!r}: expected 2d:TxYxX or 3d:TxZxYxX")
-    settings = _cases.settings()
-    if args.model:
-        settings = settings.replace(model_path=args.model)
+    settings = settings.replace(use_gpu=device != "cpu")
     major = _cases.cellpose_major()
     kw: dict[str, Any] = {}
-    if major == 4:
-        f32 = args.bare_float32 == "yes" or (args.bare_float32 == "auto" and not cpu_has_native_bf16())
+    if major == 4:  # cellpose's own default is bfloat16; on a CPU without native bfloat16 the bare loop is float32
+        f32 = bare_float32 == "yes" or (bare_float32 == "auto" and device == "cpu" and not cpu_has_native_bf16())
         kw["use_bfloat16"] = not f32
-    bare_model = models.CellposeModel(gpu=False, device=torch.device("cpu"), pretrained_model=settings.model_path,
-                                      **kw)
+    bare_model = models.CellposeModel(gpu=device != "cpu", device=torch.device(device),
+                                      pretrained_model=settings.model_path, **kw)
     cal = _cases.calibration()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in specs:
         frames, axes = movie(spec)
-        row: dict[str, Any] = {"movie": spec, "cellpose_major": major, "inference": args.inference,
+        row: dict[str, Any] = {"movie": spec, "device": device, "cellpose_major": major, "inference": inference,
                                "bare_dtype": "bfloat16" if kw.get("use_bfloat16", major == 4) else "float32",
                                "native_bf16": cpu_has_native_bf16(), "load_before": loadavg()}
 
         def ours(depth: int):
-            rt = RuntimeOptions(device="cpu", inference=args.inference, pipeline_depth=depth,
-                                frames_per_batch=args.frames_per_batch)
+            rt = RuntimeOptions(device=device, inference=inference, pipeline_depth=depth,
+                                frames_per_batch=frames_per_batch)
             return lambda: [fr.labels for fr in detect(frames, settings, axes=axes, calibration=cal, runtime=rt).frames]
 
         cases = {"bare": bare_loop(bare_model, frames, axes, settings), "sequential": ours(0), "pipelined": ours(1)}
         log(f"{spec}: warm-up")
-        res = interleaved(cases, args.reps, warmup=1)
+        res = interleaved(cases, reps, warmup=1)
         for name, ts in res.items():
             row.update(timing_summaries(name, ts))
         for name in ("sequential", "pipelined"):
@@ -118,8 +148,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{fmt_s(row['bare / pipelined (wall)'], 'x', 2)}; sequential/pipelined wall "
             f"{fmt_s(row['sequential / pipelined (wall)'], 'x', 2)}; vs bare {row['pipelined_vs_bare']}")
         rows.append(row)
-        args.checkpoint({"rows": rows})
-    return {"rows": rows}
+        if checkpoint is not None:
+            checkpoint(rows)
+    return rows
 
 
 def markdown(results: dict[str, Any]) -> str:

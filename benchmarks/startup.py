@@ -1,6 +1,6 @@
 """End to end from process start: ``python -m trackmate_cellpose run`` against a bare cellpose script.
 
-Both are fresh processes on the same small movie (default 8 frames of 192 x 224, the issue #24 case): ours reads
+Both are fresh processes on the same small movie (default 8 frames of 192 x 224): ours reads
 the TIFF, detects, tracks and writes its files (``--formats xml,labels``); the bare script imports cellpose, loads
 the model, runs one ``CellposeModel.eval`` on the frames (a list) and writes one label TIFF per frame. Wall and CPU
 time of each child process, interleaved, ``--reps`` times. ``ours (cold cache)`` runs with an empty package cache

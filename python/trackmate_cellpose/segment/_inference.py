@@ -190,8 +190,10 @@ def _autocast_bf16(forward, device: str):
     return run
 
 
-def export_onnx(net, major: int) -> tuple[bytes, tuple[int, ...] | None]:
-    """Export a cellpose network (as loaded, in its own dtype) to an ONNX graph with outputs ``y`` and ``style``.
+def export_onnx(net, major: int, path: str | os.PathLike | None = None) -> tuple[Any, tuple[int, ...] | None]:
+    """Export a cellpose network (as loaded, in its own dtype) to an ONNX graph with outputs ``y`` and ``style``:
+    its bytes, or with ``path`` the file written there (a graph over protobuf's 2 GB, e.g. the full-size
+    Cellpose-SAM in float64, keeps its weights in external data files beside it).
 
     cellpose 3's CPnet: dynamic batch, height and width. Its style vector is an average pool whose kernel is the
     whole (shape-dependent) feature map, which ONNX cannot express with dynamic shapes: during the export only, that
@@ -240,7 +242,7 @@ def export_onnx(net, major: int) -> tuple[bytes, tuple[int, ...] | None]:
         fixed = (3, bsize, bsize)
         example = torch.zeros(2, *fixed, dtype=dtype)
         dyn = {0: "batch"}
-    buf = io.BytesIO()
+    buf = io.BytesIO() if path is None else os.fspath(path)
     hooks = dict(net._forward_pre_hooks)
     net._forward_pre_hooks.clear()  # the export's trace is not a network batch: no progress tick
     wrapped = vars(net).pop("forward", None)  # trace the network's own forward, not a wrapper
@@ -258,7 +260,7 @@ def export_onnx(net, major: int) -> tuple[bytes, tuple[int, ...] | None]:
             net.forward = wrapped
         net._forward_pre_hooks.update(hooks)
         net.train(was_training)
-    return buf.getvalue(), fixed
+    return (buf.getvalue() if path is None else path), fixed
 
 
 def ort_session(graph, threads: int | None = None):
