@@ -328,11 +328,12 @@ class CellposeAdapter:
         return np.asarray(masks).reshape(want)
 
 
-@dataclass
+@dataclass(eq=False)
 class NetworkOutput:
     """What :meth:`CellposeAdapter.run_network` hands to :meth:`CellposeAdapter.masks`: cellpose's flows ``dp``
     (D, N, Y', X') and cell probability (N, Y', X') for N frames (mode "2d") or one stack of N planes, at the
-    network's output size (Y', X' differ from the image's with RESAMPLE off), and cellpose's recorded call."""
+    network's output size (Y', X' differ from the image's with RESAMPLE off), and cellpose's recorded call.
+    Compared and hashed by identity (its arrays have no single truth value)."""
 
     mode: str
     n: int
