@@ -119,8 +119,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def call(m: str):
             net = nets[m].model.net
             dtype = next(net.parameters()).dtype
-            with torch.no_grad():
-                return lambda: net(x.to(dtype))[0].float()
+
+            def forward():
+                with torch.no_grad():  # as cellpose runs it: no autograd graph
+                    return net(x.to(dtype))[0].float()
+            return forward
         if not args.prove_only:
             outs = {m: call(m)() for m in modes}  # warm-up: the ONNX graph is exported (or loaded) here
             out["max_abs_diff_vs_float32"] = {m: float((o - outs["float32"]).abs().max()) for m, o in outs.items()}
