@@ -6,6 +6,8 @@ the model, runs one ``CellposeModel.eval`` on the frames (a list) and writes one
 time of each child process, interleaved, ``--reps`` times. ``ours (cold cache)`` runs with an empty package cache
 (a first run on a machine: numba compiles cellpose's dynamics, the network is exported to ONNX), ``ours`` with the
 cache the first runs filled (every later run). The masks of the last repetition are compared frame by frame.
+Under cellpose 4 the bare script loads float32 weights where the CPU has no native bfloat16 (``--bare-float32``):
+ours then runs float32 too, and cellpose's bfloat16 default would be ~100x slower per matrix product.
 Under cellpose 4 run with ``TMCP_TEST_TINY_CPSAM=1 PYTHONPATH=tests/support/cp4`` (the tests' tiny Cellpose-SAM);
 both children inherit it.
 """
@@ -28,9 +30,10 @@ BARE_SCRIPT = """
 import sys
 import numpy as np, tifffile
 from cellpose import models
-model_path, movie, out, diameter, major = sys.argv[1:6]
+model_path, movie, out, diameter, major, bf16 = sys.argv[1:7]
 frames = list(tifffile.imread(movie))
-model = models.CellposeModel(gpu=False, pretrained_model=model_path)
+extra = {"use_bfloat16": bf16 == "1"} if major == "4" else {}
+model = models.CellposeModel(gpu=False, pretrained_model=model_path, **extra)
 kw = dict(diameter=float(diameter), flow_threshold=0.4, cellprob_threshold=0.0, min_size=15)
 if major == "3":
     kw["channels"] = [0, 0]
@@ -43,6 +46,15 @@ for i, m in enumerate(masks):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--movie", default="8x192x224", help="TxYxX of the synthetic movie [%(default)s]")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions [%(default)s]")
+    parser.add_argument("--bare-float32", choices=("auto", "yes", "no"), default="auto",
+                        help="cellpose 4: the bare script with float32 weights (auto: where the CPU has no native "
+                             "bfloat16, as ours then runs) [%(default)s]")
+
+
+def _native_bf16() -> bool:
+    from trackmate_cellpose.segment import cpu_has_native_bf16
+
+    return cpu_has_native_bf16()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -60,6 +72,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         (work / "bare.py").write_text(BARE_SCRIPT)
         model = _cases.model_path()
         major = str(_cases.cellpose_major())
+        bf16 = major == "4" and (args.bare_float32 == "no" or (args.bare_float32 == "auto" and _native_bf16()))
         diameter_px = 10.0 / _cases.PX_UM
         env = child_env()
         warm, cold = work / "cache-warm", work / "cache-cold"
@@ -80,11 +93,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def bare() -> None:
             (work / "bare").mkdir(exist_ok=True)
             subprocess.run([sys.executable, str(work / "bare.py"), model, str(path), str(work / "bare"),
-                            str(diameter_px), major], check=True, env=env, capture_output=True)
+                            str(diameter_px), major, "1" if bf16 else "0"], check=True, env=env, capture_output=True)
 
         ours(warm, True)()  # fills the warm cache
         row: dict[str, Any] = {"movie": [t, y, x], "cellpose_major": int(major), "model": Path(model).name,
-                               "load_before": loadavg()}
+                               "bare_dtype": "bfloat16" if bf16 else "float32", "load_before": loadavg()}
         cases = {"bare": bare, "ours": ours(warm, False), "ours (cold cache)": ours(cold, True)}
         res = interleaved(cases, args.reps)
         for name, ts in res.items():

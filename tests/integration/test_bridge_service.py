@@ -138,14 +138,9 @@ settings = to_java_map(DetectorSettings(diameter=12.5))
 shape = jpype.JArray(jpype.JLong)([1, 1, 8, 6])
 if mode == "fake":
     set_detect_function(fake_detect)
-    set_runtime_options(RuntimeOptions(frames_per_batch=2, pipeline_depth=0))
-    s = H.run(settings, 3, 5, shape, 1 << 30)
-    out["ok"] = {"events": [str(e) for e in s.events], "failure": _s(s.failure), "seen": list(seen)}
-    seen.clear()
     set_runtime_options(RuntimeOptions(frames_per_batch=2))
     s = H.run(settings, 3, 5, shape, 1 << 30)
-    out["pipelined"] = {"failure": _s(s.failure), "shapes": [x["shape"][0] for x in seen],
-                        "frames_done": int(s.framesDone)}
+    out["ok"] = {"events": [str(e) for e in s.events], "failure": _s(s.failure), "seen": list(seen)}
     seen.clear()
     bad = to_java_map(DetectorSettings(model="CUSTOM", model_path="/x/boom.pth"))
     s = H.run(bad, 0, 2, shape, 1 << 30)
@@ -235,13 +230,6 @@ def test_frames_cross_in_bulk_with_calibration_and_offsets(fake_results):
     assert [s["frame_offset"] for s in seen] == [3, 5, 7]
     assert all(s["origin"] == [10, 20, 0] and s["cal"] == [0.5, 5.0] and s["unit"] == "um" for s in seen)
     assert seen[0]["diameter"] == 12.5
-
-
-def test_a_pipelined_engine_gets_two_network_batches_per_call(fake_results):
-    # pipeline_depth > 0 (the default): 2 batches of frames_per_batch=2 per detect call, so that the engine can run
-    # the network of the second while the first one's ROIs are built
-    p = fake_results["pipelined"]
-    assert p["failure"] is None and p["shapes"] == [4, 1] and p["frames_done"] == 5
 
 
 def test_detections_reach_the_java_sink_per_frame(fake_results):

@@ -22,12 +22,6 @@ from ..settings import DetectorSettings, RuntimeOptions
 #: ``detect``-compatible callable (tests substitute a fake engine); called with ``origin_xyz=``, ``frame_offset=``, ``progress=``, ``cancel=`` and ``log=``.
 DetectFn = Callable[..., Any]
 
-#: 2D network batches (of ``frames_per_batch`` frames) handed to one detect call when the engine pipelines
-#: (``pipeline_depth > 0``): it runs the network of the second while the first one's masks and ROIs are built (a call
-#: of one batch would leave nothing to overlap). Cancel is still checked per network batch inside the call. A 3D call
-#: already holds ``frames_per_batch`` time points, one network call each.
-CALL_BATCHES_2D = 2
-
 _detect_fn: DetectFn | None = None
 _runtime = RuntimeOptions()
 _call_lock = threading.Lock()
@@ -160,8 +154,6 @@ def run_request(request: Any, sink: Any, detect_fn: DetectFn, runtime: RuntimeOp
     first = int(request.firstFrame())
     origin = tuple(int(v) for v in request.originXYZ())
     batch = max(1, runtime.frames_per_batch)
-    if not request.is3D() and runtime.pipeline_depth > 0:
-        batch *= CALL_BATCHES_2D  # the engine's pipeline overlaps the network batches of one call
     if runtime.workers > 0 or runtime.scheduler:
         batch = n  # one call, so that dask spreads the whole interval over its workers
     sink.log(f"Cellpose advanced (Python): {n} frame(s) from frame {first}, origin {origin} px, "
