@@ -18,7 +18,8 @@ Each mode is named by what it does; the numbers behind the defaults are in ``ben
   run by ONNX Runtime's CPU kernels, in float32. The exported graph is kept on disk
   (:class:`~trackmate_cellpose.segment._disk_cache.OnnxGraphCache`), so only the first process with a model pays
   the export. The graph is checked against PyTorch in float64 (where rounding cannot hide a wrong operation) by
-  ``tests/integration/test_engine_speed.py`` and, for the full-size Cellpose-SAM, ``benchmarks/cpsam.py``.
+  the tests for the bundled cellpose-3 network and the tiny test Cellpose-SAM; ``python -m benchmarks cpsam
+  --prove-only`` runs the same check on the full-size Cellpose-SAM (ViT-L) architecture.
 * ``"channels_last"`` (cellpose 3 only): float32 weights in PyTorch's ``channels_last`` memory format with
   cellpose's MKLDNN conversions off: every convolution runs as one oneDNN kernel on NHWC data. Cellpose 4's
   transformer has no convolution layout to change; asking for it there is refused with that reason.
