@@ -44,6 +44,13 @@ MODEL_QUALITY = {
 TEST_MODEL = TINY_CPSAM if CELLPOSE_MAJOR == 4 else bundled_test_model_path()
 os.environ["TMCP_TEST_MODEL"] = str(TEST_MODEL)
 
+# The package's cache (exported ONNX graphs, numba's compiled cellpose dynamics, glue jars) goes to one folder per
+# test run, never to $HOME; processes the tests start inherit it. A test that needs a cache of its own sets its own.
+if "TRACKMATE_CELLPOSE_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["TRACKMATE_CELLPOSE_CACHE"] = tempfile.mkdtemp(prefix="tmcp-test-cache-")
+
 if CELLPOSE_MAJOR == 4:
     # Real cellpose-4 code with the tiny test encoder, in this process and in every process a test starts (CLI
     # subprocesses, dask workers, a Fiji started from Python): tests/support/cp4/sitecustomize.py does it there.

@@ -1,9 +1,10 @@
 """The detection engine behind :func:`trackmate_cellpose.detect`.
 
-Drives the cellpose adapter frame batch by frame batch (2D) or time point by time point (3D), cleans the labels and
-hands them to ``geometry`` to build TrackMate detections. Progress is reported between batches and inside network
-work; cancel is checked at the same places, and asked from a helper thread that stops the work anywhere else
-(``_cancel.interruptible``).
+Drives the cellpose adapter frame batch by frame batch (2D) or time point by time point (3D) as a pipeline: the
+network runs in the calling thread while a pool of threads turns the previous frames' flows into cellpose's masks,
+cleans the labels and hands them to ``geometry`` to build TrackMate detections (:func:`iter_detected`). Progress is
+reported inside network work and as frames finish; cancel is checked at the same places, and asked from a helper
+thread that stops the calling thread's work anywhere else (``_cancel.interruptible``).
 
 Imports: numpy; package: _call, _cancel, _input, calibration, errors, results, segment, settings, geometry (lazily).
 """
@@ -11,6 +12,11 @@ Imports: numpy; package: _call, _cancel, _input, calibration, errors, results, s
 from __future__ import annotations
 
 import math
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -34,6 +40,10 @@ IN_CALL_PROGRESS_CAP = 0.95
 BLANK_CELLPROB = -10.0
 #: Stitch threshold for ``iou_threshold <= 0`` in 2D+Z: "any overlap" (cellpose reads 0 as "do not stitch").
 ANY_OVERLAP_IOU = 1e-6
+#: Most threads building masks and spots beside the network (more gain nothing: the network holds the cores too).
+MAX_POST_THREADS = 4
+#: Seconds between two looks at the caller's cancel while the calling thread waits for a frame's post-processing.
+WAIT_POLL_S = 0.1
 
 
 def _is_blank(block: np.ndarray) -> bool:
@@ -56,16 +66,56 @@ def _net_batches_estimate(mode: str, zyx: tuple[int, int, int], rescale: float, 
     return max(1, math.ceil(planes / tile_batch))
 
 
-def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibration: Calibration, *,
-                   frames: Sequence[int], runtime: RuntimeOptions, adapter: Any,
-                   progress: Callable[[float, str], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Segment ``frames`` of a channel-selected TCZYX array; yield ``(t, labels, cellprob)`` per frame, in order.
+class _Stop:
+    """The cancel state one detection shares with its post-processing threads.
+
+    The caller's ``cancel()`` is asked in the caller's thread only (a Fiji's ``isCanceled`` is a Java call); the
+    threads see the answer through :meth:`check`, called between their stages.
+    """
+
+    def __init__(self, cancel: Callable[[], bool] | None) -> None:
+        self._cancel = cancel
+        self._event = threading.Event()
+
+    def poll(self, where: str) -> None:
+        """Caller's thread: ask the caller, raise Cancelled if it wants to stop."""
+        if self._event.is_set() or (self._cancel is not None and self._cancel()):
+            self._event.set()
+            raise Cancelled(f"cancelled {where}")
+
+    def set(self) -> None:
+        self._event.set()
+
+    def stopped(self) -> bool:
+        """Any thread: whether the detection is being stopped."""
+        return self._event.is_set()
+
+    def check(self, where: str) -> None:
+        """Any thread: raise Cancelled once the detection is being stopped."""
+        if self._event.is_set():
+            raise Cancelled(f"cancelled {where}")
+
+
+def iter_detected(data_tczyx: np.ndarray, settings: DetectorSettings, calibration: Calibration, *,
+                  frames: Sequence[int], runtime: RuntimeOptions, adapter: Any,
+                  make_frame: Callable[[int, np.ndarray, np.ndarray], FrameResult],
+                  progress: Callable[[float, str], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> Iterator[FrameResult]:
+    """Segment ``frames`` of a channel-selected TCZYX array; yield one ``make_frame(t, labels, cellprob)`` per frame,
+    in frame order.
 
     ``labels`` are cleaned (CELL_MIN_SIZE applied on the original grid after stitching; one id per connected object
-    in 3D; renumbered 1..n); ``cellprob`` is cellpose's cell-probability map at the original size. Each batch's
-    frames are yielded as soon as cellpose is done with them, so that a caller can turn them into spots and drop the
-    cell-probability maps before the next batch (peak memory grows with the batch, not the movie).
+    in 3D; renumbered 1..n); ``cellprob`` is cellpose's cell-probability map at the original size.
+
+    Pipelined: the network runs in the calling thread, batch after batch (``runtime.frames_per_batch`` 2D frames
+    in one cellpose call, or one 3D time point); each frame's post-processing (cellpose's flow dynamics and masks,
+    the clean-up, ``make_frame``: ROIs or meshes) runs in a pool of threads, while the network works on the next
+    batches. At most ``runtime.pipeline_depth`` batches run ahead of the oldest frame not yet yielded (memory grows
+    with the depth, not the movie); depth 0 runs each batch's post-processing before the next network call. The
+    masks are cellpose's own either way (:meth:`CellposeAdapter.masks` replays ``eval``'s own mask call).
+    Progress and the caller's cancel are handled in the calling thread only; cancel is checked before each network
+    call, inside it (per network batch) and while waiting for post-processing, and the threads stop at their next
+    stage.
     """
     n_t, n_c, n_z, n_y, n_x = data_tczyx.shape
     is_3d = n_z > 1
@@ -79,66 +129,113 @@ def iter_segmented(data_tczyx: np.ndarray, settings: DetectorSettings, calibrati
     check_run_limits(settings, calibration, data_tczyx.shape, diam_mean=adapter.diam_mean,
                      frames_per_batch=runtime.frames_per_batch)
     total = len(frames)
+    shape = (n_z, n_y, n_x) if is_3d else (n_y, n_x)
+    stop = _Stop(cancel)
+    reported = 0.0
 
-    def check_cancel(where: str) -> None:
-        if cancel is not None and cancel():
-            raise Cancelled(f"cancelled {where}")
+    def report(fraction: float, msg: str) -> None:  # monotonic: the network runs ahead of finished frames
+        nonlocal reported
+        if progress is not None and fraction >= reported:
+            reported = fraction
+            progress(min(1.0, fraction), msg)
 
     def ticker(done_frames: float, per_call: int, n_in_call: int, msg: str):
         count = 0
 
         def on_batch() -> None:
             nonlocal count
-            check_cancel(msg)
+            stop.poll(msg)
             count += 1
-            if progress is not None:
-                inner = min(IN_CALL_PROGRESS_CAP, count / per_call)
-                progress(min(1.0, (done_frames + inner * n_in_call) / total), msg)
+            inner = min(IN_CALL_PROGRESS_CAP, count / per_call)
+            report((done_frames + inner * n_in_call) / total, msg)
         return on_batch
 
-    step = runtime.frames_per_batch if mode == "2d" else 1
-    for start in range(0, total, step):
-        batch = list(frames[start:start + step])
-        check_cancel(f"before frame {batch[0]}")
-        blocks = [data_tczyx[t] for t in batch]  # checked finite by prepare_input
-        live = [i for i, b in enumerate(blocks) if not _is_blank(b)]
-        labels_list: list[np.ndarray | None] = [None] * len(batch)
-        prob_list: list[np.ndarray | None] = [None] * len(batch)
-        msg = (f"frames {batch[0]}-{batch[-1]}" if len(batch) > 1 else f"frame {batch[0]}")
-        if live:
-            if mode == "2d":
-                x = np.stack([blocks[i][:, 0] for i in live]).transpose(0, 2, 3, 1).astype(np.float32)
-            else:
-                x = blocks[live[0]].transpose(1, 2, 3, 0).astype(np.float32)
-            per_call = _net_batches_estimate(mode, (n_z, n_y, n_x), rescale, anisotropy,
-                                             runtime.tile_batch_size, n=len(live))
+    def post(t: int, out: Any, index: int | None) -> FrameResult:
+        """One frame, in a pool thread: cellpose's masks, the clean-up, the frame's spots.
+
+        Stopped wherever it is once the detection is stopped (cellpose's dynamics, a large frame's meshes ask nothing
+        for a long time): the same helper thread as the caller's own work (``_cancel.interruptible``)."""
+        with interruptible(stop.stopped):
+            return post_frame(t, out, index)
+
+    def post_frame(t: int, out: Any, index: int | None) -> FrameResult:
+        stop.check(f"before the masks of frame {t}")
+        if out is None:
+            lab, prob = np.zeros(shape, np.int32), np.full(shape, BLANK_CELLPROB, np.float32)
+        else:
             try:
-                masks, cellprob = adapter.eval(
-                    x, mode=mode, settings=settings, diameter_px=diameter_px, anisotropy=anisotropy,
-                    tile_batch_size=runtime.tile_batch_size,
-                    on_batch=ticker(start, per_call, len(batch), msg))
+                lab = adapter.masks(out, index).reshape(shape)
             except SegmentationError as e:
-                raise SegmentationError(str(e), frame=batch[live[0]], settings=settings) from e
-            if mode == "2d":
-                for j, i in enumerate(live):
-                    labels_list[i], prob_list[i] = masks[j], cellprob[j]
-            else:
-                labels_list[live[0]], prob_list[live[0]] = masks, cellprob
-        done = []
-        for i, t in enumerate(batch):
-            shape = (n_z, n_y, n_x) if is_3d else (n_y, n_x)
-            raw = labels_list[i]
-            if raw is None:
-                done.append((t, np.zeros(shape, np.int32), np.full(shape, BLANK_CELLPROB, np.float32)))
-                continue
-            lab = raw.reshape(shape)
+                raise SegmentationError(str(e), frame=t, settings=settings) from e
+            prob = out.cellprob(index).reshape(shape)
+            stop.check(f"before cleaning the labels of frame {t}")
             lab = clean_labels(lab, min_size=settings.min_size, split=is_3d)
-            done.append((t, lab, prob_list[i].reshape(shape)))
-        # drop this batch's network input and raw outputs before handing frames out (only ``done`` stays alive)
-        blocks = labels_list = prob_list = x = masks = cellprob = None
-        if progress is not None:
-            progress(min(1.0, (start + len(batch)) / total), msg)
-        yield from done
+        stop.check(f"before the spots of frame {t}")
+        return make_frame(t, lab, prob)
+
+    depth = runtime.pipeline_depth
+    pool = ThreadPoolExecutor(max_workers=post_threads(), thread_name_prefix="tmcp-post")
+    pending: deque[tuple[int, int, Future]] = deque()  # (batch number, frame, its post-processing), in frame order
+
+    def finish_oldest() -> FrameResult:
+        _, t, fut = pending[0]
+        while True:
+            try:
+                fr = fut.result(timeout=WAIT_POLL_S)
+                break
+            except FutureTimeout:
+                stop.poll(f"while building the spots of frame {t}")
+        pending.popleft()
+        report((total - len(pending) - remaining) / total, f"frame {t}")
+        return fr
+
+    step = runtime.frames_per_batch if mode == "2d" else 1
+    remaining = total  # frames not yet handed to the pool
+    try:
+        for k, start in enumerate(range(0, total, step)):
+            while pending and pending[0][0] < k - depth:  # bounded: the oldest batches first
+                yield finish_oldest()
+            batch = list(frames[start:start + step])
+            stop.poll(f"before frame {batch[0]}")
+            blocks = [data_tczyx[t] for t in batch]  # checked finite by prepare_input
+            live = [i for i, b in enumerate(blocks) if not _is_blank(b)]
+            outs: list[tuple[Any, int | None]] = [(None, None)] * len(batch)
+            msg = (f"frames {batch[0]}-{batch[-1]}" if len(batch) > 1 else f"frame {batch[0]}")
+            if live:
+                if mode == "2d":
+                    x = np.stack([blocks[i][:, 0] for i in live]).transpose(0, 2, 3, 1).astype(np.float32)
+                else:
+                    x = blocks[live[0]].transpose(1, 2, 3, 0).astype(np.float32)
+                per_call = _net_batches_estimate(mode, (n_z, n_y, n_x), rescale, anisotropy,
+                                                 runtime.tile_batch_size, n=len(live))
+                try:
+                    out = adapter.run_network(
+                        x, mode=mode, settings=settings, diameter_px=diameter_px, anisotropy=anisotropy,
+                        tile_batch_size=runtime.tile_batch_size, on_batch=ticker(start, per_call, len(batch), msg))
+                except SegmentationError as e:
+                    raise SegmentationError(str(e), frame=batch[live[0]], settings=settings) from e
+                for j, i in enumerate(live):
+                    outs[i] = (out, j if mode == "2d" else None)
+                del x, out
+            del blocks
+            for t, (out, index) in zip(batch, outs):
+                pending.append((k, t, pool.submit(post, t, out, index)))
+            remaining -= len(batch)
+            del outs
+            while depth == 0 and pending:
+                yield finish_oldest()
+        while pending:
+            yield finish_oldest()
+    finally:
+        stop.set()  # on an error, a cancel or an abandoned generator: the threads stop at their next stage
+        for _, _, fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True)
+
+
+def post_threads() -> int:
+    """Threads that build masks and spots beside the network: one per core, at most :data:`MAX_POST_THREADS`."""
+    return max(1, min(os.cpu_count() or 1, MAX_POST_THREADS))
 
 
 def run_detection(call: DetectCall) -> DetectionResult:
@@ -159,25 +256,23 @@ def run_detection(call: DetectCall) -> DetectionResult:
             if hooks.log is not None:
                 hooks.log(msg)
 
+    def make_frame(t: int, labels: np.ndarray, cellprob: np.ndarray) -> FrameResult:
+        dets = labels_to_detections(
+            labels, frame=frame_offset + t, calibration=cal, origin_xyz=tuple(origin_xyz),
+            simplify=settings.simplify_contours, smoothing_scale=settings.smoothing_scale if is_3d else 0.0,
+            cellprob=cellprob)
+        return FrameResult(frame=frame_offset + t, labels=labels, detections=dets)
+
     emit_notices(prepared.notices, notice, stacklevel=4)  # stacklevel: the line that called detect()
     if is_3d:  # 3D objects are meshed: a missing scikit-image is reported before any inference, not after it
         marching_cubes_function()
-    results = []
     # the cancel check is also asked from a helper thread, which stops the work wherever it is: cellpose's dynamics
     # and masks, a numba compile, the meshes of a large 3D frame ask nothing for a long time (_cancel)
     with interruptible(hooks.cancel):
         adapter = CellposeAdapter.get(settings, runtime_device=runtime.device, inference=runtime.inference,
                                      log=notice)
-        # streamed: each batch becomes spots (and its cell-probability maps are dropped) before the next one runs
-        segmented = iter_segmented(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
-                                   progress=hooks.progress, cancel=hooks.cancel)
-        for t, labels, cellprob in segmented:
-            if hooks.cancelled():
-                raise Cancelled(f"cancelled while building spots of frame {t}")
-            dets = labels_to_detections(
-                labels, frame=frame_offset + t, calibration=cal, origin_xyz=tuple(origin_xyz),
-                simplify=settings.simplify_contours, smoothing_scale=settings.smoothing_scale if is_3d else 0.0,
-                cellprob=cellprob)
-            results.append(FrameResult(frame=frame_offset + t, labels=labels, detections=dets))
+        # streamed: each frame becomes spots in a pool thread (and its flows are dropped) while the network runs on
+        results = list(iter_detected(data, settings, cal, frames=frame_list, runtime=runtime, adapter=adapter,
+                                     make_frame=make_frame, progress=hooks.progress, cancel=hooks.cancel))
     return DetectionResult(frames=results, calibration=cal, is_3d=is_3d, settings=settings,
                            image_shape_tczyx=tuple(arr.shape), notes=notes)

@@ -158,7 +158,7 @@ def _check_network(r: Report, settings: DetectorSettings, major: int) -> None:
     """How the default ``inference="auto"`` will run the network here (see ``segment/_inference.py``)."""
     from importlib.metadata import version
 
-    from .segment._inference import onnx_available, resolve_inference
+    from .segment._inference import cpu_has_native_bf16, network_dtype, onnx_available, resolve_inference
     from .segment._adapter import select_device
 
     device = select_device(settings.use_gpu)[0]  # the device detection picks
@@ -167,11 +167,15 @@ def _check_network(r: Report, settings: DetectorSettings, major: int) -> None:
         r.add("network", "ok", f"CPU: ONNX Runtime {version('onnxruntime')} (inference 'auto' = 'onnx'; same masks as "
               "cellpose, less CPU)")
     elif device == "cpu" and major == 3:
-        r.add("network", "warn", f"CPU: PyTorch (inference 'auto' = 'fast'): {onnx_available()}",
+        r.add("network", "warn", f"CPU: PyTorch (inference 'auto' = '{mode}'): {onnx_available()}",
               "pip install onnxruntime onnx (the ONNX Runtime path gives the same masks with less CPU)")
+    elif device == "cpu":
+        bf16 = "has" if cpu_has_native_bf16() else "has no"
+        r.add("network", "ok", f"CPU: PyTorch, {network_dtype(major, mode)} weights (inference 'auto' = '{mode}': "
+              f"this CPU {bf16} native bfloat16)")
     else:
-        why = f"cellpose {major}'s network" if device == "cpu" else f"the {device} device"
-        r.add("network", "ok", f"{device.upper()}: PyTorch (inference 'auto' = 'fast' for {why})")
+        r.add("network", "ok", f"{device.upper()}: PyTorch, {network_dtype(major, mode)} weights (inference 'auto' = "
+              f"'{mode}', cellpose's own path)")
 
 
 def _check_model(r: Report, settings: DetectorSettings, major: int | None) -> None:

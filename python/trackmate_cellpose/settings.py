@@ -361,8 +361,13 @@ def settings_resource_json() -> str:
     return json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
 
 
-#: values of ``RuntimeOptions.inference`` (how the network runs on a CPU; ``segment/_inference.py`` implements them)
-INFERENCE_MODES = ("auto", "onnx", "fast", "cellpose", "compile", "bf16")
+#: values of ``RuntimeOptions.inference`` (how the network runs; ``segment/_inference.py`` implements them)
+INFERENCE_MODES = ("auto", "onnx", "channels_last", "float32", "cellpose", "compile", "bf16")
+#: deprecated values of ``RuntimeOptions.inference`` (accepted with a DeprecationWarning until
+#: ``_deprecated.REMOVED_IN``) -> the mode they run, per cellpose major version (resolved where that is known)
+DEPRECATED_INFERENCE = {"fast": {3: "channels_last", 4: "float32"}}
+#: the release that drops :data:`DEPRECATED_INFERENCE` (the same as ``_deprecated.REMOVED_IN``; this module is a leaf)
+INFERENCE_ALIASES_REMOVED_IN = "0.3"
 
 
 @dataclass(frozen=True)
@@ -381,14 +386,23 @@ class RuntimeOptions:
         0 = in-process; N >= 1 = a local dask cluster with N worker processes.
     scheduler : str
         Address of an existing dask scheduler (overrides ``workers``).
-    inference : {"auto", "onnx", "fast", "cellpose", "compile", "bf16"}
-        How the network runs on a CPU. ``auto`` (default): ``onnx`` where it can run (a cellpose-3 network on the
-        CPU with onnxruntime and onnx installed), else ``fast``. ``onnx``: the same weights exported once per model
-        and run by ONNX Runtime; ``fast``: the same fp32 weights in PyTorch's channels_last memory format (both give
-        cellpose's own masks, checked by the benchmark and the tests); ``cellpose``: exactly cellpose's own path;
-        ``compile``: ``fast`` plus ``torch.compile`` (a one-time compile per tile shape, needs a C++ compiler);
-        ``bf16``: bfloat16 autocast, faster only on CPUs with native bf16 and it CHANGES some masks. On a GPU every
-        value but ``bf16`` runs cellpose's own path.
+    inference : {"auto", "onnx", "channels_last", "float32", "cellpose", "compile", "bf16"}
+        How the network runs (modes named by what they do; ``segment/_inference.py`` has the details).
+        ``cellpose``: cellpose's own path with its own defaults (cellpose 4: bfloat16 weights, on any device).
+        ``float32``: cellpose's own path with float32 weights (cellpose 3's networks are float32: = ``cellpose``).
+        ``onnx``: the same float32 weights, exported once per model file (kept on disk) and run by ONNX Runtime on
+        the CPU. ``channels_last`` (cellpose 3, CPU): float32 in PyTorch's channels_last memory format without
+        cellpose's MKLDNN conversions. ``compile``: ``torch.compile`` on top (needs a C++ compiler, one compile
+        per tile shape). ``bf16``: bfloat16 arithmetic, fast only on CPUs with native bfloat16; it changes some
+        masks. ``auto`` (default): cellpose 3 on a CPU ``onnx`` (else ``channels_last``); cellpose 4 on a CPU
+        ``cellpose`` where the CPU has native bfloat16, else ``onnx`` (else ``float32``); a GPU ``cellpose``. ``onnx``,
+        ``channels_last`` and ``float32`` give cellpose's own float32 masks (checked by the tests and the
+        benchmarks). ``fast`` is a deprecated spelling of ``channels_last`` (cellpose 3) / ``float32`` (cellpose 4).
+    pipeline_depth : int
+        Network batches that may run ahead of the frames still being turned into masks and spots (in threads
+        beside the network). 1 (default): the network works on the next batch while the previous one's masks, ROIs
+        and meshes are built; 0: one after the other. Memory grows with the depth (each batch's flows), never with
+        the movie; the masks are the same.
     """
 
     device: str = "auto"
@@ -397,6 +411,7 @@ class RuntimeOptions:
     workers: int = 0
     scheduler: str = ""
     inference: str = "auto"
+    pipeline_depth: int = 1
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda", "mps"):
@@ -406,9 +421,16 @@ class RuntimeOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidSettingsError(f"{name} must be an integer >= 1, got {v!r}", key=name, value=v)
-        if self.inference not in INFERENCE_MODES:
+        if self.inference in DEPRECATED_INFERENCE:
+            modes = " / ".join(f"{m!r} (cellpose {k})" for k, m in DEPRECATED_INFERENCE[self.inference].items())
+            warnings.warn(f"inference={self.inference!r} is deprecated and will be removed in trackmate-cellpose "
+                          f"{INFERENCE_ALIASES_REMOVED_IN}; use inference={modes}", DeprecationWarning, stacklevel=3)
+        elif self.inference not in INFERENCE_MODES:
             raise InvalidSettingsError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got "
                                        f"{self.inference!r}", key="inference", value=self.inference)
+        if isinstance(self.pipeline_depth, bool) or not isinstance(self.pipeline_depth, int) or self.pipeline_depth < 0:
+            raise InvalidSettingsError(f"pipeline_depth must be an integer >= 0, got {self.pipeline_depth!r}",
+                                       key="pipeline_depth", value=self.pipeline_depth)
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
             raise InvalidSettingsError(f"workers must be an integer >= 0, got {self.workers!r}",
                                        key="workers", value=self.workers)

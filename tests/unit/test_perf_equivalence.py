@@ -1,7 +1,9 @@
-"""The performance changes of issue #5 keep results identical (no cellpose: a deterministic stand-in adapter).
+"""The streamed, pipelined engine keeps results identical (no cellpose: a deterministic stand-in adapter).
 
-* ``run_detection`` streams batches (spots are built, and cell-probability maps dropped, batch by batch) instead of
-  segmenting the whole movie first: same labels, same spots, same progress as segment-everything-then-build.
+* ``run_detection`` streams batches (the network of the next batch runs while pool threads build the previous
+  frames' labels and spots; cell-probability maps are dropped frame by frame) instead of segmenting the whole movie
+  first: same labels, same spots as segment-everything-then-build, pipelined (``pipeline_depth=1``, the default) or
+  one batch after the other (``pipeline_depth=0``); progress is monotonic and ends at 1.
 * ``select_channels`` returns a view for one channel instead of a copy of the movie: same values.
 """
 
@@ -16,46 +18,72 @@ from trackmate_cellpose import _engine, _input
 from trackmate_cellpose._call import DetectCall, Hooks, Placement
 from trackmate_cellpose.geometry import labels_to_detections
 from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
+from trackmate_cellpose.segment import NetworkOutput, clean_labels
+
+
+def _fake_segment(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds the first channel and labels connected components; cellprob = scaled intensity."""
+    prob = ((x[..., 0] - 300.0) / 100.0).astype(np.float32)
+    if mode == "2d":
+        masks = np.stack([ndi.label(p > 0)[0] for p in prob])
+    else:
+        masks = ndi.label(prob > 0)[0]
+    return masks.astype(np.int32), prob
 
 
 class FakeAdapter:
-    """Thresholds the first channel and labels connected components; cellprob = scaled intensity."""
+    """The adapter's network/masks split over :func:`_fake_segment` (its masks come with the network output, as
+    when cellpose computes them itself)."""
 
     diam_mean = 30.0
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[int, ...]]] = []
 
-    def eval(self, x, *, mode, settings, diameter_px, anisotropy=1.0, tile_batch_size=8, on_batch=None):
+    def run_network(self, x, *, mode, settings, diameter_px, anisotropy=1.0, tile_batch_size=8, on_batch=None):
         self.calls.append((mode, x.shape))
         for _ in range(2):
             if on_batch is not None:
                 on_batch()
-        img = x[..., 0]
-        prob = (img - 300.0) / 100.0
-        if mode == "2d":
-            masks = np.stack([ndi.label(p > 0)[0] for p in prob])
-        else:
-            masks = ndi.label(prob > 0)[0]
-        return masks.astype(np.int32), prob.astype(np.float32)
+        masks, prob = _fake_segment(x, mode)
+        n = x.shape[0] if mode == "2d" else 1
+        return NetworkOutput(mode=mode, n=n, shape=x.shape[:3], dp=np.zeros((2, *x.shape[:3]), np.float32),
+                             cellprob_raw=prob, call=None, masks_done=masks)
+
+    def masks(self, out, index=None):
+        return out.masks_done[index] if index is not None else out.masks_done
 
 
 def _settings(**kw) -> DetectorSettings:
     return DetectorSettings(model="CUSTOM", model_path="/nonexistent/model.pth", diameter=10.0, use_gpu=False, **kw)
 
 
-def _reference(image, axes, settings, cal, runtime, frame_offset=0):
-    """The pre-streaming engine: segment every frame first, then build every frame's spots."""
+def _reference(image, axes, settings, cal, frame_offset=0):
+    """Segment every frame first (one call on the whole movie, or per 3D time point), then build every frame's
+    spots: what the streamed engine must reproduce."""
     arr, cal = _input.to_tczyx(image, axes, cal)
-    data = arr[:, [settings.target_channel - 1]]  # the former copy
-    progress: list[tuple[float, str]] = []
-    seg = list(_engine.iter_segmented(data, settings, cal, frames=list(range(arr.shape[0])), runtime=runtime,
-                                      adapter=FakeAdapter(), progress=lambda f, m: progress.append((f, m))))
+    data = arr[:, settings.target_channel - 1].astype(np.float32)  # (T, Z, Y, X)
     is_3d = arr.shape[2] > 1
-    dets = [labels_to_detections(lab, frame=frame_offset + t, calibration=cal, simplify=settings.simplify_contours,
-                                 smoothing_scale=settings.smoothing_scale if is_3d else 0.0, cellprob=cp)
-            for t, lab, cp in seg]
-    return [lab for _, lab, _ in seg], dets, progress
+    labels, probs = [], []
+    if is_3d:
+        for vol in data:
+            m, p = _fake_segment(vol[..., None], "3d")
+            labels.append(m), probs.append(p)
+    else:
+        m, p = _fake_segment(data[:, 0, ..., None], "2d")
+        labels, probs = list(m), list(p)
+    out_labels, dets = [], []
+    for t, (lab, prob) in enumerate(zip(labels, probs)):
+        if np.all(data[t] == data[t].flat[0]):  # a blank frame: no network, no objects
+            lab = np.zeros_like(lab)
+            prob = np.full(prob.shape, _engine.BLANK_CELLPROB, np.float32)
+        else:
+            lab = clean_labels(lab, min_size=settings.min_size, split=is_3d)
+        out_labels.append(lab)
+        dets.append(labels_to_detections(lab, frame=frame_offset + t, calibration=cal,
+                                         simplify=settings.simplify_contours,
+                                         smoothing_scale=settings.smoothing_scale if is_3d else 0.0, cellprob=prob))
+    return out_labels, dets
 
 
 def _same_detection(a, b) -> None:
@@ -73,30 +101,33 @@ def _same_detection(a, b) -> None:
         np.testing.assert_array_equal(a.mesh.faces, b.mesh.faces)
 
 
+@pytest.mark.parametrize("depth", [0, 1, 3])
 @pytest.mark.parametrize("kind", ["2d", "3d"])
-def test_streamed_detection_equals_segment_then_build(monkeypatch, kind):
+def test_streamed_detection_equals_segment_then_build(monkeypatch, kind, depth):
     if kind == "2d":
         movie, _ = synthetic_movie_2d(n_frames=7, shape_yx=(64, 64), n_objects=4, seed=3)
         movie[2] = 0  # a blank frame inside a batch
         axes = "tyx"
     else:
-        movie, _ = synthetic_movie_3d(n_frames=2, shape_zyx=(8, 48, 48), n_objects=3, seed=4)
+        movie, _ = synthetic_movie_3d(n_frames=3, shape_zyx=(8, 48, 48), n_objects=3, seed=4)
         axes = "tzyx"
     settings = _settings(min_size=5.0)
     cal = Calibration(x=0.5, y=0.5, z=1.0, space_unit="um")
-    runtime = RuntimeOptions(frames_per_batch=3)
-    ref_labels, ref_dets, ref_progress = _reference(movie, axes, settings, cal, runtime, frame_offset=5)
+    runtime = RuntimeOptions(frames_per_batch=3, pipeline_depth=depth)
+    ref_labels, ref_dets = _reference(movie, axes, settings, cal, frame_offset=5)
+    fake = FakeAdapter()
     monkeypatch.setattr("trackmate_cellpose.segment._adapter.CellposeAdapter.get",
-                        classmethod(lambda cls, *a, **k: FakeAdapter()))
+                        classmethod(lambda cls, *a, **k: fake))
     progress: list[tuple[float, str]] = []
     res = _engine.run_detection(DetectCall(movie, settings, axes=axes, calibration=cal, runtime=runtime,
                                            placement=Placement(frame_offset=5),
                                            hooks=Hooks(progress=lambda f, m: progress.append((f, m)))))
-    assert progress == ref_progress
+    fractions = [f for f, _ in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len(fake.calls) == (3 if kind == "2d" else len(movie))  # batches of 3 frames / one call per time point
     assert [fr.frame for fr in res.frames] == [5 + t for t in range(len(movie))]
     for fr, lab, dets in zip(res.frames, ref_labels, ref_dets):
-        np.testing.assert_array_equal(fr.labels, lab)
-        assert fr.labels.dtype == lab.dtype
+        np.testing.assert_array_equal(fr.labels, lab.reshape(fr.labels.shape))
         assert len(fr.detections) == len(dets)
         for a, b in zip(fr.detections, dets):
             _same_detection(a, b)
@@ -131,7 +162,7 @@ def test_select_channels_view_has_same_values(channels):
 
 
 def test_adapter_cellprob_is_a_compact_copy_not_a_view_of_the_network_output():
-    from trackmate_cellpose.segment._adapter import CellposeAdapter
+    from trackmate_cellpose.segment import CellposeAdapter
 
     rng = np.random.default_rng(1)
     net_out = rng.standard_normal((3, 16, 20, 3)).astype(np.float32)  # (N, Y, X, [dY, dX, cellprob]) as cellpose 3
@@ -139,8 +170,9 @@ def test_adapter_cellprob_is_a_compact_copy_not_a_view_of_the_network_output():
     class FakeModel:
         diam_mean = 30.0
 
-        def eval(self, x, **kw):
-            return (np.ones(x.shape[:3], np.uint16), [None, net_out[..., :2], net_out[..., 2]], None)
+        def eval(self, x, **kw):  # no _compute_masks call: cellpose's own masks are kept
+            return (np.ones(x.shape[:3], np.uint16), [None, np.moveaxis(net_out[..., :2], -1, 0), net_out[..., 2]],
+                    None)
 
     ad = CellposeAdapter.__new__(CellposeAdapter)  # no model loading: only eval's post-processing is under test
     ad.spec, ad.device, ad.major, ad.model = None, "cpu", 3, FakeModel()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .._cache import cache_dir
 from .._version import __version__
 from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import SETTINGS_RESOURCE, settings_resource_json
@@ -48,20 +49,6 @@ def glue_source_root() -> Path:
             return c
     raise BackendUnavailableError(
         "the Java glue sources are missing (looked in " + ", ".join(map(str, candidates)) + "); reinstall trackmate-cellpose")
-
-
-def cache_dir() -> Path:
-    """Per-user cache folder of trackmate-cellpose (``$TRACKMATE_CELLPOSE_CACHE`` overrides)."""
-    env = os.environ.get("TRACKMATE_CELLPOSE_CACHE")
-    if env:
-        return Path(env)
-    if sys.platform.startswith("win"):
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "trackmate-cellpose" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "trackmate-cellpose"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "trackmate-cellpose"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InvalidSettingsError
-from ..settings import CUSTOM_MODEL, INFERENCE_MODES, DetectorSettings, RuntimeOptions, settings_table
+from ..settings import CUSTOM_MODEL, DEPRECATED_INFERENCE, INFERENCE_MODES, DetectorSettings, RuntimeOptions, settings_table
 
 # field -> (option names, argparse kwargs beyond help)
 _OPTIONS: dict[str, tuple[tuple[str, ...], dict]] = {
@@ -216,11 +216,14 @@ def add_runtime_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--frames-per-batch", type=int, default=RuntimeOptions.frames_per_batch, metavar="N",
                    help="2D frames per cellpose call; progress and cancel are checked between calls "
                         f"[{RuntimeOptions.frames_per_batch}]")
-    r.add_argument("--inference", choices=INFERENCE_MODES, default=RuntimeOptions.inference,
-                   help="how the network runs on a CPU: auto = onnx (ONNX Runtime) where it can run, else fast "
-                        "(PyTorch channels_last); both give cellpose's own masks. cellpose = cellpose's own path; "
-                        "compile = torch.compile (one-time compile, needs a C++ compiler); bf16 = faster on CPUs "
-                        f"with native bfloat16 but changes some masks [{RuntimeOptions.inference}]")
+    r.add_argument("--inference", choices=(*INFERENCE_MODES, *DEPRECATED_INFERENCE), default=RuntimeOptions.inference,
+                   metavar="{" + ",".join(INFERENCE_MODES) + "}",
+                   help="how the network runs: auto = the fastest path that gives cellpose's own masks here "
+                        "(cellpose 3 on a CPU: onnx, ONNX Runtime; cellpose 4 on a CPU: cellpose's bfloat16 where the "
+                        "CPU has native bfloat16, else onnx in float32; a GPU: cellpose). cellpose = cellpose's own path "
+                        "and defaults; float32 = it with float32 weights; channels_last = PyTorch channels_last "
+                        "(cellpose 3, CPU); compile = torch.compile (one-time compile, needs a C++ compiler); bf16 = bfloat16 "
+                        f"(changes some masks). 'fast' is a deprecated name [{RuntimeOptions.inference}]")
     r.add_argument("--workers", type=int, default=0, metavar="N",
                    help="run frames on a local dask cluster of N worker processes (needs dask[distributed]) [0 = "
                         "in-process]")

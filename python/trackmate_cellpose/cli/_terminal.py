@@ -10,7 +10,7 @@ repeated word for word prints once. With ``--debug`` everything is shown, with i
 Errors print as one line (:func:`one_line`) in the command line's words; :data:`INPUT_ERRORS` are those that mean
 bad usage or invalid input (exit 2).
 
-Imports: tqdm (lazily); package: errors.
+Imports: tqdm (lazily); package: errors, segment._disk_cache (lazily).
 """
 
 from __future__ import annotations
@@ -139,13 +139,14 @@ def quiet_third_party_bars(*, debug: bool = False) -> None:
     if debug:
         return
     import functools
-    import importlib
 
     import tqdm as _tqdm
 
+    from ..segment._disk_cache import import_cellpose  # numba's cache on, as detection imports cellpose
+
     for name in _BAR_MODULES:
         try:
-            mod = importlib.import_module(name)
+            mod = import_cellpose(name)
         except Exception:  # noqa: BLE001 - no cellpose here: nothing to quiet
             continue
         for attr, fn in (("trange", _tqdm.trange), ("tqdm", _tqdm.tqdm)):

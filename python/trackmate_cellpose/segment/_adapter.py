@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,8 +54,10 @@ def _interrupt_inside(e: BaseException) -> BaseException | None:
 
 def import_cellpose_models():
     """Import ``cellpose.models`` (what detection imports), turning a broken torch/torchvision pair into a fix."""
+    from ._disk_cache import import_cellpose
+
     try:
-        from cellpose import models
+        models = import_cellpose("cellpose.models")
     except ImportError as e:
         raise BackendUnavailableError(f"cellpose cannot be imported: {e}") from e
     except RuntimeError as e:
@@ -179,7 +182,7 @@ class CellposeAdapter:
         self._lock = threading.Lock()  # one model on one device: serialize calls
         self._ticker = _NetTicker()
         self.model = self._load()
-        tune_network(self.model, major, device, inference, strict=strict)
+        tune_network(self.model, major, device, inference, strict=strict, weights=self.weights_path)
         net = getattr(self.model, "net", None)
         if net is not None and hasattr(net, "register_forward_pre_hook"):
             net.register_forward_pre_hook(self._ticker)
@@ -193,7 +196,7 @@ class CellposeAdapter:
         device, notice = select_device(settings.use_gpu, runtime_device)
         if notice and log:
             log(notice)
-        # "auto" shares "fast"'s model where it resolves to it; "onnx" by name is its own (it may not fall back)
+        # "auto" shares the model of the mode it resolves to; "onnx" by name is its own (it may not fall back)
         key = (spec, device, major, resolve_inference(inference, major, device), inference == "onnx")
         with _CACHE_LOCK:
             ad = _CACHE.get(key)
@@ -239,20 +242,54 @@ class CellposeAdapter:
     def diam_mean(self) -> float:
         return float(getattr(self.model, "diam_mean", 30.0))
 
+    @property
+    def weights_path(self) -> str | None:
+        """The model file cellpose loaded (a custom path, or the built-in model's file), when it is one file."""
+        p = self.spec.path or getattr(self.model, "pretrained_model", None)
+        return p if isinstance(p, str) and Path(p).is_file() else None
+
     def eval(self, x: np.ndarray, *, mode: str, settings: DetectorSettings, diameter_px: float,
              anisotropy: float = 1.0, tile_batch_size: int = 8,
              on_batch: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Run cellpose on ``x`` (see :func:`build_eval_kwargs` for layouts).
+        """Run cellpose on ``x`` (see :func:`build_eval_kwargs` for layouts): :meth:`run_network`, then every
+        frame's :meth:`masks`, as one ``CellposeModel.eval`` would.
 
         Returns
         -------
         masks : ndarray, (N, Y, X) for "2d", (Z, Y, X) otherwise
         cellprob : ndarray, same shape, cell-probability logits at the original size
         """
+        out = self.run_network(x, mode=mode, settings=settings, diameter_px=diameter_px, anisotropy=anisotropy,
+                               tile_batch_size=tile_batch_size, on_batch=on_batch)
+        if mode == "2d":
+            masks = np.stack([self.masks(out, i) for i in range(out.n)])
+            cellprob = np.stack([out.cellprob(i) for i in range(out.n)])
+        else:
+            masks, cellprob = self.masks(out)[None], out.cellprob()[None]
+        return masks.reshape(out.shape), cellprob.reshape(out.shape)
+
+    def run_network(self, x: np.ndarray, *, mode: str, settings: DetectorSettings, diameter_px: float,
+                    anisotropy: float = 1.0, tile_batch_size: int = 8,
+                    on_batch: Callable[[], None] | None = None) -> "NetworkOutput":
+        """The network part of ``CellposeModel.eval`` on ``x``: flows and cell probability, no masks yet.
+
+        cellpose's own ``eval`` runs, with the keywords of :func:`build_eval_kwargs`, up to the point where it
+        hands its flows to ``CellposeModel._compute_masks``; that call is recorded instead of run (cellpose has
+        computed its arguments: iterations, resize, thresholds), and :meth:`masks` makes it later, frame by frame,
+        possibly in another thread while the network runs on the next frames. The masks are therefore those of
+        ``eval``. If cellpose does not call ``_compute_masks`` (another version), its own masks are kept.
+        """
         kw = build_eval_kwargs(self.major, mode=mode, settings=settings, diameter_px=diameter_px,
                                anisotropy=anisotropy, n_channels=x.shape[-1], tile_batch_size=tile_batch_size)
+        recorded: list[tuple[tuple, dict]] = []
+
+        def record(*args: Any, **kwargs: Any) -> np.ndarray:
+            recorded.append((args, kwargs))
+            return np.zeros(0, np.int32)
+
         with self._lock:
             self._ticker.on_batch = on_batch
+            self.model._compute_masks = record  # an instance attribute shadows the method for this call only
             try:
                 masks, flows, _ = self.model.eval(x, **kw)
             except (Cancelled, BackendUnavailableError):  # cancelled, or inference 'onnx' cannot run (says why)
@@ -263,27 +300,72 @@ class CellposeAdapter:
                     raise stop from e
                 raise SegmentationError(f"cellpose failed: {type(e).__name__}: {e}") from e
             finally:
+                del self.model._compute_masks
                 self._ticker.on_batch = None
                 release_memory(self.model)
-        masks = np.asarray(masks)
+        n = x.shape[0] if mode == "2d" else 1
+        shape = x.shape[:3]
+        if recorded:
+            (call_shape, dp, prob, *rest), call_kw = recorded[0]
+            call = ((tuple(call_shape), *rest), call_kw)
+            masks = None
+        else:  # cellpose computed its masks itself
+            masks = np.asarray(masks).reshape(shape)
+            dp, prob, call = flows[1], flows[2], None
         # cellpose 3 returns the cell probability as a strided view into its whole (N, Y, X, 3) network output: a
-        # compact copy lets that output (3x the size) be freed as soon as this call returns
-        cellprob = np.ascontiguousarray(flows[2], dtype=np.float32)
-        lead = x.shape[0]
-        if masks.ndim == 2:  # cellpose squeezes a single plane/frame
-            masks = masks[None]
-        if cellprob.ndim == 2:
-            cellprob = cellprob[None]
-        if cellprob.shape != masks.shape and cellprob.ndim == masks.ndim:
+        # compact copy lets that output (3x the size) be freed as soon as the masks are made
+        prob = np.ascontiguousarray(prob, dtype=np.float32)
+        if mode == "2d":  # eval squeezes what it returns: one frame comes back without its frame axis
+            prob = prob.reshape(n, *prob.shape[-2:])
+            dp = np.asarray(dp).reshape(dp.shape[0], n, *dp.shape[-2:])
+        return NetworkOutput(mode=mode, n=n, shape=shape, dp=dp, cellprob_raw=prob, call=call, masks_done=masks)
+
+    def masks(self, out: "NetworkOutput", index: int | None = None) -> np.ndarray:
+        """cellpose's masks of frame ``index`` of a 2D :class:`NetworkOutput` (None: of the whole 3D/2D+Z stack),
+        shape (Y, X) / (Z, Y, X); ``CellposeModel._compute_masks`` exactly as ``eval`` would call it (flow dynamics
+        on the model's device: the GPU where there is one). Safe to call from another thread than the network's."""
+        if out.masks_done is not None:
+            return out.masks_done[index] if index is not None else out.masks_done
+        (shape, *rest), kw = out.call
+        compute = type(self.model)._compute_masks  # the method: never the recorder of a network call in flight
+        try:
+            if index is None:
+                masks = compute(self.model, shape, out.dp, out.cellprob_raw, *rest, **kw)
+            else:
+                one = (1, *shape[1:])
+                masks = compute(self.model, one, out.dp[:, index:index + 1], out.cellprob_raw[index:index + 1],
+                                *rest, **kw)
+        except Cancelled:
+            raise
+        except Exception as e:
+            raise SegmentationError(f"cellpose failed computing masks: {type(e).__name__}: {e}") from e
+        want = out.shape[1:] if index is not None else out.shape
+        return np.asarray(masks).reshape(want)
+
+
+@dataclass(eq=False)
+class NetworkOutput:
+    """What :meth:`CellposeAdapter.run_network` hands to :meth:`CellposeAdapter.masks`: cellpose's flows ``dp``
+    (D, N, Y', X') and cell probability (N, Y', X') for N frames (mode "2d") or one stack of N planes, at the
+    network's output size (Y', X' differ from the image's with RESAMPLE off), and cellpose's recorded call.
+    Compared and hashed by identity (its arrays have no single truth value)."""
+
+    mode: str
+    n: int
+    shape: tuple[int, int, int]
+    dp: np.ndarray
+    cellprob_raw: np.ndarray
+    call: tuple[tuple, dict] | None
+    masks_done: np.ndarray | None = None
+
+    def cellprob(self, index: int | None = None) -> np.ndarray:
+        """Cell-probability logits of frame ``index`` (None: the whole stack) at the image's size."""
+        prob = self.cellprob_raw if index is None else self.cellprob_raw[index]
+        want = self.shape if index is None else self.shape[1:]
+        if prob.shape != tuple(want):
             # RESAMPLE=False: cellpose returns the probability map at the network's rescaled size
             from scipy.ndimage import zoom
 
-            if mode == "2d":
-                factors = (1.0, *(m / c for m, c in zip(masks.shape[1:], cellprob.shape[1:])))
-            else:
-                factors = tuple(m / c for m, c in zip(masks.shape, cellprob.shape))
-            cellprob = zoom(cellprob, factors, order=1, grid_mode=True, mode="nearest")
-        if masks.shape[0] != lead or cellprob.shape != masks.shape:
-            raise SegmentationError(f"unexpected cellpose output shapes {masks.shape}/{cellprob.shape} for input "
-                                    f"{x.shape}")
-        return masks, cellprob
+            prob = zoom(prob, tuple(w / c for w, c in zip(want, prob.shape)), order=1, grid_mode=True,
+                        mode="nearest")
+        return prob

@@ -1,41 +1,53 @@
-"""How the cellpose network is run on a CPU (``RuntimeOptions.inference``): same weights, faster kernels.
+"""How the cellpose network runs (``RuntimeOptions.inference``): same weights, and where they can be, faster kernels.
 
-Measured on this project's 2-core AMD EPYC (Zen 4, AVX-512 + avx512_bf16, no AMX), cellpose 3.1.1.3 and its CPnet
-(``python -m benchmarks network`` and ``engine``; numbers in BENCHMARKS.md):
+Each mode is named by what it does; the numbers behind the defaults are in ``benchmarks/`` and BENCHMARKS.md.
 
-* ``"auto"`` (default): ``"onnx"`` where it applies (a cellpose-3 network on the CPU, ``onnxruntime`` and ``onnx``
-  importable), else ``"fast"``. The adapter records the mode it resolved to (``CellposeAdapter.inference``).
-* ``"onnx"``: the network exported once per loaded model (ONNX, dynamic batch and tile size, exported from the very
-  weights cellpose loaded) and run by ONNX Runtime's CPU kernels, which fuse BatchNorm/ReLU/add into blocked NCHWc
-  convolutions. No compiler, no per-shape compile; the export costs about a second at the first network call. The
-  output differs from ``"cellpose"`` only by float rounding (max |diff| ~1e-5); masks identical in the benchmark and in
-  ``tests/integration/test_engine_speed.py``.
-* ``"cellpose"``: the network exactly as cellpose runs it (cellpose 3 on a CPU converts it to the legacy MKLDNN tensor
-  layout and back around every up-sampling step).
-* ``"fast"``: the same fp32 weights in PyTorch's ``channels_last`` memory format and cellpose's MKLDNN tensor path
-  switched off, so that every convolution runs as one oneDNN kernel on NHWC data without layout conversions. The
-  network's output differs from ``"cellpose"`` only by float rounding (max |diff| ~1e-6); the masks are checked
-  identical by the benchmark and by ``tests/integration/test_engine_speed.py``.
-* ``"compile"``: ``"fast"`` plus ``torch.compile`` (Inductor with frozen weights: fused BatchNorm/ReLU/add around
-  oneDNN convolutions). Pays a one-time compile per tile shape (a minute or more on a small CPU; cached on disk by
-  torch afterwards) and needs a C++ compiler, so it is opt-in. Same masks as ``"fast"`` in the benchmark.
-* ``"bf16"``: ``"fast"`` under bfloat16 autocast (cellpose 4: its own ``use_bfloat16``). Fast only on CPUs with
-  native bf16 (avx512_bf16 / AMX); it CHANGES the network output (~1e-2) and therefore some masks: opt-in, and the
-  benchmark reports its agreement with the default (matched IoU, F1).
+* ``"auto"`` (default): where it applies, the fastest path measured to give cellpose's own masks:
+  cellpose 3 on a CPU: ``"onnx"`` (``onnxruntime`` installed), else ``"channels_last"``;
+  cellpose 4 on a CPU: ``"cellpose"`` (bfloat16 weights, cellpose's own default, and its masks) where the CPU
+  computes bfloat16 natively (``avx512_bf16``/``amx_bf16``, Arm ``bf16``), else ``"onnx"`` (else ``"float32"``):
+  without native bfloat16 PyTorch emulates it, and a bfloat16 matrix product costs about 100 times its float32 one;
+  those masks are cellpose's float32 masks;
+  a GPU: ``"cellpose"``. The adapter records the mode it resolved to (``CellposeAdapter.inference``).
+* ``"cellpose"``: exactly cellpose's own path with cellpose's own defaults: cellpose 3 converts the network to the
+  legacy MKLDNN tensor layout on a CPU; cellpose 4 loads bfloat16 weights (``use_bfloat16=True``) on every device.
+* ``"float32"``: cellpose's own path with float32 weights (cellpose 4: ``use_bfloat16=False``; a cellpose-3
+  network is float32 already, so there it is ``"cellpose"``). Its masks are cellpose's masks for float32 weights;
+  they differ from the bfloat16 default of cellpose 4 where bfloat16 rounding moves a pixel across a threshold.
+* ``"onnx"``: the network exported once per model file (dynamic batch; for cellpose 3 also dynamic tile size) and
+  run by ONNX Runtime's CPU kernels, in float32. The exported graph is kept on disk
+  (:class:`~trackmate_cellpose.segment._disk_cache.OnnxGraphCache`), so only the first process with a model pays
+  the export. The graph is checked against PyTorch in float64 (where rounding cannot hide a wrong operation) by
+  the tests for the bundled cellpose-3 network and the tiny test Cellpose-SAM; ``python -m benchmarks cpsam
+  --prove-only`` runs the same check on the full-size Cellpose-SAM (ViT-L) architecture.
+* ``"channels_last"`` (cellpose 3 only): float32 weights in PyTorch's ``channels_last`` memory format with
+  cellpose's MKLDNN conversions off: every convolution runs as one oneDNN kernel on NHWC data. Cellpose 4's
+  transformer has no convolution layout to change; asking for it there is refused with that reason.
+* ``"compile"``: ``"channels_last"`` (cellpose 3) or ``"float32"`` (cellpose 4) plus ``torch.compile`` (Inductor
+  with frozen weights). A one-time compile per tile shape, needs a C++ compiler: opt-in.
+* ``"bf16"``: bfloat16 arithmetic (cellpose 3: autocast; cellpose 4: its bfloat16 weights, i.e. ``"cellpose"``).
+  Fast only with native bfloat16; it changes the network output (~1e-2) and so some masks.
+* ``"fast"``: deprecated spelling (removed in 0.3) of ``"channels_last"`` (cellpose 3) / ``"float32"`` (cellpose 4).
 
-Only the CPU is tuned: on CUDA/MPS every mode but ``"bf16"`` runs cellpose's own path (not measured here), and
-cellpose 4's transformer keeps cellpose's own path on the CPU too (``"auto"`` = ``"fast"``; ``"onnx"`` is refused).
+On CUDA/MPS only the dtype differs between modes (``"onnx"`` and ``"channels_last"`` are CPU paths and refused).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import os
+import sys
 import threading
 import warnings
 from typing import Any
 
-from ..errors import BackendUnavailableError
-from ..settings import INFERENCE_MODES
+from ..errors import BackendUnavailableError, InvalidSettingsError
+from ..settings import DEPRECATED_INFERENCE, INFERENCE_MODES
+
+#: Version of the export code below; part of the graph cache key (bump it when the exported graph changes).
+EXPORT_FORMAT = 2
+ONNX_OPSET = 17
 
 
 def onnx_available() -> str | None:
@@ -48,30 +60,79 @@ def onnx_available() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bfloat16 in hardware (x86 ``avx512_bf16``/``amx_bf16``, Arm ``bf16``).
+
+    Read from ``/proc/cpuinfo`` (Linux) or ``sysctl`` (macOS); False where neither can tell.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/cpuinfo") as fh:
+                for line in fh:
+                    key = line.split(":", 1)[0].strip().lower()
+                    if key in ("flags", "features"):
+                        flags = set(line.split(":", 1)[1].split())
+                        return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+        except OSError:
+            return False
+        return False
+    if sys.platform == "darwin":
+        import subprocess
+
+        try:
+            out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True,
+                                 timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return out == "1"
+    return False
+
+
 def resolve_inference(inference: str, major: int, device: str) -> str:
-    """The mode that will run: ``"auto"`` made concrete; ``"onnx"`` refused where it cannot run, saying why."""
-    if inference not in INFERENCE_MODES:
-        raise ValueError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {inference!r}")
+    """The mode that will run: ``"auto"`` made concrete, ``"fast"`` mapped to its new name, a mode that cannot run
+    here refused with the reason."""
+    if inference not in INFERENCE_MODES and inference not in DEPRECATED_INFERENCE:
+        raise InvalidSettingsError(f"inference must be one of {', '.join(INFERENCE_MODES)}, got {inference!r}",
+                                   key="inference", value=inference)
+    if inference in DEPRECATED_INFERENCE:
+        inference = DEPRECATED_INFERENCE[inference][major]
     if inference == "auto":
-        return "onnx" if major == 3 and device == "cpu" and onnx_available() is None else "fast"
+        if device != "cpu":
+            return "cellpose"
+        if major == 4 and cpu_has_native_bf16():
+            return "cellpose"
+        return "onnx" if onnx_available() is None else ("channels_last" if major == 3 else "float32")
+    why = None
     if inference == "onnx":
         why = onnx_available()
+        if device != "cpu":
+            why = f"it is a CPU path and the detector runs on {device!r}"
+    elif inference == "channels_last":
         if major != 3:
-            why = f"it runs cellpose 3's network (CPnet); cellpose {major}'s network keeps cellpose's own path"
+            why = ("it re-lays out cellpose 3's convolutions; cellpose 4's network is a transformer with no "
+                   "convolution layout to change (use 'float32' for its float32 path)")
         elif device != "cpu":
             why = f"it is a CPU path and the detector runs on {device!r}"
-        if why:
-            raise BackendUnavailableError(f"inference 'onnx' cannot run here: {why}; use inference 'auto' or 'fast'")
+    if why:
+        raise BackendUnavailableError(f"inference {inference!r} cannot run here: {why}; use inference 'auto'")
     return inference
 
 
 def constructor_kwargs(major: int, device: str, inference: str) -> dict[str, Any]:
     """Extra ``CellposeModel(...)`` keywords for ``inference`` (a resolved mode) on ``device``."""
-    if major == 3 and device == "cpu" and inference != "cellpose":
+    if major == 3 and device == "cpu" and inference not in ("cellpose", "float32"):
         return {"mkldnn": False}  # the channels_last oneDNN path replaces cellpose's MKLDNN tensor conversions
     if major == 4:
-        return {"use_bfloat16": inference == "bf16" or device != "cpu"}
+        return {"use_bfloat16": inference in ("cellpose", "bf16")}
     return {}
+
+
+def network_dtype(major: int, inference: str) -> str:
+    """The weights' dtype a resolved mode runs with (what a result records)."""
+    if inference == "bf16" or (major == 4 and inference == "cellpose"):
+        return "bfloat16"
+    return "float32"
 
 
 def _nets(model) -> list:
@@ -79,20 +140,21 @@ def _nets(model) -> list:
     return [n for n in nets if n is not None and hasattr(n, "forward")]
 
 
-def tune_network(model, major: int, device: str, inference: str, *, strict: bool = False) -> None:
+def tune_network(model, major: int, device: str, inference: str, *, strict: bool = False,
+                 weights: str | None = None) -> None:
     """Apply ``inference`` (a mode from :func:`resolve_inference`) to a freshly loaded cellpose model's network(s), in
     place. ``strict``: ``"onnx"`` was asked for by name, so a network that cannot be exported is an error, not a
-    fall-back to PyTorch."""
+    fall-back to PyTorch. ``weights``: the model file the network was loaded from (keys the on-disk graph cache)."""
     import torch
 
-    if inference == "cellpose":
+    if inference in ("cellpose", "float32"):
         return
     for net in _nets(model):
         if device == "cpu" and major == 3:
             net.mkldnn = False
             net.to(memory_format=torch.channels_last)
         if inference == "onnx":
-            _wrap_forward(net, _OnnxForward(net, strict=strict))
+            _wrap_forward(net, _OnnxForward(net, major, strict=strict, weights=weights))
         elif inference == "bf16" and major == 3:
             _wrap_forward(net, _autocast_bf16(net.forward, device))
         elif inference == "compile" and device == "cpu":
@@ -129,69 +191,141 @@ def _autocast_bf16(forward, device: str):
     return run
 
 
-class _OnnxForward:
-    """``CPnet.forward`` run by ONNX Runtime: exported from the live network at the first call, then reused.
+def export_onnx(net, major: int, path: str | os.PathLike | None = None) -> tuple[Any, tuple[int, ...] | None]:
+    """Export a cellpose network (as loaded, in its own dtype) to an ONNX graph with outputs ``y`` and ``style``:
+    its bytes, or with ``path`` the file written there (a graph over protobuf's 2 GB, e.g. the full-size
+    Cellpose-SAM in float64, keeps its weights in external data files beside it).
 
-    The export traces the network with dynamic batch, height and width. cellpose's style vector is an average pool
-    whose kernel is the whole (shape-dependent) feature map, which ONNX cannot express with dynamic shapes: during
-    the export only, that one module computes the same mean with ``mean(dim=(2, 3))``.
+    cellpose 3's CPnet: dynamic batch, height and width. Its style vector is an average pool whose kernel is the
+    whole (shape-dependent) feature map, which ONNX cannot express with dynamic shapes: during the export only, that
+    one module computes the same mean with ``mean(dim=(2, 3))``. cellpose 4's Cellpose-SAM: dynamic batch; its
+    tiles are always ``bsize`` x ``bsize`` (the position embedding is sized for them), returned as the fixed
+    ``(C, H, W)`` of an input (None for cellpose 3: any tile size).
 
-    If the export or the runtime's session fails (a network variant this path does not know): with ``strict``
-    (``inference="onnx"`` asked for by name) a :class:`BackendUnavailableError` says why; otherwise (``"auto"``) a
-    warning says why and the network runs on PyTorch's ``"fast"`` path from then on.
+    The network's own forward is traced, not a wrapper set on the instance, and its forward pre-hooks (our
+    progress/cancel ticker) are off during the trace.
     """
+    import torch
 
-    def __init__(self, net, *, strict: bool = False) -> None:
-        self._net = net
-        self._strict = strict
-        self._session = None
-        self._torch_forward = None  # set when "auto" fell back to PyTorch
-        self._lock = threading.Lock()
+    if getattr(net, "conv_3D", False):
+        raise ValueError("the network uses 3D convolutions (this path exports cellpose's 2D networks)")
+    dtype = next(net.parameters()).dtype
 
-    def _export(self):
-        import onnxruntime as ort
-        import torch
+    class _TwoOutputs(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
 
-        if getattr(self._net, "conv_3D", False):
-            raise ValueError("the network uses 3D convolutions (this path exports cellpose's 2D CPnet)")
-        style = self._net.make_style
-        nchan = int(getattr(self._net, "nchan", 0)) or next(p for p in self._net.parameters() if p.dim() == 4).shape[1]
+        def forward(self, x):
+            out = self.inner(x)
+            return out[0], out[1]
+
+    fixed: tuple[int, ...] | None = None
+    undo = []
+    if major == 3:
+        style = net.make_style
+        nchan = int(getattr(net, "nchan", 0)) or next(p for p in net.parameters() if p.dim() == 4).shape[1]
 
         def mean_style(x0):
             s = x0.mean(dim=(2, 3))
             return s / torch.sum(s ** 2, dim=1, keepdim=True) ** .5
 
-        class _TwoOutputs(torch.nn.Module):
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-
-            def forward(self, x):
-                out = self.net(x)
-                return out[0], out[1]
-
-        buf = io.BytesIO()
-        example = torch.zeros(2, nchan, 64, 64)
-        dyn = {0: "batch", 2: "height", 3: "width"}
-        hooks = dict(self._net._forward_pre_hooks)
-        self._net._forward_pre_hooks.clear()  # the export's trace is not a network batch: no progress tick
-        wrapped = vars(self._net).pop("forward")  # trace CPnet's own forward, not this wrapper
         style.forward = mean_style
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(_TwoOutputs(self._net).eval(), (example,), buf, input_names=["x"],
-                                  output_names=["y", "style"], dynamic_axes={"x": dyn, "y": dyn, "style": {0: "batch"}},
-                                  dynamo=False, opset_version=17)
-        finally:
-            del style.forward
-            self._net.forward = wrapped
-            self._net._forward_pre_hooks.update(hooks)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = torch.get_num_threads()  # follow torch's (and so the user's) thread setting
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting between calls
-        return ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        undo.append(lambda: delattr(style, "forward"))
+        example = torch.zeros(2, nchan, 64, 64, dtype=dtype)
+        dyn = {0: "batch", 2: "height", 3: "width"}
+    else:
+        enc = getattr(net, "encoder", None)
+        ps = int(getattr(net, "ps", 0))
+        if enc is None or not ps or getattr(enc, "pos_embed", None) is None:
+            raise ValueError(f"{type(net).__name__} is not the Cellpose-SAM network this path exports")
+        bsize = int(enc.pos_embed.shape[1]) * ps
+        fixed = (3, bsize, bsize)
+        example = torch.zeros(2, *fixed, dtype=dtype)
+        dyn = {0: "batch"}
+    buf = io.BytesIO() if path is None else os.fspath(path)
+    hooks = dict(net._forward_pre_hooks)
+    net._forward_pre_hooks.clear()  # the export's trace is not a network batch: no progress tick
+    wrapped = vars(net).pop("forward", None)  # trace the network's own forward, not a wrapper
+    was_training = net.training
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_TwoOutputs(net).eval(), (example,), buf, input_names=["x"], output_names=["y", "style"],
+                              dynamic_axes={"x": dyn, "y": dyn, "style": {0: "batch"}}, dynamo=False,
+                              opset_version=ONNX_OPSET)
+    finally:
+        for u in undo:
+            u()
+        if wrapped is not None:
+            net.forward = wrapped
+        net._forward_pre_hooks.update(hooks)
+        net.train(was_training)
+    return (buf.getvalue() if path is None else path), fixed
+
+
+def ort_session(graph, threads: int | None = None):
+    """An ONNX Runtime CPU session for ``graph`` (bytes or a file path), threads following torch's setting."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()  # follow torch's (and so the user's) thread setting
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting between calls
+    return ort.InferenceSession(graph if isinstance(graph, bytes) else os.fspath(graph), opts,
+                                providers=["CPUExecutionProvider"])
+
+
+class _OnnxForward:
+    """A cellpose network's forward run by ONNX Runtime: the graph comes from the on-disk cache or is exported from
+    the live network at the first call (:func:`export_onnx`), then reused.
+
+    If the export or the runtime's session fails (a network variant this path does not know): with ``strict``
+    (``inference="onnx"`` asked for by name) a :class:`BackendUnavailableError` says why; otherwise (``"auto"``) a
+    warning says why and the network runs on PyTorch from then on.
+    """
+
+    def __init__(self, net, major: int, *, strict: bool = False, weights: str | None = None) -> None:
+        self._net = net
+        self._major = major
+        self._strict = strict
+        self._weights = weights
+        self._session = None
+        self._fixed: tuple[int, ...] | None = None
+        self._torch_forward = None  # set when "auto" fell back to PyTorch
+        self._lock = threading.Lock()
+
+    def _cache_key(self) -> str | None:
+        from ._disk_cache import OnnxGraphCache, package_versions, weights_digest
+
+        if not self._weights or not os.path.isfile(self._weights):
+            return None
+        return OnnxGraphCache.key_of({
+            "format": EXPORT_FORMAT, "opset": ONNX_OPSET, "major": self._major, "net": type(self._net).__name__,
+            "dtype": str(next(self._net.parameters()).dtype), "weights": weights_digest(self._weights),
+            "versions": package_versions("cellpose", "torch", "onnx")})
+
+    def _start(self):
+        from ._disk_cache import OnnxGraphCache
+
+        cache = OnnxGraphCache()
+        key = self._cache_key()
+        path = cache.load(key) if key else None
+        if path is not None:
+            try:
+                session = ort_session(path)
+                self._fixed = _fixed_shape(session)
+                return session
+            except Exception:  # noqa: BLE001 - a cached graph this runtime cannot read: export it again
+                cache.forget(key)
+        graph, self._fixed = export_onnx(self._net, self._major)
+        if key:
+            cache.store(key, graph)
+        return ort_session(graph)
 
     def release(self) -> None:
         """Shrink the CPU arena to what is in use (nothing, between runs): a tiny run with the shrinkage option."""
@@ -203,8 +337,8 @@ class _OnnxForward:
                 return
             opts = ort.RunOptions()
             opts.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-            nchan = self._session.get_inputs()[0].shape[1]
-            self._session.run(None, {"x": np.zeros((1, nchan, 16, 16), np.float32)}, opts)
+            shape = self._fixed or (self._session.get_inputs()[0].shape[1], 16, 16)
+            self._session.run(None, {"x": np.zeros((1, *shape), np.float32)}, opts)
 
     def __call__(self, x, *args, **kwargs):
         import numpy as np
@@ -213,18 +347,25 @@ class _OnnxForward:
         with self._lock:
             if self._session is None and self._torch_forward is None:
                 try:
-                    self._session = self._export()
+                    self._session = self._start()
                 except Exception as e:
                     why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
                     if self._strict:
                         raise BackendUnavailableError(f"inference 'onnx' could not export this network to ONNX "
-                                                      f"Runtime ({why}); use inference 'auto' or 'fast'") from e
+                                                      f"Runtime ({why}); use inference 'auto'") from e
                     warnings.warn(f"inference 'auto': the network could not be exported to ONNX Runtime ({why}); "
-                                  "it runs on PyTorch (inference 'fast') instead", RuntimeWarning, stacklevel=2)
+                                  "it runs on PyTorch instead", RuntimeWarning, stacklevel=2)
                     self._torch_forward = type(self._net).forward.__get__(self._net)
             session, fallback = self._session, self._torch_forward
+        if fallback is None and self._fixed is not None and tuple(x.shape[1:]) != self._fixed:
+            fallback = type(self._net).forward.__get__(self._net)  # a tile shape the graph was not made for
         if fallback is not None:
             return fallback(x, *args, **kwargs)
         with self._lock:
             y, style = session.run(None, {"x": np.ascontiguousarray(x.detach().cpu().numpy(), np.float32)})
         return torch.from_numpy(y), torch.from_numpy(style)
+
+
+def _fixed_shape(session) -> tuple[int, ...] | None:
+    dims = session.get_inputs()[0].shape[1:]
+    return tuple(dims) if all(isinstance(d, int) for d in dims) else None
