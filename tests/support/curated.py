@@ -30,10 +30,11 @@ def write_image(path: Path, img_tzyx: np.ndarray, cal: Calibration) -> Path:
 
 def curated_xml(path: Path, image_path: Path, labels_tzyx: np.ndarray, cal: Calibration, *,
                 frames: list[int] | None = None, detector_settings: dict | None = None,
-                hide: dict[int, list[int]] | None = None, meshes: bool = True) -> Path:
+                hide: dict[int, list[int]] | None = None, meshes: bool = True, rois: bool = True) -> Path:
     """A TrackMate XML whose spots are the labels of ``frames`` (all by default); ``hide[frame]`` lists labels whose
     spots are written invisible (filtered out by the user). 3D spots get meshes (``.meshes``) unless ``meshes`` is
-    False (spheres only, as TrackMate 7.x/8.x save them)."""
+    False (spheres only, as TrackMate 7.x/8.x save them); 2D spots lose their outline when ``rois`` is False (a
+    detector that makes round spots only, e.g. LoG)."""
     is_3d = labels_tzyx.shape[1] > 1
     frames = list(range(len(labels_tzyx))) if frames is None else frames
     out = []
@@ -50,15 +51,18 @@ def curated_xml(path: Path, image_path: Path, labels_tzyx: np.ndarray, cal: Cali
                         detector_settings=detector_settings)
     if is_3d and meshes:
         write_meshes(path, tr)
-    if hide:
+    if hide or not rois:
         import xml.etree.ElementTree as ET
 
         tree = ET.parse(path)
-        hidden = {(f, lab) for f, labs in hide.items() for lab in labs}
+        hidden = {(f, lab) for f, labs in (hide or {}).items() for lab in labs}
         spots = [d for fr in out for d in fr.detections]
         for el in tree.getroot().iter("Spot"):
             d = spots[int(el.get("ID"))]
             if (d.frame, d.label) in hidden:
                 el.set("VISIBILITY", "0")
+            if not rois:
+                el.attrib.pop("ROI_N_POINTS", None)
+                el.text = None
         tree.write(path, encoding="UTF-8", xml_declaration=True)
     return path
