@@ -218,7 +218,7 @@ class _Monitor:
             self.net.eval()
             with torch.no_grad():
                 for x, lbl in self.batches:
-                    if self.major >= 4:
+                    if self.major >= 4 and self.net.dtype != torch.float32:  # as cellpose 4's train_seg
                         with torch.autocast(device_type=x.device.type, dtype=self.net.dtype):
                             y = self.net(x)[0]
                     else:

@@ -145,7 +145,7 @@ def read_curated(path: str | Path) -> CuratedXml:
                       detector=dict(tm.settings.get("DetectorSettings", {})), space_unit=tm.spatial_units)
 
 
-def parse_frames(text: str) -> list[int]:
+def parse_frames(text: str, *, flag: str = "--frames") -> list[int]:
     """``--frames`` text: comma-separated frame indices and inclusive ranges (``0,3,5-9``) -> sorted unique list."""
     out: set[int] = set()
     for part in str(text).replace(" ", "").split(","):
@@ -157,12 +157,12 @@ def parse_frames(text: str) -> list[int]:
             b = int(hi) if sep else a
         except ValueError:
             raise InvalidTrainingDataError(
-                f"--frames must be frame indices and ranges such as '0,3,5-9', got {text!r}") from None
+                f"{flag} must be frame indices and ranges such as '0,3,5-9', got {text!r}") from None
         if a < 0 or b < a:
-            raise InvalidTrainingDataError(f"--frames: {part!r} is not a range of frame indices >= 0 (in {text!r})")
+            raise InvalidTrainingDataError(f"{flag}: {part!r} is not a range of frame indices >= 0 (in {text!r})")
         out.update(range(a, b + 1))
     if not out:
-        raise InvalidTrainingDataError(f"--frames names no frame, got {text!r}")
+        raise InvalidTrainingDataError(f"{flag} names no frame, got {text!r}")
     return sorted(out)
 
 

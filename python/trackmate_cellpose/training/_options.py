@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidSettingsError
 
-__all__ = ["TrainingOptions"]
+__all__ = ["TrainingOptions", "action_options_table"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,29 @@ class TrainingOptions:
             object.__setattr__(self, "holdout_frames", tuple(sorted({int(f) for f in self.holdout_frames})))
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise bad("device", self.device, "one of auto, cpu, cuda, mps")
+
+
+def action_options_table() -> list[dict]:
+    """The options of TrackMate's action "Retrain cellpose on these spots", in the row format of the settings table
+    (key, type, default, label, unit, range, doc, lo, hi): generated into the glue jar, so that the Fiji dialog's
+    fields, defaults and bounds come from here. Numbers follow :class:`TrainingOptions`; 0 stands for "the default"
+    where the option is optional."""
+    d = {f.name: f.default for f in TrainingOptions.__dataclass_fields__.values()}
+
+    def row(key, kind, default, label, doc, lo=None, hi=None, rng=None):
+        if rng is None and lo is not None:
+            rng = f">= {lo:g}" if hi is None else f"{lo:g} to {hi:g}"
+        return {"key": key, "type": kind, "default": default, "label": label, "unit": "-", "range": rng, "doc": doc,
+                "lo": lo, "hi": hi, "nonempty": False, "only_3d": False, "editor": None}
+
+    return [
+        row("EPOCHS", "int", d["epochs"], "Epochs", "Training epochs (cellpose ramps the learning rate up over the "
+            "first 10).", lo=1),
+        row("LEARNING_RATE", "float", 0.0, "Learning rate", "AdamW learning rate; 0 = the installed cellpose's "
+            "fine-tuning default (3.x: 1e-3, 4.x: 1e-5).", lo=0.0),
+        row("HOLDOUT_FRACTION", "float", d["holdout_fraction"], "Held-out fraction", "Share of the curated frames "
+            "held out to choose the best epoch and for the report.", lo=0.0, hi=0.9),
+        row("FRAMES", "str", "", "Curated frames", "Frames to train on, e.g. 0,3,5-9; empty = every frame with a "
+            "visible spot.", rng="frame list, or empty"),
+        row("SEED", "int", d["seed"], "Seed", "Random seed.", lo=0),
+    ]
