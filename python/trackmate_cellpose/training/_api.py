@@ -445,7 +445,8 @@ def _train_and_report(*, spec, major, det, det_from_xml, cal, options, output, r
     # the base model as the user ran it (this detector's XML settings), else at the curated objects' size
     base_settings = eval_settings if det_from_xml else eval_settings.replace(diameter=new_diam)
     new_settings = eval_settings.replace(model=CUSTOM_MODEL, model_path=str(output), diameter=new_diam)
-    runtime = RuntimeOptions(device=device)
+    # the PyTorch path gives the ONNX default's masks without exporting each new model first
+    runtime = RuntimeOptions(device=device, inference="fast")
     truths = [truth[f] for f in frames_eval]
     base_a, base_l = evaluate_model(base_settings, imgs, cal, truths, runtime=runtime, cancel=cancel)
     new_a, new_l = evaluate_model(new_settings, imgs, cal, truths, runtime=runtime, cancel=cancel)
