@@ -1,9 +1,9 @@
 """Retraining cost and data needs (issue 21): time per epoch and peak memory of ``train_from_trackmate`` for a 2D+t
 and a 3D case, and how many curated frames it takes to reach the held-out F1 of the full set.
 
-Data: synthetic membrane-stained cells (``tests/support/membranes.py``), a texture the bundled test model was never
-trained on, written as a curated TrackMate XML by the package's own writer (the XML reader and the rasteriser are
-tested against TrackMate's own files elsewhere). Base model: the bundled cellpose-3 test model, or ``--model-path``
+Data: synthetic membrane-stained cells (``trackmate_cellpose.data.membrane_movie_2d/3d``), a texture the bundled test
+model was never trained on, written as a curated TrackMate XML by the package's own writer (the XML reader and the
+rasteriser are tested against TrackMate's own files elsewhere). Base model: the bundled cellpose-3 test model, or ``--model-path``
 (the tiny Cellpose-SAM under cellpose 4). Peak memory is the resident set sampled every 20 ms during the call,
 minus the resident set before it (the process's own baseline excluded). Uses the package's public surface only.
 
@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import threading
 import time
@@ -74,24 +73,43 @@ class _PeakRss:
         self.delta = self.peak - self.base
 
 
-def _data_2d(work: Path, n: int, size: int, cal):
-    from support.curated import curated_xml, write_image
-    from support.membranes import membrane_movie_2d
+def _write(work: Path, name: str, img_tzyx: np.ndarray, lab_tzyx: np.ndarray, cal) -> tuple[Path, Path]:
+    """The image as an ImageJ hyperstack and its labels as a curated TrackMate XML (+ .meshes in 3D)."""
+    import tifffile
 
-    n_obj = max(4, int(12 * (size / 112) ** 2))
-    img, lab = membrane_movie_2d(n, shape_yx=(size, size), n_objects=n_obj)
-    ip = write_image(work / "movie2d.tif", img[:, None], cal)
-    return ip, curated_xml(work / "movie2d.xml", ip, lab[:, None], cal)
+    from trackmate_cellpose.export import ImageInfo, write_meshes, write_trackmate_xml
+    from trackmate_cellpose.geometry import labels_to_detections
+    from trackmate_cellpose.results import DetectionResult, FrameResult
+    from trackmate_cellpose.tracking import track_overlap
+
+    ip = work / f"{name}.tif"
+    tifffile.imwrite(ip, img_tzyx[:, :, None], imagej=True, resolution=(1 / cal.x, 1 / cal.y),
+                     metadata={"axes": "TZCYX", "spacing": cal.z, "unit": "micron", "finterval": cal.t})
+    is_3d = lab_tzyx.shape[1] > 1
+    frames = [FrameResult(frame=t, labels=lab, detections=labels_to_detections(
+        lab if is_3d else lab[0], frame=t, calibration=cal, simplify=False)) for t, lab in enumerate(lab_tzyx)]
+    shape = (len(lab_tzyx), 1, *lab_tzyx.shape[1:])
+    tr = track_overlap(DetectionResult(frames=frames, calibration=cal, is_3d=is_3d, image_shape_tczyx=shape))
+    xp = work / f"{name}.xml"
+    write_trackmate_xml(xp, tr, cal, image=ImageInfo.from_path(ip, shape))
+    if is_3d:
+        write_meshes(xp, tr)
+    return ip, xp
+
+
+def _data_2d(work: Path, n: int, size: int, cal):
+    from trackmate_cellpose.data import membrane_movie_2d
+
+    img, lab = membrane_movie_2d(n, shape_yx=(size, size), n_objects=max(4, int(12 * (size / 112) ** 2)))
+    return _write(work, "movie2d", img[:, None], lab[:, None], cal)
 
 
 def _data_3d(work: Path, n: int, shape_zyx, cal):
-    from support.curated import curated_xml, write_image
-    from support.membranes import membrane_movie_3d
+    from trackmate_cellpose.data import membrane_movie_3d
 
     img, lab = membrane_movie_3d(n, shape_zyx=shape_zyx, n_objects=max(4, int(7 * np.prod(shape_zyx[1:]) / 64 ** 2)),
                                  anisotropy=cal.z / cal.x)
-    ip = write_image(work / "stack3d.tif", img, cal)
-    return ip, curated_xml(work / "stack3d.xml", ip, lab, cal)
+    return _write(work, "stack3d", img, lab, cal)
 
 
 def _train(image, xml, out: Path, args, *, frames=None, holdout=None, report=True, images_per_epoch=None):
@@ -117,7 +135,6 @@ def _scores(res) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     """Run the chosen cases; return their numbers (and the machine's load) as a JSON-ready dict."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from trackmate_cellpose import Calibration, test_model_path
 
     if args.model_path is None:

@@ -12,6 +12,7 @@ __all__ = [
     "TrackMateCellposeError",
     "InvalidSettingsError",
     "InvalidImageError",
+    "InvalidTrainingDataError",
     "BackendUnavailableError",
     "MissingPackageError",
     "SegmentationError",
@@ -45,6 +46,11 @@ class InvalidSettingsError(TrackMateCellposeError, ValueError):
 
 class InvalidImageError(TrackMateCellposeError, ValueError):
     """The input image has unsupported axes, shape, dtype or content."""
+
+
+class InvalidTrainingDataError(TrackMateCellposeError, ValueError):
+    """Curated TrackMate spots that cannot train a model: an XML made on another image size, no curated frame, a
+    chosen frame without spots, spots without outlines (2D) or meshes (3D)."""
 
 
 class BackendUnavailableError(TrackMateCellposeError, RuntimeError):

@@ -82,7 +82,7 @@ def test_retraining_from_v9_meshes_3d(facts, tmp_path, test_model, trackmate_lin
 
 
 def _check_action(result: dict, model_path: Path):
-    from trackmate_cellpose.segment.models import check_model
+    from trackmate_cellpose.segment import check_model
     from trackmate_cellpose.settings import DetectorSettings
 
     assert result["model_path"] == str(model_path) and model_path.is_file()

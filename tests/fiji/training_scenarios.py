@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/: support.*
 
 from support.curated import write_image  # noqa: E402
-from support.membranes import membrane_movie_2d, membrane_movie_3d  # noqa: E402
+from trackmate_cellpose.data import membrane_movie_2d, membrane_movie_3d  # noqa: E402
 from trackmate_cellpose import Calibration, DetectorSettings, test_model_path  # noqa: E402
 
 CAL = Calibration(x=0.5, y=0.5, z=1.0, t=1.0, space_unit="um", time_unit="s")
@@ -55,7 +55,7 @@ def write_data(work: Path) -> dict:
 
 def label_image_xml(labels: str, xml: Path, line: str) -> dict:
     """TrackMate's LabelImageDetector on the truth labels, every spot kept visible, saved by TmXmlWriter."""
-    from trackmate_cellpose.bridge._run import open_image
+    from trackmate_cellpose.bridge._headless import open_image
 
     imp = open_image(labels)
     s = _jc("fiji.plugin.trackmate.Settings")(imp)
@@ -82,7 +82,7 @@ def label_image_xml(labels: str, xml: Path, line: str) -> dict:
 
 def _trackmate_with(xml: str, image: str):
     """A TrackMate whose model holds the XML's spots, on ``image``, with this detector (the bundled test model)."""
-    from trackmate_cellpose.bridge._run import open_image, to_java_map
+    from trackmate_cellpose.bridge._headless import open_image, to_java_map
 
     reader = _jc("fiji.plugin.trackmate.io.TmXmlReader")(_jc("java.io.File")(xml))
     model = reader.getModel()

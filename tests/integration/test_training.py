@@ -19,13 +19,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import CELLPOSE_MAJOR, TINY_CPSAM
 from support.curated import curated_xml, write_image
-from support.membranes import membrane_movie_2d
+from trackmate_cellpose.data import membrane_movie_2d
 from trackmate_cellpose import Calibration, DetectorSettings, detect
 from trackmate_cellpose.errors import Cancelled
 from trackmate_cellpose.training import TrainingOptions, train_from_trackmate
@@ -66,7 +65,7 @@ def test_model_report_and_detection(curated, tmp_path, test_model):
     assert "F1" in res.summary() and str(out) in res.summary()
     # the detector takes it: the model check, and a detection with CELLPOSE_MODEL=CUSTOM
     settings = DetectorSettings(model="CUSTOM", model_path=str(out), diameter=res.diameter, use_gpu=False)
-    from trackmate_cellpose.segment.models import check_model
+    from trackmate_cellpose.segment import check_model
 
     assert check_model(settings).path == str(out)
     result = detect(img[:1], settings, axes="tyx", calibration=CAL)
@@ -133,7 +132,7 @@ def test_cli_bad_input_exit_2_nothing_written(curated, tmp_path, test_model, cas
         args += ["--frames", "0,7"]
         want = "--frames [7]"
     elif case == "no_rois":
-        from support.membranes import membrane_movie_2d as movie
+        from trackmate_cellpose.data import membrane_movie_2d as movie
 
         args[2] = curated_xml(tmp_path / "norois.xml", ip, movie(3, shape_yx=(64, 64), n_objects=4)[1][:, None], CAL,
                               rois=False)

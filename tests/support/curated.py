@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.export import ImageInfo, write_meshes, write_trackmate_xml
 from trackmate_cellpose.geometry import labels_to_detections
-from trackmate_cellpose.objects import DetectionResult, FrameResult
+from trackmate_cellpose.results import DetectionResult, FrameResult
 from trackmate_cellpose.tracking import track_overlap
 
 __all__ = ["write_image", "curated_xml"]

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import CELLPOSE_MAJOR, TINY_CPSAM
 from support.curated import curated_xml, write_image
-from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
+from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 from trackmate_cellpose import test_model_path as bundled_model
-from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.errors import InvalidSettingsError, OutputExistsError
 from trackmate_cellpose.training import InvalidTrainingDataError, TrainingOptions, train_from_trackmate
 

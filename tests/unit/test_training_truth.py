@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from support.curated import curated_xml, write_image
-from support.synthetic import synthetic_movie_2d, synthetic_movie_3d
-from trackmate_cellpose.axes import Calibration
+from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
+from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.geometry import labels_to_meshes, labels_to_polygons
 from trackmate_cellpose.training import agreement, parse_frames, read_curated, truth_labels
 from trackmate_cellpose.training._pairs import frame_pairs, orthogonal_planes

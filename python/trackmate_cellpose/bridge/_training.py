@@ -9,7 +9,7 @@ detection box, as a ``DetectionRequest``, plus the options: XML path, output fil
 into Java: a failure is a one-line summary plus the traceback (``sink.fail``); the result is a string map
 (``sink.finished(keys, values)``).
 
-Imports: numpy; package: training, bridge._service (frames and calibration of a request).
+Imports: jpype (lazily), numpy; package: bridge, errors, settings, training.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from ..settings import RuntimeOptions
 from ..training import FrameSource, TrainingOptions, parse_frames, train_from_trackmate
 from ._service import _java_value, _one_line, calibration_of, request_to_numpy
 
-__all__ = ["serve_training", "training_kwargs", "RequestFrames", "result_map"]
 
 #: Option keys of a TrainingRequest -> TrainingOptions fields (numbers <= 0 mean "the default" where noted).
 _NUMBERS = {"EPOCHS": "epochs", "LEARNING_RATE": "learning_rate", "HOLDOUT_FRACTION": "holdout_fraction",

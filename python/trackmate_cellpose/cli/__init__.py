@@ -1,4 +1,4 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,convert} ...`` (also
+"""Command line: ``trackmate-cellpose {demo,run,train,doctor,fiji,install-fiji,uninstall-fiji,convert} ...`` (also
 ``python -m trackmate_cellpose``).
 
 The entry point is :func:`main`; :func:`build_parser` gives the argument parser (the CLI reference is generated from

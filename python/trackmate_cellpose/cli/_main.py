@@ -1,4 +1,4 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,convert} ...`` (also
+"""Command line: ``trackmate-cellpose {demo,run,train,doctor,fiji,install-fiji,uninstall-fiji,convert} ...`` (also
 ``python -m trackmate_cellpose``).
 
 Each subcommand lives in its own module ``trackmate_cellpose.cli._<name>`` and provides ``register(subparsers)``,
@@ -15,11 +15,13 @@ import importlib
 import sys
 import traceback
 
-from ..errors import Cancelled, InvalidImageError, InvalidSettingsError, OutputExistsError, UsageError
+from ..errors import (Cancelled, InvalidImageError, InvalidSettingsError, InvalidTrainingDataError,
+                      OutputExistsError, UsageError)
 
 
-SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "convert")  # modules cli._<name>
-DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
+SUBCOMMANDS = ("demo", "run", "train", "doctor", "fiji", "install", "convert")  # modules cli._<name>
+DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), retrain cellpose on "
+               "spots curated in TrackMate (train), check the environment "
                "(doctor), open Fiji with the TrackMate detector (fiji), install the detector into a Fiji "
                "(install-fiji, uninstall-fiji), or convert TrackMate XML to and from GEFF "
                "(convert). 'trackmate-cellpose COMMAND --help' lists "
@@ -58,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         get_logger().warning(note)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, InvalidSettingsError, InvalidImageError, OutputExistsError, FileNotFoundError,
-            IsADirectoryError, NotADirectoryError, PermissionError) as e:
+    except (UsageError, InvalidSettingsError, InvalidImageError, InvalidTrainingDataError, OutputExistsError,
+            FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
         _report(e, args)
         return 2
     except (Cancelled, KeyboardInterrupt):

@@ -13,7 +13,9 @@ a forward pre-hook on the network (the input of each held-out batch) and a wrapp
   out), which is what :func:`fine_tune` returns, also when training stops early (cancel, Ctrl-C).
 
 The model file is written by :func:`save_network` to a temporary file beside the target, then renamed: never half
-written. cellpose and torch are imported inside functions only.
+written.
+
+Imports: cellpose (lazily), numpy, torch (lazily); package: errors, segment.
 """
 
 from __future__ import annotations
@@ -30,10 +32,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import BackendUnavailableError, Cancelled
-from .adapter import import_cellpose_models, select_device
-from .models import ModelSpec, models_dir
+from ._adapter import import_cellpose_models, select_device
+from ._models import ModelSpec, models_dir
 
-__all__ = ["FitOptions", "FitResult", "load_network", "fine_tune", "save_network", "DEFAULTS"]
 
 #: Per cellpose major version: learning rate and weight decay for fine-tuning (cellpose's own defaults for 4.x; for
 #: 3.x the rate its docs suggest for fine-tuning a built-in model with AdamW), and the crop size it trains on.

@@ -7,15 +7,20 @@ with cellpose's own training function (3.x or 4.x), writes a model file the dete
 Command line: ``trackmate-cellpose train IMAGE --from CURATED.xml -o MODEL.pth``; in Fiji: TrackMate's action
 "Retrain cellpose on these spots".
 
-The modules are private; this package re-exports the public names. cellpose and torch are imported only while training
-(``segment._training``).
+The modules are private; this package re-exports the public names. cellpose and torch are loaded only while training,
+by ``segment``.
+
+Imports: matplotlib (lazily), numpy, scipy (lazily), skimage (lazily); package: axes, calibration, detect (lazily),
+errors, export (lazily), reader (lazily), segment (lazily), settings.
 """
 
+from ..errors import InvalidTrainingDataError
 from ._api import FrameSource, TrainingResult, base_model_of, train_from_trackmate
 from ._curated import CuratedXml, parse_frames, read_curated, truth_labels
-from ._errors import InvalidTrainingDataError
 from ._metrics import Agreement, agreement
-from ._options import TrainingOptions
+from ._options import TrainingOptions, action_options_table
+
 
 __all__ = ["train_from_trackmate", "TrainingOptions", "TrainingResult", "FrameSource", "InvalidTrainingDataError",
-           "CuratedXml", "read_curated", "truth_labels", "parse_frames", "base_model_of", "Agreement", "agreement"]
+           "CuratedXml", "read_curated", "truth_labels", "parse_frames", "base_model_of", "Agreement", "agreement",
+           "action_options_table"]

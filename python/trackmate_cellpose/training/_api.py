@@ -4,7 +4,7 @@ Order of work: every check first (options, XML, image size, frames, shapes, base
 input leaves nothing behind; then the truth labels, training (cellpose's own ``train_seg`` through
 ``segment._training``), the model file (written to a temporary file and renamed), and the report.
 
-Imports: numpy; package: axes, errors, reader, segment (lazily), settings, training.
+Imports: numpy; package: axes, calibration, errors, reader (lazily), segment (lazily), settings, training.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..axes import Calibration, to_tczyx
-from ..errors import Cancelled, InvalidSettingsError, OutputExistsError
+from ..axes import to_tczyx
+from ..calibration import Calibration
+from ..errors import Cancelled, InvalidSettingsError, InvalidTrainingDataError, OutputExistsError
 from ..settings import CUSTOM_MODEL, DETECTOR_KEY, DetectorSettings, RuntimeOptions
 from ._curated import MESHES_NEEDED, CuratedXml, read_curated, truth_labels
-from ._errors import InvalidTrainingDataError
 from ._options import TrainingOptions
 from ._pairs import channels_of, frame_pairs
 from ._report import evaluate_model, report_paths, summary_lines, write_report
 
-__all__ = ["train_from_trackmate", "TrainingResult", "FrameSource", "base_model_of"]
 
 #: TrackMate-Cellpose's and TrackMate v9-appose's model names that differ from cellpose's own.
 _PEER_MODEL_NAMES = {"cytotorch_0": "cyto", "cyto2torch_0": "cyto2", "nucleitorch_0": "nuclei",
@@ -255,7 +254,7 @@ def train_from_trackmate(image: Any, xml: str | Path, output: str | Path, *, fra
     InvalidSettingsError, InvalidImageError, OutputExistsError, FileNotFoundError
         Bad options, base model (missing, of the other cellpose major), image or output.
     """
-    from ..segment.models import cellpose_major_version, check_model
+    from ..segment import cellpose_major_version, check_model
 
     options = options or TrainingOptions()
     notes: list[str] = []

@@ -10,7 +10,7 @@ A spot without a shape (a spot added by hand, or one of a detector that makes no
 sphere TrackMate shows, with a notice; a file whose curated spots have no shape at all cannot teach outlines and is
 refused, in 3D with what is needed (TrackMate v9's meshes).
 
-Imports: numpy; package: axes, errors, export, training._rasterize.
+Imports: numpy; package: calibration, errors, export (lazily), training.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..axes import Calibration
-from ._errors import InvalidTrainingDataError
+from ..calibration import Calibration
+from ..errors import InvalidTrainingDataError
 from ._rasterize import fill_ellipsoid, fill_mesh, fill_polygon
 
-__all__ = ["CuratedXml", "read_curated", "truth_labels", "parse_frames", "MESHES_NEEDED"]
 
 #: What a 3D file without meshes lacks (said in the error).
 MESHES_NEEDED = (
@@ -114,7 +113,7 @@ def read_curated(path: str | Path) -> CuratedXml:
     """
     import xml.etree.ElementTree as ET
 
-    from ..export.xml_read import read_trackmate_xml
+    from ..export import read_trackmate_xml
 
     p = Path(path).expanduser().resolve()
     if not p.is_file():

@@ -3,7 +3,7 @@
 Objects are matched one to one (scipy's ``linear_sum_assignment`` maximising the summed IoU over the pairs at or above
 the threshold; above 0.5 a pair is unique anyway). Works on 2D and 3D label images alike.
 
-Imports: numpy, scipy; package: none.
+Imports: numpy, scipy (lazily); package: none.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["Agreement", "agreement", "pooled"]
 
 
 @dataclass(frozen=True)

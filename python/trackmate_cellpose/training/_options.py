@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from ..errors import InvalidSettingsError
 
-__all__ = ["TrainingOptions", "action_options_table"]
 
 
 @dataclass(frozen=True)

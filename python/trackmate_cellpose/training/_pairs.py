@@ -5,14 +5,13 @@ pixel size (``anisotropy`` = Z step / pixel size). A network fine-tuned on XY pl
 (objects cut across, blurred along Z by the interpolation), so a 3D frame gives the planes of all three orientations
 that hold an object, from the stack resampled the same way (linear interpolation for the image, nearest for labels).
 
-Imports: numpy, scipy; package: none.
+Imports: numpy, scipy (lazily); package: none.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["channels_of", "frame_pairs", "orthogonal_planes"]
 
 
 def channels_of(frame_czyx: np.ndarray, channel: int, channel_2: int) -> np.ndarray:

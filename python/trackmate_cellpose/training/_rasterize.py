@@ -10,14 +10,13 @@ belongs to a shape when its centre lies inside it. Coordinates given here are al
   by a tiny, fixed irrational amount so that none runs exactly through a vertex or along an edge (marching-cubes
   meshes have vertices on integer grid lines).
 
-Imports: numpy, scikit-image; package: none.
+Imports: numpy, skimage (lazily); package: none.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fill_polygon", "fill_mesh", "fill_ellipsoid"]
 
 # Shift of the ray origins (in pixels): irrational and far below any meaningful precision, so no ray runs exactly
 # through a vertex or along an edge of a mesh whose vertices lie on the pixel grid or half-way between.

@@ -6,7 +6,7 @@ of the matched objects, pooled over the held-out frames and per frame. Written a
 picture, ``<model>.report.png`` (a held-out frame with the curated outlines, the base model's and the new model's,
 and the loss curves), each through a temporary file renamed into place.
 
-Imports: numpy, matplotlib (lazily); package: detect, settings, training._metrics.
+Imports: matplotlib (lazily), numpy, skimage (lazily); package: calibration, detect (lazily), settings, training.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..axes import Calibration
+from ..calibration import Calibration
 from ..settings import DetectorSettings, RuntimeOptions
 from ._metrics import Agreement, agreement, pooled
 
-__all__ = ["evaluate_model", "report_paths", "write_report", "summary_lines", "write_atomic"]
 
 IOU_THRESHOLD = 0.5
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register", "main"]
 
 
 def register(subparsers) -> None:
@@ -63,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
 
     from ..errors import UsageError
     from ..training import TrainingOptions, parse_frames, train_from_trackmate
-    from .logs import get_logger, quiet_third_party_bars
+    from ._terminal import get_logger, quiet_third_party_bars
 
     log = get_logger()
     if args.model and args.model_path:
