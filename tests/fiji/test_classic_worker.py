@@ -55,8 +55,10 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
 
 
-def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: list[str] = ()) -> dict:
-    """Run classic_worker.bsh in a plain JVM (ImageJ's ClassLauncher, headless); return its facts, spots and log."""
+def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: list[str] = (), *,
+                   script: Path = HERE / "classic_worker.bsh") -> dict:
+    """Run ``script`` (classic_worker.bsh) in a plain JVM (ImageJ's ClassLauncher, headless); return its facts, spots
+    and log."""
     out = work / f"{name}.txt"
     launcher = sorted((fiji / "jars").glob("imagej-launcher-*.jar"))
     if not launcher:
@@ -66,7 +68,7 @@ def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: 
            f"-Dimagej.dir={fiji}", f"-Dij.dir={fiji}", f"-Duser.home={work / 'home'}", "-XX:-UsePerfData",
            f"-Dtmcp.out={out}", *(f"-Dtmcp.{k}={v}" for k, v in props.items()), *jvm_options,
            "-cp", str(launcher[-1]), "net.imagej.launcher.ClassLauncher", "-ijjarpath", "jars", "-ijjarpath",
-           "plugins", "net.imagej.Main", "--headless", "--run", str(HERE / "classic_worker.bsh")]
+           "plugins", "net.imagej.Main", "--headless", "--run", str(script)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=work,
                           env={k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"})

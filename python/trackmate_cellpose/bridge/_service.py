@@ -302,6 +302,7 @@ def _new_service() -> Any:
                     pass
                 serve_request(request, sink, _detect_fn, _runtime)
 
+        @JOverride
         def train(self, request, sink):
             from ._training import serve_training
 
