@@ -17,7 +17,7 @@ import numpy as np
 
 from ..axes import to_tczyx
 from ..calibration import Calibration
-from ..errors import Cancelled, InvalidSettingsError, InvalidTrainingDataError, OutputExistsError
+from ..errors import Cancelled, InvalidSettingsError, InvalidTrainingDataError, MissingPackageError, OutputExistsError
 from ..settings import CUSTOM_MODEL, DETECTOR_KEY, DetectorSettings, RuntimeOptions
 from ._curated import MESHES_NEEDED, CuratedXml, read_curated, truth_labels
 from ._options import TrainingOptions
@@ -253,10 +253,13 @@ def train_from_trackmate(image: Any, xml: str | Path, output: str | Path, *, fra
         The XML and the image do not match, no curated frame, a chosen frame without spots, no shapes.
     InvalidSettingsError, InvalidImageError, OutputExistsError, FileNotFoundError
         Bad options, base model (missing, of the other cellpose major), image or output.
+    MissingPackageError
+        scikit-image (or, with ``report``, matplotlib) is not installed in this Python.
     """
     from ..segment import cellpose_major_version, check_model
 
     options = options or TrainingOptions()
+    require_packages(report)
     notes: list[str] = []
 
     def note(msg: str) -> None:
@@ -310,6 +313,23 @@ def train_from_trackmate(image: Any, xml: str | Path, output: str | Path, *, fra
         spec=spec, major=major, det=det, det_from_xml=from_xml, cal=cal, options=options, output=output, report=report,
         truth=truth, pixels=pixels, train_frames=train_frames, held=held, pairs_train=pairs_train,
         pairs_held=pairs_held, notes=notes, progress=progress, cancel=cancel, log=log)
+
+
+def require_packages(report: bool) -> None:
+    """Training needs scikit-image (the curated outlines as labels) and, for the report's picture, matplotlib: a Python
+    with cellpose alone (a detector worker running the update site's code) lacks them. Checked before anything else,
+    so that the message (with the command that installs them into this Python) comes before any work."""
+    import importlib
+
+    missing = []
+    for pkg, mod in [("scikit-image", "skimage")] + ([("matplotlib", "matplotlib")] if report else []):
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            missing.append(pkg)
+    if missing:
+        raise MissingPackageError(" ".join(missing), "retraining (the curated outlines as label images"
+                                  + (", the report's picture)" if report else ")"))
 
 
 def _check_base(check_model, det: DetectorSettings, major: int, origin_text: str):

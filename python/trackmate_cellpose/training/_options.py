@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from ..errors import InvalidSettingsError
 
 
-
 @dataclass(frozen=True)
 class TrainingOptions:
     """How to retrain (every value checked; a wrong one raises InvalidSettingsError naming the option).
