@@ -132,7 +132,7 @@ public final class CellposePyWorker implements CellposePyService, CellposePyTrai
 	private void trainLocked( final TrainingRequest request, final TrainingSink sink ) throws IOException
 	{
 		final Map< String, Object > settings = request.settings();
-		final WorkerProcess r = ready( settings, reporter( sink ) );
+		final WorkerProcess r = ready( settings, WorkerProcess.asDetectionSink( sink ) );
 		if ( r == null )
 			return;
 		if ( !TRAINING_PROTOCOL.equals( r.hello().get( "train" ) ) )
@@ -153,52 +153,6 @@ public final class CellposePyWorker implements CellposePyService, CellposePyTrai
 			stop();
 			sink.fail( r.diedMessage( "during training", origin( settings ) ), r.stderrTail() );
 		}
-	}
-
-	/** A training sink seen as a detection sink, for starting the worker (its messages and failures). */
-	private static DetectionSink reporter( final TrainingSink sink )
-	{
-		return new DetectionSink()
-		{
-			@Override
-			public void addRois( final int frame, final int[] nPoints, final double[] x, final double[] y,
-					final double[] quality, final String[] featureNames, final double[] featureValues )
-			{}
-
-			@Override
-			public void addMeshes( final int frame, final double[] centers, final double[] radius,
-					final double[] quality, final int[] nVertices, final double[] vertices, final int[] nFaces,
-					final int[] faces, final String[] featureNames, final double[] featureValues )
-			{}
-
-			@Override
-			public void frameDone( final int frame )
-			{}
-
-			@Override
-			public void progress( final double fraction, final String status )
-			{
-				sink.progress( fraction, status );
-			}
-
-			@Override
-			public void log( final String message )
-			{
-				sink.log( message );
-			}
-
-			@Override
-			public boolean isCanceled()
-			{
-				return sink.isCanceled();
-			}
-
-			@Override
-			public void fail( final String summary, final String details )
-			{
-				sink.fail( summary, details );
-			}
-		};
 	}
 
 	/** The running worker for {@code settings}' Python (started, or restarted for another Python); null on failure. */

@@ -175,62 +175,7 @@ final class WorkerProcess
 		current = sink;
 		try
 		{
-			while ( true )
-			{
-				final int tag = in.read();
-				switch ( tag )
-				{
-				case 'F':
-					sendFrame( request, in.readInt() );
-					break;
-				case 'G':
-				{
-					final double f = in.readDouble();
-					sink.progress( f, readStr() );
-					break;
-				}
-				case 'L':
-					sink.log( readStr() );
-					break;
-				case 'D':
-					sink.frameDone( in.readInt() );
-					break;
-				case 'O':
-				{
-					final int frame = in.readInt();
-					final int[] nPoints = readInts();
-					final double[] x = readDoubles(), y = readDoubles(), q = readDoubles();
-					final String[] names = readStrs();
-					sink.addRois( frame, nPoints, x, y, q, names, readDoubles() );
-					break;
-				}
-				case 'M':
-				{
-					final int frame = in.readInt();
-					final double[] centers = readDoubles(), radius = readDoubles(), q = readDoubles();
-					final int[] nV = readInts();
-					final double[] v = readDoubles();
-					final int[] nF = readInts(), f = readInts();
-					final String[] names = readStrs();
-					sink.addMeshes( frame, centers, radius, q, nV, v, nF, f, names, readDoubles() );
-					break;
-				}
-				case 'X':
-				{
-					final String summary = readStr();
-					sink.fail( summary, readStr() );
-					break;
-				}
-				case 'E':
-					in.readInt();
-					in.readByte();
-					return;
-				case -1:
-					throw new EOFException( "the worker's output ended" );
-				default:
-					throw new IOException( "unexpected message " + tag + " from the worker" );
-				}
-			}
+			serve( request, sink, null );
 		}
 		finally
 		{
@@ -256,56 +201,141 @@ final class WorkerProcess
 		final WorkerWatchdog w = new WorkerWatchdog( this, sink::isCanceled, TRAINING_CANCEL_GRACE_MS, id, 0, null );
 		try
 		{
-			while ( true )
-			{
-				final int tag = in.read();
-				switch ( tag )
-				{
-				case 'F':
-					sendFrame( request, in.readInt() );
-					break;
-				case 'G':
-				{
-					final double f = in.readDouble();
-					sink.progress( f, readStr() );
-					break;
-				}
-				case 'L':
-					sink.log( readStr() );
-					break;
-				case 'K':
-				{
-					final String[] keys = new String[ readCount( 8 ) ];
-					final String[] values = new String[ keys.length ];
-					for ( int i = 0; i < keys.length; i++ )
-					{
-						keys[ i ] = readStr();
-						values[ i ] = readStr();
-					}
-					sink.finished( keys, values );
-					break;
-				}
-				case 'X':
-				{
-					final String summary = readStr();
-					sink.fail( summary, readStr() );
-					break;
-				}
-				case 'E':
-					in.readInt();
-					in.readByte();
-					return;
-				case -1:
-					throw new EOFException( "the worker's output ended" );
-				default:
-					throw new IOException( "unexpected message " + tag + " from the worker" );
-				}
-			}
+			serve( request, asDetectionSink( sink ), sink );
 		}
 		finally
 		{
 			w.finish();
 		}
+	}
+
+	/**
+	 * Answers the worker's messages for one request until its end message {@code E}: frames asked for, progress, log
+	 * lines, spots (to {@code sink}), a failure, and a training result ({@code K}, to {@code training}; a detection
+	 * has none).
+	 */
+	private void serve( final DetectionRequest request, final DetectionSink sink, final TrainingSink training )
+			throws IOException
+	{
+		while ( true )
+		{
+			final int tag = in.read();
+			switch ( tag )
+			{
+			case 'F':
+				sendFrame( request, in.readInt() );
+				break;
+			case 'G':
+			{
+				final double f = in.readDouble();
+				sink.progress( f, readStr() );
+				break;
+			}
+			case 'L':
+				sink.log( readStr() );
+				break;
+			case 'D':
+				sink.frameDone( in.readInt() );
+				break;
+			case 'O':
+			{
+				final int frame = in.readInt();
+				final int[] nPoints = readInts();
+				final double[] x = readDoubles(), y = readDoubles(), q = readDoubles();
+				final String[] names = readStrs();
+				sink.addRois( frame, nPoints, x, y, q, names, readDoubles() );
+				break;
+			}
+			case 'M':
+			{
+				final int frame = in.readInt();
+				final double[] centers = readDoubles(), radius = readDoubles(), q = readDoubles();
+				final int[] nV = readInts();
+				final double[] v = readDoubles();
+				final int[] nF = readInts(), f = readInts();
+				final String[] names = readStrs();
+				sink.addMeshes( frame, centers, radius, q, nV, v, nF, f, names, readDoubles() );
+				break;
+			}
+			case 'K':
+			{
+				if ( training == null )
+					throw new IOException( "a training result from the worker during a detection" );
+				final String[] keys = new String[ readCount( 8 ) ];
+				final String[] values = new String[ keys.length ];
+				for ( int i = 0; i < keys.length; i++ )
+				{
+					keys[ i ] = readStr();
+					values[ i ] = readStr();
+				}
+				training.finished( keys, values );
+				break;
+			}
+			case 'X':
+			{
+				final String summary = readStr();
+				sink.fail( summary, readStr() );
+				break;
+			}
+			case 'E':
+				in.readInt();
+				in.readByte();
+				return;
+			case -1:
+				throw new EOFException( "the worker's output ended" );
+			default:
+				throw new IOException( "unexpected message " + tag + " from the worker" );
+			}
+		}
+	}
+
+	/**
+	 * A training sink seen as a detection sink (no spots): its progress, log lines, cancel state and failures. For
+	 * starting the worker for a training, and for the messages a training shares with a detection.
+	 */
+	static DetectionSink asDetectionSink( final TrainingSink sink )
+	{
+		return new DetectionSink()
+		{
+			@Override
+			public void addRois( final int frame, final int[] nPoints, final double[] x, final double[] y,
+					final double[] quality, final String[] featureNames, final double[] featureValues )
+			{}
+
+			@Override
+			public void addMeshes( final int frame, final double[] centers, final double[] radius,
+					final double[] quality, final int[] nVertices, final double[] vertices, final int[] nFaces,
+					final int[] faces, final String[] featureNames, final double[] featureValues )
+			{}
+
+			@Override
+			public void frameDone( final int frame )
+			{}
+
+			@Override
+			public void progress( final double fraction, final String status )
+			{
+				sink.progress( fraction, status );
+			}
+
+			@Override
+			public void log( final String message )
+			{
+				sink.log( message );
+			}
+
+			@Override
+			public boolean isCanceled()
+			{
+				return sink.isCanceled();
+			}
+
+			@Override
+			public void fail( final String summary, final String details )
+			{
+				sink.fail( summary, details );
+			}
+		};
 	}
 
 	private void writeRequest( final int id, final DetectionRequest request ) throws IOException
