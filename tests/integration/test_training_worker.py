@@ -20,31 +20,9 @@ pytestmark = [pytest.mark.slow]
 CAL = Calibration(x=0.5, y=0.5, z=1.0, t=5.0, space_unit="um", time_unit="s")
 
 
-def _typed(d: dict) -> bytes:
-    body = struct.pack(">i", len(d))
-    for k, v in d.items():
-        kb = k.encode()
-        body += struct.pack(">i", len(kb)) + kb
-        if isinstance(v, bool):
-            body += b"b" + struct.pack(">b", v)
-        elif isinstance(v, int):
-            body += b"i" + struct.pack(">q", v)
-        elif isinstance(v, float):
-            body += b"d" + struct.pack(">d", v)
-        else:
-            vb = str(v).encode()
-            body += b"s" + struct.pack(">i", len(vb)) + vb
-    return body
-
-
 def _train(c: Client, rid: int, frames: np.ndarray, settings: dict, options: dict) -> None:
-    t, y, x = frames.shape
-    body = struct.pack(">i", rid) + _typed(options) + _typed(settings)
-    body += struct.pack(">bii", 0, 0, t) + struct.pack(">4q", 1, 1, y, x) + struct.pack(">3q", 0, 0, 0)
-    body += struct.pack(">4d", CAL.x, CAL.y, CAL.z, CAL.t)
-    for s in ("um", "s", "uint16", "cells"):
-        body += struct.pack(">i", len(s)) + s.encode()
-    c.send(b"T" + body)
+    c.send(b"T" + struct.pack(">i", rid) + c.typed_map(options) + c.typed_map(settings)
+           + c.frames_body(frames, (CAL.x, CAL.y, CAL.z, CAL.t), name="cells"))
 
 
 def _serve(c: Client, frames: np.ndarray, on_log=None) -> dict:

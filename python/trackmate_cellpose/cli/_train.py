@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 
 
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="retrain cellpose on the spots curated in TrackMate; writes a model the detector takes",
