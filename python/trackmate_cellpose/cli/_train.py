@@ -77,17 +77,25 @@ def main(args: argparse.Namespace) -> int:
     frames = parse_frames(args.frames) if args.frames else None
     quiet_third_party_bars(debug=args.debug)
     fmt = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}] {postfix}"
-    with tqdm(total=1000, desc="train", disable=args.quiet, leave=False, bar_format=fmt) as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.update(max(0, int(round(min(1.0, fraction) * 1000)) - bar.n))
-            if message:
-                bar.set_postfix_str(message[:70], refresh=True)
+    bars: list = []  # the bar starts with the first progress report, after every check of the input passed
 
+    def progress(fraction: float, message: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=1000, desc="train", disable=args.quiet, leave=False, bar_format=fmt))
+        bar = bars[0]
+        bar.update(max(0, int(round(min(1.0, fraction) * 1000)) - bar.n))
+        if message:
+            bar.set_postfix_str(message[:70], refresh=True)
+
+    try:
         result = train_from_trackmate(
             args.image, args.xml, args.output, frames=frames, model=args.model, model_path=args.model_path,
             options=options, axes=args.axes, pixel_size=args.pixel_size, z_step=args.z_step, channel=args.channel,
             channel_2=args.channel2, report=not args.no_report, overwrite=args.overwrite, progress=progress,
             log=log.info)
+    finally:
+        for bar in bars:
+            bar.close()
     if result.stopped:
         log.warning(f"training {result.stopped} after {result.epochs_done} epoch(s): the best epoch so far "
                     f"({result.best_epoch + 1}) was saved to {result.model_path}; no report")
