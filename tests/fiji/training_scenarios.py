@@ -174,6 +174,10 @@ def main(argv: list[str]) -> int:
     out, work = Path(argv[0]), Path(argv[1])
     work.mkdir(parents=True, exist_ok=True)
     facts: dict = {}
+
+    def save() -> None:  # after every step: a run stopped by the test's timeout still shows how far it got
+        out.write_text(json.dumps({**facts, "partial": True}, indent=1, default=str))
+
     try:
         from trackmate_cellpose.bridge import start_fiji
         from trackmate_cellpose.bridge._jvm import jvm_options_for_tests
@@ -182,14 +186,17 @@ def main(argv: list[str]) -> int:
         facts["data"] = data
         session = start_fiji(os.environ["FIJI_DIR"], jvm_options=jvm_options_for_tests(work / "home"))
         facts["line"] = session.line
+        save()
         facts["xml2d"] = label_image_xml(data["labels2d"], work / "curated2d.xml", session.line)
         if session.line == "tm9":
             facts["xml3d"] = label_image_xml(data["labels3d"], work / "curated3d.xml", session.line)
+        save()
         for name, fn in (("action", action_run), ("cancel", action_cancel)):
             try:
                 facts[name] = fn(work, facts["xml2d"]["xml"], data["image2d"])
             except BaseException as e:  # noqa: BLE001 - recorded; the other scenario still runs
                 facts[name] = {"error": "".join(traceback.format_exception(e))}
+            save()
     except BaseException as e:  # noqa: BLE001 - recorded for the test to show
         facts["error"] = "".join(traceback.format_exception(e))
     out.write_text(json.dumps(facts, indent=1, default=str))
