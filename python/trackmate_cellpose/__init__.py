@@ -5,7 +5,7 @@ Importing this package starts no JVM and loads neither torch, cellpose nor jpype
 What is public: this package's names (``__all__`` below) and the ``__all__`` of the modules and subpackages whose
 names have no leading underscore (``settings``, ``errors``, ``calibration``, ``axes``, ``results``, ``detect``,
 ``reader``, ``pipeline``, ``diagnosis``, ``data``, ``cli``, ``segment``, ``geometry``, ``export``, ``tracking``,
-``distributed``, ``bridge``, and ``bridge.worker``, the worker program Java starts). Every ``_module`` is private
+``distributed``, ``bridge``, ``training``, and ``bridge.worker``, the worker program Java starts). Every ``_module`` is private
 implementation, re-exported where it is public. Old names go through ``_deprecated`` for one release.
 """
 

@@ -19,6 +19,7 @@ __all__ = [
     "TrackMateCellposeError",
     "InvalidSettingsError",
     "InvalidImageError",
+    "InvalidTrainingDataError",
     "BackendUnavailableError",
     "MissingPackageError",
     "SegmentationError",
@@ -77,6 +78,11 @@ class InvalidImageError(TrackMateCellposeError, ValueError):
     def __init__(self, message: str, *, path: object = None):
         super().__init__(message)
         self.path = path
+
+
+class InvalidTrainingDataError(TrackMateCellposeError, ValueError):
+    """Curated TrackMate spots that cannot train a model: an XML made on another image size, no curated frame, a
+    chosen frame without spots, spots without outlines (2D) or meshes (3D)."""
 
 
 class BackendUnavailableError(TrackMateCellposeError, RuntimeError):

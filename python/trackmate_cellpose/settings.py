@@ -339,13 +339,14 @@ def _editor(meta: Mapping[str, Any]) -> str:
 SETTINGS_RESOURCE = "trackmatecellpose/glue/detector-settings.json"
 
 
-def settings_resource_json() -> str:
+def settings_resource_json(extra: Mapping[str, Any] | None = None) -> str:
     """The settings table as the Java glue reads it (``SettingsTable.java``): generated into every glue jar at build
     time, so that the Fiji panel's labels, units, ranges and defaults, and Java's checks, come from this module only.
 
     Independent of the installed cellpose (the build must be reproducible): the default model is given per cellpose
     major version (``default_models``) and for a Python without cellpose (``fallback_model``); Java uses the one the
-    Python side publishes when it registers.
+    Python side publishes when it registers. ``extra`` adds top-level entries (the glue adds ``training``, the
+    options of TrackMate's action "Retrain cellpose on these spots").
     """
     rows = []
     for row in settings_table():
@@ -357,7 +358,7 @@ def settings_resource_json() -> str:
            "default_models": {str(k): v for k, v in DEFAULT_MODELS.items()},
            "fallback_model": default_model(NO_CELLPOSE_MAJOR),
            "builtin_models": {str(k): list(v) for k, v in BUILTIN_MODELS.items()},
-           "aliases": dict(KEY_ALIASES), "settings": rows}
+           "aliases": dict(KEY_ALIASES), "settings": rows, **(extra or {})}
     return json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
 
 

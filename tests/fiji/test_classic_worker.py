@@ -41,11 +41,13 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
 
 
-def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: list[str] = ()) -> dict:
-    """Run classic_worker.bsh in a plain JVM (ImageJ's ClassLauncher, headless); return its facts, spots and log."""
+def classic_launch(fiji: Path, work: Path, name: str, props: dict, jvm_options: list[str] = (), *,
+                   script: Path = HERE / "classic_worker.bsh") -> dict:
+    """Run ``script`` (classic_worker.bsh) in a plain JVM (ImageJ's ClassLauncher, headless); return its facts, spots
+    and log."""
     out = work / f"{name}.txt"
     cmd = classic_command(fiji, work / "home", ["net.imagej.Main", "--headless", "--run",
-                                                str(HERE / "classic_worker.bsh")], {"out": out, **props},
+                                                str(script)], {"out": out, **props},
                           jvm_options=jvm_options)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=work,

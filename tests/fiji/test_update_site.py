@@ -2,7 +2,9 @@
 checkout, a copy of FIJI_DIR updated by **Fiji's own updater** (``net.imagej.updater.CommandLine`` through ImageJ's
 ``ClassLauncher``, headless: ``add-update-site`` then ``update``), then a classic launch (a plain JVM, no Python in it)
 whose detector runs in a fresh venv that has only torch and cellpose (no trackmate-cellpose, no scikit-image): the
-worker runs the site's Python code.
+worker runs the site's Python code. The same launches run TrackMate's action "Retrain cellpose on these spots" (the
+loader registers it from the line jar's plugin index; the worker trains with the site's code once the packages its
+message names are installed).
 
 One module run covers the Fiji of FIJI_DIR (its TrackMate line); run it with each of the three test Fijis.
 """
@@ -154,11 +156,28 @@ def test_fijis_own_updater_installs_the_sites_files_with_their_checksums(updated
 
 
 @pytest.fixture(scope="module")
-def first(updated, tmp_path_factory, cellpose_only_python, test_model) -> dict:
-    """A classic launch of the updated Fiji: lists the detectors, runs 2D+t and 3D+t with the cellpose-only venv."""
+def curated(updated) -> dict:
+    """A small curated 2D+t case for the retraining action: membrane-stained cells and their spots as a TrackMate XML."""
+    from support.curated import write_image
+
+    from trackmate_cellpose.data import membrane_movie_2d
+    from trackmate_cellpose.training import write_curated_xml
+
+    cal = Calibration(x=0.5, y=0.5, z=1.0, t=1.0, space_unit="um", time_unit="s")
+    img, lab = membrane_movie_2d(3, shape_yx=(64, 64), n_objects=4)
+    image = write_image(updated["work"] / "curated.tif", img[:, None], cal)
+    xml = write_curated_xml(updated["work"] / "curated.xml", lab[:, None], cal, image_path=image)
+    return {"train_image": image, "train_xml": xml}
+
+
+@pytest.fixture(scope="module")
+def first(updated, curated, cellpose_only_python, test_model) -> dict:
+    """A classic launch of the updated Fiji: lists the detectors and actions, runs 2D+t, retraining and 3D+t with the
+    cellpose-only venv."""
     return _launch(updated["fiji"], updated["work"], "first", {
-        "steps": "d2,d3", "python": cellpose_only_python, "model": test_model, "image2d": sample_path("2dt"),
-        "image3d": sample_path("3dt"), "frames": FRAMES})
+        "steps": "d2,r2,d3", "python": cellpose_only_python, "model": test_model, "image2d": sample_path("2dt"),
+        "image3d": sample_path("3dt"), "frames": FRAMES, **curated,
+        "train_output": updated["work"] / "first.pth"})
 
 
 def test_a_classic_launch_lists_the_detector_of_its_line_without_errors_from_our_classes(first, fiji_dir):
@@ -166,6 +185,8 @@ def test_a_classic_launch_lists_the_detector_of_its_line_without_errors_from_our
     assert f["loader.line"] == find_fiji(fiji_dir).line
     assert "CELLPOSE_ADVANCED_PY_DETECTOR" in f["keys"]
     assert f["factory"] == "trackmatecellpose.glue.CellposePyDetectorFactory Cellpose advanced (Python)"
+    assert "RETRAIN_CELLPOSE_PY" in f["actions"]
+    assert f["action"] == "trackmatecellpose.glue.RetrainCellposeActionFactory Retrain cellpose on these spots"
     ours = [line for line in first["stderr"].splitlines()
             if re.search(r"trackmate.?cellpose", line, re.I) and re.search(r"ERROR|Exception|Cannot create", line)]
     assert ours == []
@@ -201,14 +222,34 @@ def test_3d_without_scikit_image_names_what_is_missing_and_the_command_that_fixe
     assert "scikit-image" in f["d3.error"] and "pip install scikit-image" in f["d3.error"], f["d3.error"]
 
 
+def test_retraining_in_a_cellpose_only_python_names_the_packages_and_the_command(first, updated):
+    f = first["facts"]
+    assert "pip install scikit-image matplotlib" in f["r2.error"], f["r2.error"] + "\n" + first["log"][-3000:]
+    assert not (updated["work"] / "first.pth").exists()
+
+
 @pytest.fixture(scope="module")
-def after_fix(first, updated, cellpose_only_python, test_model) -> dict:
-    """The command the 3D message names, run as a user would, then the 3D+t detection again."""
-    command = re.search(r"run: (.+?pip install scikit-image)", first["facts"]["d3.error"]).group(1)
-    proc = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def after_fix(first, updated, curated, cellpose_only_python, test_model) -> dict:
+    """The commands the 3D and the retraining messages name, run as a user would, then 3D+t and retraining again."""
+    for step, packages in (("d3", "scikit-image"), ("r2", "scikit-image matplotlib")):
+        command = re.search(rf"run: (.+?pip install {packages})", first["facts"][f"{step}.error"]).group(1)
+        proc = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-3000:]
     return _launch(updated["fiji"], updated["work"], "second", {
-        "steps": "d3", "python": cellpose_only_python, "model": test_model, "image3d": sample_path("3dt")})
+        "steps": "d3,r2", "python": cellpose_only_python, "model": test_model, "image3d": sample_path("3dt"),
+        **curated, "train_output": updated["work"] / "second.pth"})
+
+
+def test_after_the_named_command_the_action_retrains_with_the_sites_code(after_fix, updated):
+    from trackmate_cellpose.segment import check_model
+
+    f = after_fix["facts"]
+    assert f["r2.error"] == "null", f["r2.error"] + "\n" + after_fix["log"][-3000:]
+    model = updated["work"] / "second.pth"
+    assert f["r2.result.model_path"] == str(model) and f["r2.result.stopped"] == ""
+    assert f["r2.result.epochs_done"] == "2" and Path(f["r2.result.report_path"]).is_file()
+    assert "trackmate-cellpose-python.zip" in after_fix["log"]  # the worker ran the site's code
+    check_model(DetectorSettings(model="CUSTOM", model_path=str(model)))  # the detector takes it
 
 
 def test_after_the_named_command_3dt_gives_the_lines_3d_spots(after_fix, fiji_dir):

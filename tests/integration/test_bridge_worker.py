@@ -73,10 +73,11 @@ class Client:
         self.out.write(b)
         self.out.flush()
 
-    def request(self, rid: int, frames: np.ndarray, settings: dict, cal=(0.5, 0.5, 1.0, 5.0), first=0):
-        """frames: (T, Y, X) uint16, or (T, Z, Y, X) for a 3D image."""
-        body = struct.pack(">ii", rid, len(settings))
-        for k, v in settings.items():
+    @staticmethod
+    def typed_map(d: dict) -> bytes:
+        """A settings/options map as Java writes it: int32 n, then n (str key, type 's'/'i'/'d'/'b', value)."""
+        body = struct.pack(">i", len(d))
+        for k, v in d.items():
             kb = k.encode()
             body += struct.pack(">i", len(kb)) + kb
             if isinstance(v, bool):
@@ -88,13 +89,23 @@ class Client:
             else:
                 vb = str(v).encode()
                 body += b"s" + struct.pack(">i", len(vb)) + vb
+        return body
+
+    @staticmethod
+    def frames_body(frames: np.ndarray, cal=(0.5, 0.5, 1.0, 5.0), first=0, name="test") -> bytes:
+        """The request's image part: (T, Y, X) uint16 frames, or (T, Z, Y, X) for a 3D image, the calibration and
+        the names."""
         t, z, y, x = frames.shape if frames.ndim == 4 else (frames.shape[0], 1, *frames.shape[1:])
-        body += struct.pack(">bii", int(frames.ndim == 4), first, t) + struct.pack(">4q", 1, z, y, x)
+        body = struct.pack(">bii", int(frames.ndim == 4), first, t) + struct.pack(">4q", 1, z, y, x)
         body += struct.pack(">3q", 0, 0, 0)
         body += struct.pack(">4d", *cal)
-        for s in ("um", "s", "uint16", "test"):
+        for s in ("um", "s", "uint16", name):
             body += struct.pack(">i", len(s)) + s.encode()
-        self.send(b"R" + body)
+        return body
+
+    def request(self, rid: int, frames: np.ndarray, settings: dict, cal=(0.5, 0.5, 1.0, 5.0), first=0):
+        """frames: (T, Y, X) uint16."""
+        self.send(b"R" + struct.pack(">i", rid) + self.typed_map(settings) + self.frames_body(frames, cal, first))
 
     def serve(self, frames: np.ndarray, on_message=None) -> dict:
         """Answer frame requests until E; collect everything."""

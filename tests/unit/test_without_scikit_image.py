@@ -64,3 +64,20 @@ def test_3d_without_scikit_image_names_it_and_the_command_before_inference(no_sk
         detect(np.zeros((1, 1, 8, 16, 16), np.float32), DetectorSettings(model="cyto3"), axes="tczyx")
     assert e.value.package == "scikit-image"
     assert f"run: {e.value.command}" in str(e.value) and e.value.command.endswith("-m pip install scikit-image")
+
+
+def test_training_without_scikit_image_or_matplotlib_names_both_and_writes_nothing(no_skimage, monkeypatch, tmp_path):
+    from trackmate_cellpose.training import train_from_trackmate
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingPackageError) as e:  # before the XML is even read: no such file here
+        train_from_trackmate(np.zeros((1, 16, 16), np.uint8), tmp_path / "absent.xml", tmp_path / "m.pth", axes="tyx")
+    assert e.value.package == "scikit-image matplotlib" and "retraining" in str(e.value)
+    assert e.value.command.endswith("-m pip install scikit-image matplotlib")
+    with pytest.raises(MissingPackageError) as e:  # no report: matplotlib is not needed
+        train_from_trackmate(np.zeros((1, 16, 16), np.uint8), tmp_path / "absent.xml", tmp_path / "m.pth", axes="tyx",
+                             report=False)
+    assert e.value.package == "scikit-image"
+    assert list(tmp_path.iterdir()) == []

@@ -26,6 +26,7 @@ from .._cache import cache_dir
 from .._version import __version__
 from ..errors import BackendUnavailableError, InvalidSettingsError
 from ..settings import SETTINGS_RESOURCE, settings_resource_json
+from ..training import action_options_table
 from ._fiji import FijiInstallation
 from ._prebuilt import SOURCE_SETS, load_env_builder, prebuilt_jar_name, read_manifest, source_hash
 
@@ -166,13 +167,19 @@ def compile_glue(line: str, classpath: Sequence[Path], out_jar: Path, *, release
         with zipfile.ZipFile(tmp_jar, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: trackmate-cellpose\n"
                        f"TrackMate-Line: {line}\nTrackMate-Cellpose-Version: {__version__}\n")
-            z.writestr(SETTINGS_RESOURCE, settings_resource_json())  # what the Java side reads its settings from
+            z.writestr(SETTINGS_RESOURCE, glue_table_json())  # what the Java side reads its settings from
             z.writestr(*load_env_builder(_PACKAGE_DIR))  # what it builds a Python environment with
             for f in sorted(classes.rglob("*")):
                 if f.is_file():
                     z.write(f, f.relative_to(classes).as_posix())
         os.replace(tmp_jar, out_jar)
     return out_jar
+
+
+def glue_table_json() -> str:
+    """The settings table the glue jar carries: the detector's settings and the retraining action's options (the same
+    JSON as ``_prebuilt.load_settings_table`` makes from the sources)."""
+    return settings_resource_json({"training": action_options_table()})
 
 
 def _quote_arg(a: str) -> str:
@@ -186,7 +193,7 @@ def glue_key(fiji: FijiInstallation, source_root: Path | None = None) -> str:
     for f in _sources(fiji.line, root):
         h.update(f.relative_to(root).as_posix().encode())
         h.update(f.read_bytes())
-    h.update(settings_resource_json().encode())
+    h.update(glue_table_json().encode())
     h.update(load_env_builder(_PACKAGE_DIR)[1].encode())
     st = fiji.trackmate_jar.stat()
     h.update(f"{fiji.line}|{fiji.java_release}|{fiji.trackmate_jar.name}|{st.st_size}".encode())
@@ -215,7 +222,7 @@ def current_source_hash(line: str) -> str | None:
     """Hash of the installed glue sources of ``line``, of this package's settings table and of its environment builder
     (what a current prebuilt jar records); None without sources."""
     try:
-        return source_hash(glue_source_root(), line, settings_resource_json(), load_env_builder(_PACKAGE_DIR)[1])
+        return source_hash(glue_source_root(), line, glue_table_json(), load_env_builder(_PACKAGE_DIR)[1])
     except BackendUnavailableError:
         return None
 

@@ -86,8 +86,9 @@ def load_env_builder(package_dir: Path) -> tuple[str, str]:
 
 def load_settings_table(package_dir: Path) -> tuple[str, str]:
     """(resource name, JSON) of the detector settings table of the package at ``package_dir``
-    (``.../trackmate_cellpose``), for the glue jars: ``settings.py`` (a leaf that imports only ``errors.py``) is loaded
-    by path under a private package name, so that neither the package nor its dependencies are imported."""
+    (``.../trackmate_cellpose``), for the glue jars, with the options of the retraining action (``training``):
+    ``settings.py`` and ``training/_options.py`` (which import only ``errors.py``) are loaded by path under a private
+    package name, so that neither the package nor its dependencies are imported."""
     import importlib.util
     import sys
     import types
@@ -95,16 +96,23 @@ def load_settings_table(package_dir: Path) -> tuple[str, str]:
     name = "_tmcp_settings_only"
     pkg = types.ModuleType(name)
     pkg.__path__ = [str(package_dir)]
-    saved = {k: sys.modules.get(k) for k in (name, f"{name}.errors", f"{name}.settings")}
+    training = types.ModuleType(f"{name}.training")
+    training.__path__ = [str(Path(package_dir) / "training")]
+    subs = ("errors", "settings", "training._options")
+    saved = {k: sys.modules.get(k) for k in (name, f"{name}.training", *(f"{name}.{sub}" for sub in subs))}
     sys.modules[name] = pkg
+    sys.modules[f"{name}.training"] = training
     try:
-        for sub in ("errors", "settings"):
-            spec = importlib.util.spec_from_file_location(f"{name}.{sub}", Path(package_dir) / f"{sub}.py")
+        for sub in subs:
+            spec = importlib.util.spec_from_file_location(f"{name}.{sub}",
+                                                          Path(package_dir, *sub.split(".")).with_suffix(".py"))
             mod = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = mod
             spec.loader.exec_module(mod)
         settings = sys.modules[f"{name}.settings"]
-        return settings.SETTINGS_RESOURCE, settings.settings_resource_json()
+        options = sys.modules[f"{name}.training._options"]
+        return settings.SETTINGS_RESOURCE, settings.settings_resource_json(
+            {"training": options.action_options_table()})
     finally:
         for k, v in saved.items():
             if v is None:

@@ -281,9 +281,16 @@ def register_service() -> Any:
 
 
 def _new_service() -> Any:
+    """The JPype proxy: ``CellposePyService`` (detection) and ``CellposePyTrainer`` (TrackMate's action "Retrain
+    cellpose on these spots"; left out when the glue on the class path predates it)."""
     from jpype import JImplements, JOverride
 
-    @JImplements(glue_class("trackmatecellpose.glue.CellposePyService"))
+    interfaces = [glue_class("trackmatecellpose.glue.CellposePyService")]
+    try:
+        interfaces.append(glue_class("trackmatecellpose.glue.CellposePyTrainer"))
+    except TypeError:  # JPype's "Class ... is not found": an older glue jar, detection only
+        pass
+
     class CellposePyService:
         @JOverride
         def detect(self, request, sink):
@@ -296,12 +303,19 @@ def _new_service() -> Any:
                 serve_request(request, sink, _detect_fn, _runtime)
 
         @JOverride
+        def train(self, request, sink):
+            from ._training import serve_training
+
+            with _call_lock:
+                serve_training(request, sink, _runtime)
+
+        @JOverride
         def describe(self):
             from .. import __version__
 
             return f"trackmate-cellpose {__version__} (Python service)"
 
-    return CellposePyService()
+    return JImplements(*interfaces)(CellposePyService)()
 
 
 def _publish_models(services: Any) -> None:

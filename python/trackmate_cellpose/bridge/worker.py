@@ -15,8 +15,9 @@ Protocol (version :data:`PROTOCOL`); big-endian; ``str`` = int32 byte length + U
 ``str[]`` = int32 count + elements (int32 / float64 / str)::
 
     worker -> Java (stdout)
-      H  hello: int32 n, then n (str key, str value): protocol, version, python, pid, cellpose, device,
-         default_model, models (comma-separated); or error (cellpose cannot be imported: the worker then exits)
+      H  hello: int32 n, then n (str key, str value): protocol, train (the training protocol, 1), version, python,
+         pid, cellpose, device, default_model, models (comma-separated); or error (cellpose cannot be imported: the
+         worker then exits)
       F  int32 i                      send frame i of the current request
       G  float64 fraction, str status progress
       L  str                          a line for TrackMate's log
@@ -25,6 +26,7 @@ Protocol (version :data:`PROTOCOL`); big-endian; ``str`` = int32 byte length + U
          int[] nFaces, int[] faces, str[] names, double[] features
       D  int32 frame                  frame done (an empty frame still counts)
       X  str summary, str details     failure (one line for TrackMate's error message, the traceback for its log)
+      K  int32 n, then n (str key, str value)   the result of a training request (TrainingSink.finished)
       E  int32 request id, int8 status (0 ok, 1 canceled, 2 failed)   end of the request
     Java -> worker (stdin)
       R  int32 request id, int32 n, then n (str key, int8 type 's'/'i'/'d'/'b', value str/int64/float64/int8),
@@ -32,6 +34,9 @@ Protocol (version :data:`PROTOCOL`); big-endian; ``str`` = int32 byte length + U
          float64[4] calibration XYZT, str spaceUnit, str timeUnit, str dtype, str imageName
       P  int32 i, str path, int64 nbytes, str error   frame i lies in file ``path`` (bytes 0..nbytes, little-endian
          dtype, (C, Z, Y, X) C-order); error non-empty = Java could not copy it
+      T  int32 request id, int32 n, then n options (as the settings of R), then R's body after its id: a training
+         request (TrackMate's action "Retrain cellpose on these spots"; frames, progress, log, failure, cancel and end
+         as for R, the result as K)
       C  int32 request id             cancel that request
       (end of stdin)                  exit
 """
@@ -59,6 +64,9 @@ __all__ = ["PROTOCOL", "main", "Channel"]
 
 #: Protocol version, checked by the Java side at the handshake.
 PROTOCOL = "1"
+#: Version of the training messages (T, K), announced at the handshake as ``train``; the Java side trains only with a
+#: worker that announces it.
+TRAINING_PROTOCOL = "1"
 _STATUS = {"ok": 0, "canceled": 1, "failed": 2}
 _EOF = object()
 
@@ -124,26 +132,34 @@ class Channel:
 
 # -- numpy-backed request and sink (same method names as the Java DetectionRequest / DetectionSink) -------------------
 
-class WorkerRequest:
-    """``DetectionRequest`` read from an ``R`` message; :meth:`frame` asks Java for the pixels (``F``/``P``)."""
+def _typed_map(r: _Reader, what: str) -> dict[str, Any]:
+    """int32 n, then n (str key, int8 type 's'/'i'/'d'/'b', value)."""
+    out: dict[str, Any] = {}
+    for _ in range(r.int()):
+        key, kind = r.str(), r.exact(1)
+        if kind == b"s":
+            out[key] = r.str()
+        elif kind == b"i":
+            out[key] = r.unpack(">q")[0]
+        elif kind == b"d":
+            out[key] = r.unpack(">d")[0]
+        elif kind == b"b":
+            out[key] = bool(r.unpack(">b")[0])
+        else:
+            raise ValueError(f"{what} {key}: unknown value type {kind!r} in the request")
+    return out
 
-    def __init__(self, r: _Reader, worker: "Worker"):
+
+class WorkerRequest:
+    """``DetectionRequest`` read from an ``R`` message (or, with ``training``, a ``TrainingRequest`` from a ``T``
+    message: its options come first); :meth:`frame` asks Java for the pixels (``F``/``P``)."""
+
+    def __init__(self, r: _Reader, worker: "Worker", *, training: bool = False):
         self.worker = worker
         self.id = r.int()
-        settings: dict[str, Any] = {}
-        for _ in range(r.int()):
-            key, kind = r.str(), r.exact(1)
-            if kind == b"s":
-                settings[key] = r.str()
-            elif kind == b"i":
-                settings[key] = r.unpack(">q")[0]
-            elif kind == b"d":
-                settings[key] = r.unpack(">d")[0]
-            elif kind == b"b":
-                settings[key] = bool(r.unpack(">b")[0])
-            else:
-                raise ValueError(f"setting {key}: unknown value type {kind!r} in the request")
-        self._settings = settings
+        self.training = training
+        self._options = _typed_map(r, "option") if training else {}
+        self._settings = _typed_map(r, "setting")
         self._is3d = bool(r.unpack(">b")[0])
         self._first, self._n = r.unpack(">ii")
         self._shape = r.unpack(">4q")
@@ -154,6 +170,9 @@ class WorkerRequest:
 
     def settings(self) -> dict[str, Any]:
         return self._settings
+
+    def options(self) -> dict[str, Any]:
+        return self._options
 
     def is3D(self) -> bool:  # noqa: N802 - the Java interface's names
         return self._is3d
@@ -211,6 +230,10 @@ class WorkerSink:
     def frameDone(self, frame: int) -> None:  # noqa: N802
         self.ch.send(b"D", struct.pack(">i", int(frame)))
 
+    def finished(self, keys: list[str], values: list[str]) -> None:
+        """``TrainingSink.finished``: the result of a training request (``K``)."""
+        self.ch.send(b"K", struct.pack(">i", len(keys)) + b"".join(_str(k) + _str(v) for k, v in zip(keys, values)))
+
 
 def send_frame(sink: WorkerSink, fr: Any, is_3d: bool) -> None:
     """Worker transport of one frame's detections (the arrays of ``frame_arrays``, as bytes)."""
@@ -251,6 +274,8 @@ class Worker:
                 tag = r.exact(1)
                 if tag == b"R":
                     self.requests.put(WorkerRequest(r, self))
+                elif tag == b"T":
+                    self.requests.put(WorkerRequest(r, self, training=True))
                 elif tag == b"P":
                     i, path, nbytes, error = r.int(), r.str(), r.unpack(">q")[0], r.str()
                     self.frames.put((i, path, nbytes, error))
@@ -318,7 +343,13 @@ class Worker:
                 req.canceled.set()
             sink = WorkerSink(self.ch, req)
             loaded = len(adapter._CACHE)
-            status = serve_request(req, sink, None, runtime, send_frame)
+            if req.training:
+                from ._training import serve_training
+
+                status = serve_training(req, sink, runtime, finish=lambda s, res: s.finished(list(res),
+                                                                                            list(res.values())))
+            else:
+                status = serve_request(req, sink, None, runtime, send_frame)
             if len(adapter._CACHE) > loaded:  # the model cache lives as long as this worker
                 sink.log(f"Python worker: model loaded (models loaded by this worker so far: {len(adapter._CACHE)})")
             self.current = None
@@ -364,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = Worker(inp, out, args.shared_dir)
     from ._service import python_facts
 
-    facts = {"protocol": PROTOCOL, **python_facts()}
+    facts = {"protocol": PROTOCOL, "train": TRAINING_PROTOCOL, **python_facts()}
     worker.ch.send(b"H", struct.pack(">i", len(facts)) + b"".join(_str(k) + _str(v) for k, v in facts.items()))
     if "error" in facts:
         worker.close()

@@ -1,5 +1,5 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,setup-env,uninstall-env,
-convert} ...`` (also ``python -m trackmate_cellpose``).
+"""Command line: ``trackmate-cellpose {demo,run,train,doctor,fiji,install-fiji,uninstall-fiji,setup-env,
+uninstall-env,convert} ...`` (also ``python -m trackmate_cellpose``).
 
 The entry point is :func:`main`; :func:`build_parser` gives the argument parser (the CLI reference is generated from
 it). Each subcommand lives in its own private module (``cli._run``, ``cli._demo`` ...) with ``register(subparsers)``.

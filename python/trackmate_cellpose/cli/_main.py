@@ -1,5 +1,5 @@
-"""Command line: ``trackmate-cellpose {demo,run,doctor,fiji,install-fiji,uninstall-fiji,setup-env,uninstall-env,
-convert} ...`` (also ``python -m trackmate_cellpose``).
+"""Command line: ``trackmate-cellpose {demo,run,train,doctor,fiji,install-fiji,uninstall-fiji,setup-env,
+uninstall-env,convert} ...`` (also ``python -m trackmate_cellpose``).
 
 Each subcommand lives in its own module ``trackmate_cellpose.cli._<name>`` and provides ``register(subparsers)``,
 which adds its parser (or, with ``COMMANDS``, its parsers) and sets ``func(args) -> int``. Exit codes: 0 success,
@@ -21,8 +21,9 @@ from ..errors import Cancelled
 from ._terminal import INPUT_ERRORS, one_line
 
 
-SUBCOMMANDS = ("demo", "run", "doctor", "fiji", "install", "setup_env", "convert")  # modules cli._<name>
-DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), check the environment "
+SUBCOMMANDS = ("demo", "run", "train", "doctor", "fiji", "install", "setup_env", "convert")  # modules cli._<name>
+DESCRIPTION = ("Cellpose segmentation for TrackMate: run the standalone pipeline (run, demo), retrain cellpose on "
+               "spots curated in TrackMate (train), check the environment "
                "(doctor), open Fiji with the TrackMate detector (fiji), install the detector into a Fiji "
                "(install-fiji, uninstall-fiji), build a Python environment for it (setup-env, uninstall-env), or "
                "convert TrackMate XML to and from GEFF (convert). 'trackmate-cellpose COMMAND --help' lists "

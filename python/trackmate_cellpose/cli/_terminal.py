@@ -20,13 +20,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..errors import (InvalidImageError, InvalidSettingsError, OutputExistsError, UnreadableInputError,
-                      UsageError)
+from ..errors import (InvalidImageError, InvalidSettingsError, InvalidTrainingDataError, OutputExistsError,
+                      UnreadableInputError, UsageError)
 
 PREFIX = "trackmate-cellpose"
 #: Errors that mean bad usage or invalid input (exit 2); any other error is a runtime failure (exit 1).
-INPUT_ERRORS = (UsageError, InvalidSettingsError, InvalidImageError, UnreadableInputError, OutputExistsError,
-                FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+INPUT_ERRORS = (UsageError, InvalidSettingsError, InvalidImageError, InvalidTrainingDataError, UnreadableInputError,
+                OutputExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 #: Library messages name Python keywords; the command line says its flags instead.
 _KEYWORD_FLAGS = {"overwrite=True": "--overwrite"}
 _LOGGER = "trackmate_cellpose"

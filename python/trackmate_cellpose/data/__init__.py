@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._synthetic import (TUTORIAL_ANISOTROPY, TUTORIAL_CELLS, TUTORIAL_RADIUS_PX, TUTORIAL_SHAPE_ZYX, Blob,
-                         synthetic_frame, synthetic_movie_2d, synthetic_movie_3d, synthetic_stack_tutorial,
-                         tutorial_cell_count)
+                         membrane_movie_2d, membrane_movie_3d, synthetic_frame, synthetic_movie_2d,
+                         synthetic_movie_3d, synthetic_stack_tutorial, tutorial_cell_count)
 
 __all__ = ["DATA_DIR", "test_model_path", "sample_path", "SAMPLES", "Blob", "synthetic_frame", "synthetic_movie_2d",
-           "synthetic_movie_3d", "synthetic_stack_tutorial", "tutorial_cell_count", "TUTORIAL_SHAPE_ZYX",
+           "synthetic_movie_3d", "synthetic_stack_tutorial", "tutorial_cell_count", "membrane_movie_2d",
+           "membrane_movie_3d", "TUTORIAL_SHAPE_ZYX",
            "TUTORIAL_CELLS", "TUTORIAL_ANISOTROPY", "TUTORIAL_RADIUS_PX"]
 
 DATA_DIR = Path(__file__).resolve().parent

@@ -19,10 +19,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * lines as details), and the next call starts a fresh worker. A TrackMate cancel reaches the worker at once; a worker
  * that does not stop within {@link WorkerProcess#CANCEL_GRACE_MS} is killed.
  */
-public final class CellposePyWorker implements CellposePyService
+public final class CellposePyWorker implements CellposePyService, CellposePyTrainer
 {
 	/** Protocol version; the worker reports its own in the handshake. */
 	public static final String PROTOCOL = "1";
+
+	/** Version of the training messages; a worker that trains announces it as {@code train} in its handshake. */
+	public static final String TRAINING_PROTOCOL = "1";
 
 	private static final CellposePyWorker SHARED = new CellposePyWorker();
 
@@ -68,6 +71,27 @@ public final class CellposePyWorker implements CellposePyService
 		}
 	}
 
+	/**
+	 * Retrains cellpose in the worker (TrackMate's action "Retrain cellpose on these spots"); the worker is started
+	 * as for a detection, and must announce the training protocol in its handshake.
+	 */
+	@Override
+	public void train( final TrainingRequest request, final TrainingSink sink )
+	{
+		synchronized ( lock )
+		{
+			try
+			{
+				trainLocked( request, sink );
+			}
+			catch ( final Throwable t )
+			{
+				stop();
+				sink.fail( "Python worker: " + t, WorkerProcess.stackTrace( t ) );
+			}
+		}
+	}
+
 	@Override
 	public String describe()
 	{
@@ -87,6 +111,53 @@ public final class CellposePyWorker implements CellposePyService
 	private void detectLocked( final DetectionRequest request, final DetectionSink sink ) throws IOException
 	{
 		final Map< String, Object > settings = request.settings();
+		final WorkerProcess r = ready( settings, sink );
+		if ( r == null )
+			return;
+		sink.log( modeLine( r, !Boolean.FALSE.equals( settings.get( WorkerPython.KEY_USE_GPU ) ) ) );
+		final int id = requestIds.incrementAndGet();
+		try
+		{
+			r.runRequest( id, request, sink );
+		}
+		catch ( final IOException e )
+		{
+			stop();
+			if ( r.killReason() != null && sink.isCanceled() )
+				return; // killed by us after the cancel grace: the detector reports the cancel
+			sink.fail( r.diedMessage( "during detection", origin( settings ) ), r.stderrTail() );
+		}
+	}
+
+	private void trainLocked( final TrainingRequest request, final TrainingSink sink ) throws IOException
+	{
+		final Map< String, Object > settings = request.settings();
+		final WorkerProcess r = ready( settings, WorkerProcess.asDetectionSink( sink ) );
+		if ( r == null )
+			return;
+		if ( !TRAINING_PROTOCOL.equals( r.hello().get( "train" ) ) )
+		{
+			sink.fail( "The Python worker (" + r.python + ") has trackmate-cellpose " + r.hello().get( "version" )
+					+ ", which cannot retrain cellpose: upgrade it there (pip install -U trackmate-cellpose) and run "
+					+ "'trackmate-cellpose install-fiji' again from it.", null );
+			return;
+		}
+		sink.log( modeLine( r, !Boolean.FALSE.equals( settings.get( WorkerPython.KEY_USE_GPU ) ) ) );
+		final int id = requestIds.incrementAndGet();
+		try
+		{
+			r.runTraining( id, request, sink );
+		}
+		catch ( final IOException e )
+		{
+			stop();
+			sink.fail( r.diedMessage( "during training", origin( settings ) ), r.stderrTail() );
+		}
+	}
+
+	/** The running worker for {@code settings}' Python (started, or restarted for another Python); null on failure. */
+	private WorkerProcess ready( final Map< String, Object > settings, final DetectionSink sink )
+	{
 		final String python;
 		try
 		{
@@ -95,7 +166,7 @@ public final class CellposePyWorker implements CellposePyService
 		catch ( final WorkerPython.NotFound e )
 		{
 			sink.fail( e.getMessage(), null );
-			return;
+			return null;
 		}
 		WorkerProcess r = running;
 		if ( r != null && !r.python.equals( python ) )
@@ -114,22 +185,10 @@ public final class CellposePyWorker implements CellposePyService
 		{
 			r = start( python, settings, sink );
 			if ( r == null )
-				return;
+				return null;
 			running = r;
 		}
-		sink.log( modeLine( r, !Boolean.FALSE.equals( settings.get( WorkerPython.KEY_USE_GPU ) ) ) );
-		final int id = requestIds.incrementAndGet();
-		try
-		{
-			r.runRequest( id, request, sink );
-		}
-		catch ( final IOException e )
-		{
-			stop();
-			if ( r.killReason() != null && sink.isCanceled() )
-				return; // killed by us after the cancel grace: the detector reports the cancel
-			sink.fail( r.diedMessage( "during detection", origin( settings ) ), r.stderrTail() );
-		}
+		return r;
 	}
 
 	/** Starts a worker and reads its handshake; on failure reports to {@code sink} and returns {@code null}. */

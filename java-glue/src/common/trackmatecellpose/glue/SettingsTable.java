@@ -93,6 +93,12 @@ public final class SettingsTable
 	/** Rows in the Python table's order. */
 	public final List< Row > rows;
 
+	/**
+	 * Options of TrackMate's action "Retrain cellpose on these spots" (Python's
+	 * {@code trackmate_cellpose.training.action_options_table}), in the same row format; empty in an older table.
+	 */
+	public final List< Row > training;
+
 	/** Old or peer key -> current key ({@code null}: accepted but not used). */
 	public final Map< String, String > aliases;
 
@@ -112,6 +118,12 @@ public final class SettingsTable
 		for ( final Object o : ( List< Object > ) doc.get( "settings" ) )
 			r.add( new Row( ( Map< String, Object > ) o ) );
 		rows = Collections.unmodifiableList( r );
+		final List< Row > t = new ArrayList<>();
+		final Object trainingRows = doc.get( "training" );
+		if ( trainingRows instanceof List )
+			for ( final Object o : ( List< Object > ) trainingRows )
+				t.add( new Row( ( Map< String, Object > ) o ) );
+		training = Collections.unmodifiableList( t );
 		final Map< String, String > a = new LinkedHashMap<>();
 		for ( final Map.Entry< String, Object > e : ( ( Map< String, Object > ) doc.get( "aliases" ) ).entrySet() )
 			a.put( e.getKey(), ( String ) e.getValue() );

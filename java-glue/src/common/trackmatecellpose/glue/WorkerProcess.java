@@ -41,6 +41,12 @@ final class WorkerProcess
 	/** Seconds a worker may keep running after a cancel before it is killed. */
 	static final long CANCEL_GRACE_MS = 1000L * Long.getLong( "trackmate.cellpose.worker.cancelGrace", 10L );
 
+	/**
+	 * Seconds a training worker may keep running after a cancel: it stops before the next training step (one step
+	 * of a large crop batch takes tens of seconds on a CPU) and then saves the best epoch so far.
+	 */
+	static final long TRAINING_CANCEL_GRACE_MS = 1000L * Long.getLong( "trackmate.cellpose.worker.trainingCancelGrace", 600L );
+
 	private static final int STDERR_LINES = 60;
 
 	final String python;
@@ -169,62 +175,7 @@ final class WorkerProcess
 		current = sink;
 		try
 		{
-			while ( true )
-			{
-				final int tag = in.read();
-				switch ( tag )
-				{
-				case 'F':
-					sendFrame( request, in.readInt() );
-					break;
-				case 'G':
-				{
-					final double f = in.readDouble();
-					sink.progress( f, readStr() );
-					break;
-				}
-				case 'L':
-					sink.log( readStr() );
-					break;
-				case 'D':
-					sink.frameDone( in.readInt() );
-					break;
-				case 'O':
-				{
-					final int frame = in.readInt();
-					final int[] nPoints = readInts();
-					final double[] x = readDoubles(), y = readDoubles(), q = readDoubles();
-					final String[] names = readStrs();
-					sink.addRois( frame, nPoints, x, y, q, names, readDoubles() );
-					break;
-				}
-				case 'M':
-				{
-					final int frame = in.readInt();
-					final double[] centers = readDoubles(), radius = readDoubles(), q = readDoubles();
-					final int[] nV = readInts();
-					final double[] v = readDoubles();
-					final int[] nF = readInts(), f = readInts();
-					final String[] names = readStrs();
-					sink.addMeshes( frame, centers, radius, q, nV, v, nF, f, names, readDoubles() );
-					break;
-				}
-				case 'X':
-				{
-					final String summary = readStr();
-					sink.fail( summary, readStr() );
-					break;
-				}
-				case 'E':
-					in.readInt();
-					in.readByte();
-					return;
-				case -1:
-					throw new EOFException( "the worker's output ended" );
-				default:
-					throw new IOException( "unexpected message " + tag + " from the worker" );
-				}
-			}
+			serve( request, sink, null );
 		}
 		finally
 		{
@@ -233,54 +184,219 @@ final class WorkerProcess
 		}
 	}
 
+	/**
+	 * Runs one training request ({@code T}) to its end message {@code E}: frames, progress, log lines and a failure
+	 * as for a detection, the result as {@code K}. An IOException means the worker is gone or out of step.
+	 */
+	void runTraining( final int id, final TrainingRequest request, final TrainingSink sink ) throws IOException
+	{
+		synchronized ( out )
+		{
+			out.writeByte( 'T' );
+			out.writeInt( id );
+			writeMap( request.options() );
+			writeRequestBody( request );
+			out.flush();
+		}
+		final WorkerWatchdog w = new WorkerWatchdog( this, sink::isCanceled, TRAINING_CANCEL_GRACE_MS, id, 0, null );
+		try
+		{
+			serve( request, asDetectionSink( sink ), sink );
+		}
+		finally
+		{
+			w.finish();
+		}
+	}
+
+	/**
+	 * Answers the worker's messages for one request until its end message {@code E}: frames asked for, progress, log
+	 * lines, spots (to {@code sink}), a failure, and a training result ({@code K}, to {@code training}; a detection
+	 * has none).
+	 */
+	private void serve( final DetectionRequest request, final DetectionSink sink, final TrainingSink training )
+			throws IOException
+	{
+		while ( true )
+		{
+			final int tag = in.read();
+			switch ( tag )
+			{
+			case 'F':
+				sendFrame( request, in.readInt() );
+				break;
+			case 'G':
+			{
+				final double f = in.readDouble();
+				sink.progress( f, readStr() );
+				break;
+			}
+			case 'L':
+				sink.log( readStr() );
+				break;
+			case 'D':
+				sink.frameDone( in.readInt() );
+				break;
+			case 'O':
+			{
+				final int frame = in.readInt();
+				final int[] nPoints = readInts();
+				final double[] x = readDoubles(), y = readDoubles(), q = readDoubles();
+				final String[] names = readStrs();
+				sink.addRois( frame, nPoints, x, y, q, names, readDoubles() );
+				break;
+			}
+			case 'M':
+			{
+				final int frame = in.readInt();
+				final double[] centers = readDoubles(), radius = readDoubles(), q = readDoubles();
+				final int[] nV = readInts();
+				final double[] v = readDoubles();
+				final int[] nF = readInts(), f = readInts();
+				final String[] names = readStrs();
+				sink.addMeshes( frame, centers, radius, q, nV, v, nF, f, names, readDoubles() );
+				break;
+			}
+			case 'K':
+			{
+				if ( training == null )
+					throw new IOException( "a training result from the worker during a detection" );
+				final String[] keys = new String[ readCount( 8 ) ];
+				final String[] values = new String[ keys.length ];
+				for ( int i = 0; i < keys.length; i++ )
+				{
+					keys[ i ] = readStr();
+					values[ i ] = readStr();
+				}
+				training.finished( keys, values );
+				break;
+			}
+			case 'X':
+			{
+				final String summary = readStr();
+				sink.fail( summary, readStr() );
+				break;
+			}
+			case 'E':
+				in.readInt();
+				in.readByte();
+				return;
+			case -1:
+				throw new EOFException( "the worker's output ended" );
+			default:
+				throw new IOException( "unexpected message " + tag + " from the worker" );
+			}
+		}
+	}
+
+	/**
+	 * A training sink seen as a detection sink (no spots): its progress, log lines, cancel state and failures. For
+	 * starting the worker for a training, and for the messages a training shares with a detection.
+	 */
+	static DetectionSink asDetectionSink( final TrainingSink sink )
+	{
+		return new DetectionSink()
+		{
+			@Override
+			public void addRois( final int frame, final int[] nPoints, final double[] x, final double[] y,
+					final double[] quality, final String[] featureNames, final double[] featureValues )
+			{}
+
+			@Override
+			public void addMeshes( final int frame, final double[] centers, final double[] radius,
+					final double[] quality, final int[] nVertices, final double[] vertices, final int[] nFaces,
+					final int[] faces, final String[] featureNames, final double[] featureValues )
+			{}
+
+			@Override
+			public void frameDone( final int frame )
+			{}
+
+			@Override
+			public void progress( final double fraction, final String status )
+			{
+				sink.progress( fraction, status );
+			}
+
+			@Override
+			public void log( final String message )
+			{
+				sink.log( message );
+			}
+
+			@Override
+			public boolean isCanceled()
+			{
+				return sink.isCanceled();
+			}
+
+			@Override
+			public void fail( final String summary, final String details )
+			{
+				sink.fail( summary, details );
+			}
+		};
+	}
+
 	private void writeRequest( final int id, final DetectionRequest request ) throws IOException
 	{
 		synchronized ( out )
 		{
 			out.writeByte( 'R' );
 			out.writeInt( id );
-			final Map< String, Object > settings = request.settings();
-			out.writeInt( settings.size() );
-			for ( final Map.Entry< String, Object > e : settings.entrySet() )
-			{
-				writeStr( e.getKey() );
-				final Object v = e.getValue();
-				if ( v instanceof Boolean )
-				{
-					out.writeByte( 'b' );
-					out.writeByte( ( ( Boolean ) v ).booleanValue() ? 1 : 0 );
-				}
-				else if ( v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte )
-				{
-					out.writeByte( 'i' );
-					out.writeLong( ( ( Number ) v ).longValue() );
-				}
-				else if ( v instanceof Number )
-				{
-					out.writeByte( 'd' );
-					out.writeDouble( ( ( Number ) v ).doubleValue() );
-				}
-				else
-				{
-					out.writeByte( 's' );
-					writeStr( String.valueOf( v ) );
-				}
-			}
-			out.writeByte( request.is3D() ? 1 : 0 );
-			out.writeInt( request.firstFrame() );
-			out.writeInt( request.nFrames() );
-			for ( final long s : request.frameShapeCZYX() )
-				out.writeLong( s );
-			for ( final long o : request.originXYZ() )
-				out.writeLong( o );
-			for ( final double c : request.calibrationXYZT() )
-				out.writeDouble( c );
-			writeStr( request.spaceUnit() );
-			writeStr( request.timeUnit() );
-			writeStr( request.dtype() );
-			writeStr( request.imageName() == null ? "" : request.imageName() );
+			writeRequestBody( request );
 			out.flush();
 		}
+	}
+
+	/** int32 n, then n (str key, int8 type 's'/'i'/'d'/'b', value). */
+	private void writeMap( final Map< String, Object > map ) throws IOException
+	{
+		out.writeInt( map.size() );
+		for ( final Map.Entry< String, Object > e : map.entrySet() )
+		{
+			writeStr( e.getKey() );
+			final Object v = e.getValue();
+			if ( v instanceof Boolean )
+			{
+				out.writeByte( 'b' );
+				out.writeByte( ( ( Boolean ) v ).booleanValue() ? 1 : 0 );
+			}
+			else if ( v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte )
+			{
+				out.writeByte( 'i' );
+				out.writeLong( ( ( Number ) v ).longValue() );
+			}
+			else if ( v instanceof Number )
+			{
+				out.writeByte( 'd' );
+				out.writeDouble( ( ( Number ) v ).doubleValue() );
+			}
+			else
+			{
+				out.writeByte( 's' );
+				writeStr( String.valueOf( v ) );
+			}
+		}
+	}
+
+	/** The settings and the frame geometry of a request (everything of {@code R} after its id). */
+	private void writeRequestBody( final DetectionRequest request ) throws IOException
+	{
+		writeMap( request.settings() );
+		out.writeByte( request.is3D() ? 1 : 0 );
+		out.writeInt( request.firstFrame() );
+		out.writeInt( request.nFrames() );
+		for ( final long s : request.frameShapeCZYX() )
+			out.writeLong( s );
+		for ( final long o : request.originXYZ() )
+			out.writeLong( o );
+		for ( final double c : request.calibrationXYZT() )
+			out.writeDouble( c );
+		writeStr( request.spaceUnit() );
+		writeStr( request.timeUnit() );
+		writeStr( request.dtype() );
+		writeStr( request.imageName() == null ? "" : request.imageName() );
 	}
 
 	/** Copies frame {@code i} into the mapped file and answers {@code P}; a copy failure travels as its message. */

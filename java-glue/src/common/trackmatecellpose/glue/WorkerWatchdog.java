@@ -1,6 +1,7 @@
 package trackmatecellpose.glue;
 
 import java.io.IOException;
+import java.util.function.BooleanSupplier;
 
 /**
  * Watches one phase: sends the cancel when TrackMate's cancel flag is set, kills the worker when it outlives the
@@ -10,7 +11,11 @@ final class WorkerWatchdog extends Thread
 {
 	private final WorkerProcess w;
 
-	private final DetectionSink sink;
+	/** TrackMate's cancel flag of the watched request ({@code null}: none). */
+	private final BooleanSupplier canceled;
+
+	/** How long a cancelled request may keep running before the worker is killed. */
+	private final long graceMs;
 
 	private final int requestId;
 
@@ -20,13 +25,22 @@ final class WorkerWatchdog extends Thread
 
 	private volatile boolean done;
 
-	/** Starts watching; {@code timeoutMs} 0 = no deadline. */
+	/** Starts watching a detection; {@code timeoutMs} 0 = no deadline. */
 	WorkerWatchdog( final WorkerProcess w, final DetectionSink sink, final int requestId, final long timeoutMs,
 			final String timeoutReason )
 	{
+		this( w, sink == null ? null : sink::isCanceled, WorkerProcess.CANCEL_GRACE_MS, requestId, timeoutMs,
+				timeoutReason );
+	}
+
+	/** Starts watching; {@code graceMs} after a cancel the worker is killed; {@code timeoutMs} 0 = no deadline. */
+	WorkerWatchdog( final WorkerProcess w, final BooleanSupplier canceled, final long graceMs, final int requestId,
+			final long timeoutMs, final String timeoutReason )
+	{
 		super( "trackmate-cellpose-worker-watchdog" );
 		this.w = w;
-		this.sink = sink;
+		this.canceled = canceled;
+		this.graceMs = graceMs;
 		this.requestId = requestId;
 		this.deadline = timeoutMs > 0 ? System.currentTimeMillis() + timeoutMs : 0;
 		this.timeoutReason = timeoutReason;
@@ -46,7 +60,7 @@ final class WorkerWatchdog extends Thread
 				w.kill( timeoutReason );
 				return;
 			}
-			if ( sink != null && sink.isCanceled() )
+			if ( canceled != null && canceled.getAsBoolean() )
 			{
 				if ( cancelSentAt < 0 )
 				{
@@ -60,9 +74,9 @@ final class WorkerWatchdog extends Thread
 						// the worker is gone: the reader sees it
 					}
 				}
-				else if ( now - cancelSentAt > WorkerProcess.CANCEL_GRACE_MS )
+				else if ( now - cancelSentAt > graceMs )
 				{
-					w.kill( "it did not stop within " + WorkerProcess.CANCEL_GRACE_MS / 1000 + " s of the cancel" );
+					w.kill( "it did not stop within " + graceMs / 1000 + " s of the cancel" );
 					return;
 				}
 			}

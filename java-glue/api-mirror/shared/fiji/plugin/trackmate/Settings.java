@@ -1,5 +1,6 @@
 // Compile-only API mirror (clean-room, written from documented signatures). NEVER shipped, NEVER run.
 package fiji.plugin.trackmate;
 
-
-public class Settings { public final ij.ImagePlus imp = null; }
+import java.util.Map;
+import fiji.plugin.trackmate.detection.SpotDetectorFactoryBase;
+public class Settings { public final ij.ImagePlus imp = null; public SpotDetectorFactoryBase<?> detectorFactory; public Map<String, Object> detectorSettings; }
