@@ -74,7 +74,12 @@ def pytest_collection_modifyitems(config, items):
         except Exception:  # noqa: BLE001
             has_cuda = False
     skip_gpu = pytest.mark.skip(reason="no CUDA GPU")
+    # the heavy tier (minutes per test) runs on request: TMCP_HEAVY=1 (.ci/run runs it when its time allows)
+    skip_heavy = pytest.mark.skip(reason="heavy tier (minutes per test): set TMCP_HEAVY=1 to run it")
+    heavy = os.environ.get("TMCP_HEAVY") == "1"
     for item in items:
+        if "heavy" in item.keywords and not heavy:
+            item.add_marker(skip_heavy)
         if "fiji" in item.keywords and not (fiji and Path(fiji).is_dir()):
             item.add_marker(skip_fiji)
         if "gpu" in item.keywords and not has_cuda:

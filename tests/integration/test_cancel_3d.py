@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import tifffile
 from trackmate_cellpose import Calibration, Cancelled, DetectorSettings, detect
 from trackmate_cellpose.data import sample_path
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 REPO = Path(__file__).resolve().parents[2]
 CAL = Calibration(x=0.5, y=0.5, z=1.0, space_unit="um")
 STAGE_S = 60.0  # how long the stage would go on without the cancel reaching it
@@ -39,6 +38,7 @@ class _Started:
 
     def __init__(self):
         self.at: float | None = None
+        self.stopped_by: BaseException | None = None  # what ended the stage early, in whichever thread it ran
 
     def __call__(self) -> bool:
         return self.at is not None
@@ -53,9 +53,13 @@ def _stretched(monkeypatch, module, name: str) -> _Started:
         if started.at is None:
             started.at = time.monotonic()
         end = time.monotonic() + STAGE_S
-        out = real(*args, **kwargs)
-        while time.monotonic() < end:
+        try:
             out = real(*args, **kwargs)
+            while time.monotonic() < end:
+                out = real(*args, **kwargs)
+        except BaseException as e:
+            started.stopped_by = e
+            raise
         return out
 
     monkeypatch.setattr(module, name, stage)
@@ -72,12 +76,13 @@ def test_cancel_stops_a_3d_stage_that_asks_nothing(monkeypatch, test_model, volu
         name = "_mesh_mask"
     started = _stretched(monkeypatch, module, name)
     settings = DetectorSettings(model="CUSTOM", model_path=str(test_model), diameter=10.0, use_gpu=False, do_2dz=True)
-    with pytest.raises(Cancelled) as e:
+    with pytest.raises(Cancelled):
         detect(volume, settings, axes="zyx", calibration=CAL, cancel=started)
     took = time.monotonic() - started.at
     assert took < 8, f"cancel took {took:.1f} s"  # STAGE_S without the helper thread
-    where = [f.name for f in traceback.extract_tb(e.value.__traceback__)]
-    assert "stage" in where, where  # stopped inside the stage, not at the next check after it
+    # stopped inside the stage, not at the next check after it (the pipeline runs the stage in a pool thread, so the
+    # caller's Cancelled may come from its own wait; the stage's own exception says where the stage ended)
+    assert isinstance(started.stopped_by, Cancelled), started.stopped_by
     # nothing stays armed: the same thread detects again, uncancelled, with the model still loaded
     monkeypatch.undo()
     time.sleep(1.5)

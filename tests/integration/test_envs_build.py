@@ -119,6 +119,7 @@ def built(tmp_path_factory, uv_cache) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_a_build_interrupted_half_way_stops_and_resumes(built):
     assert built["rc"] == 130
     assert built["first"][-1]["event"] == "error" and built["first"][-1]["kind"] == "cancelled"
@@ -136,6 +137,7 @@ def test_a_build_interrupted_half_way_stops_and_resumes(built):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_a_complete_build_is_confirmed_not_redone(built):
     progress = []
     again = build_env(EnvRequest(**request_args(CELLPOSE_MAJOR), data=str(built["data"])), uv=_uv(),
@@ -154,6 +156,7 @@ print(json.dumps([[d.frame, round(d.x, 3), round(d.y, 3)] for d in r]))
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_the_built_environment_runs_a_detection(built, test_model):
     from trackmate_cellpose import sample_path
 
@@ -274,6 +277,7 @@ def test_cli_uninstall_env_removes_it_and_the_fijis_record_of_it(tmp_path, uv_ca
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_cli_setup_env_confirms_the_built_env_and_installs_it_into_a_fiji(built, tmp_path):
     from support.fake_fiji import fake_fiji
 

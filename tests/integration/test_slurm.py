@@ -15,7 +15,8 @@ tests/conftest.py, tests/support/slurm.py), dask workers in real batch jobs thro
 
 Tiers: the tests that start no dask worker in a job (the cluster itself, ``doctor``, jobs that cannot start:
 seconds each) carry no marker, so that a run without the ``slow`` tests still checks the real scheduler; those whose
-jobs run workers (each job starts Python, torch and the model: tens of seconds on a 2-core machine) are ``slow``.
+jobs run workers (each job starts Python, torch and the model: tens of seconds on a 2-core machine) are ``slow``
+and ``heavy`` (skipped unless ``TMCP_HEAVY=1``; ``.ci/run`` runs that tier when its time allows).
 
 The fault tests make the moment deterministic with a fault plugin (tests/support/dask_faults.py, ``kind="stall"``):
 the worker that holds the chosen frame writes a marker naming its SLURM job and waits; the test then cancels that
@@ -191,6 +192,7 @@ def _unused_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_movie_and_files_identical_to_in_process(pool, settings, movie, reference, tmp_path):
     local = reference
     on_slurm = detect(movie[:5], settings, axes="tyx", calibration=CAL, runtime=_runtime(pool))
@@ -220,6 +222,7 @@ def _stalled_job(pool, marker: Path, timeout: float = 120) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("how", ["scancel", "walltime"])
 def test_lost_job_mid_frame_reruns_it_elsewhere(pool, worker_env, settings, movie, reference, tmp_path, how):
     """The job segmenting frame 2 is cancelled (``scancel``) or reaches its time limit while it does: the frame runs
@@ -269,6 +272,7 @@ def _set_allowed_failures(client, n: int) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_frame_whose_job_is_lost_too_often_fails_naming_it(pool, worker_env, settings, movie, tmp_path):
     """dask gives a chunk ``distributed.scheduler.allowed-failures`` retries after losing its worker (3 by default;
     0 here, for this test, so that one lost job is "too often"): the run fails naming the frame."""
@@ -361,6 +365,7 @@ def test_jobs_whose_worker_cannot_start_fail_with_the_jobs_error(worker_env, set
 # -- the command line -------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_cli_run_cluster_slurm_writes_the_in_process_files(worker_env, movie, test_model, tmp_path, capsys):
     """``run --cluster slurm`` (in this process: its pool is started and closed by the command) writes the same
     labels and TrackMate XML as the in-process command; the extra sbatch line and the prologue reach the jobs."""
@@ -407,6 +412,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_ctrl_c_of_the_driver_cancels_its_jobs(worker_env, movie, test_model, tmp_path):
     src = tmp_path / "movie.tif"
     tifffile.imwrite(src, movie[:6], imagej=True, resolution=(2.0, 2.0), metadata={"axes": "TYX"})
