@@ -55,7 +55,7 @@ def shrink(src: Path, dst: Path, max_width: int) -> int:
     return dst.stat().st_size
 
 
-def run_one(tag: str, fiji: Path, display: str, max_width: int, keep: Path | None) -> dict:
+def run_one(tag: str, fiji: Path, display: str, max_width: int, keep: Path | None, panels_only: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"tmcp-docs-{tag}-") as tmp:
         work = Path(tmp)
         out = work / "result.json"
@@ -63,7 +63,8 @@ def run_one(tag: str, fiji: Path, display: str, max_width: int, keep: Path | Non
                "PYTHONPATH": os.pathsep.join([str(REPO / "python"), os.environ.get("PYTHONPATH", "")]),
                "TRACKMATE_CELLPOSE_CACHE": str(work / "cache")}
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(SCENARIO), str(out), str(work)], cwd=SCENARIO.parent, env=env,
+        proc = subprocess.run([sys.executable, str(SCENARIO), str(out), str(work), *(["panels"] if panels_only else [])],
+                              cwd=SCENARIO.parent, env=env,
                               capture_output=True, text=True, timeout=3600)
         res = json.loads(out.read_text()) if out.is_file() else {"ok": False, "error": proc.stderr[-4000:]}
         res["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -87,6 +88,8 @@ def main(argv=None) -> int:
                     help="a Fiji.app folder and the tag its pictures get (tm7, tm9, ...); repeatable")
     ap.add_argument("--max-width", type=int, default=900, help="scale wider pictures down to this width [900]")
     ap.add_argument("--keep", type=Path, help="also keep the full-size PNGs in this folder")
+    ap.add_argument("--panels-only", action="store_true",
+                    help="only the configuration panels (2D and 3D image), not the tutorial's steps")
     args = ap.parse_args(argv)
     IMAGES.mkdir(parents=True, exist_ok=True)
     xvfb, display = start_xvfb()
@@ -94,7 +97,7 @@ def main(argv=None) -> int:
     try:
         for item in args.fiji:
             tag, _, fiji = item.partition("=")
-            res = run_one(tag, Path(fiji), display, args.max_width, args.keep)
+            res = run_one(tag, Path(fiji), display, args.max_width, args.keep, args.panels_only)
             print(json.dumps({k: v for k, v in res.items() if k != "stderr_tail"}, indent=1, default=str))
             if not res.get("ok"):
                 print(res.get("stderr_tail", ""), file=sys.stderr)

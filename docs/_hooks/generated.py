@@ -137,7 +137,8 @@ def cli_reference_md() -> str:
             out.append(_escape(" ".join(sub.description.replace("``", "`").split())) + "\n")
         out.append("```text\n" + sub.format_usage().strip() + "\n```\n")
         for group in sub._action_groups:
-            actions = [a for a in group._group_actions if not isinstance(a, argparse._HelpAction)]
+            actions = [a for a in group._group_actions  # not --help, nor the hidden (deprecated) spellings
+                       if not isinstance(a, argparse._HelpAction) and a.help != argparse.SUPPRESS]
             if not actions:
                 continue
             title = {"positional arguments": "Arguments", "options": "Options"}.get(group.title, group.title)

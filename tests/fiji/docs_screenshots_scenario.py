@@ -6,7 +6,8 @@ in 3D mode, in 2D+Z and with two smoothing scales, the detection, the Overlap tr
 the image, the 3D viewer where the line has one (v9: BigVolumeViewer), and the "Smooth 3D meshes" action (v9). Every
 step's PNG goes to WORKDIR and what happened (spot and track counts, what failed and why) to OUT.json.
 
-Usage: ``python docs_screenshots_scenario.py OUT.json WORKDIR`` with ``FIJI_DIR`` and ``DISPLAY`` set. Run by
+Usage: ``python docs_screenshots_scenario.py OUT.json WORKDIR [panels]`` with ``FIJI_DIR`` and ``DISPLAY`` set;
+``panels`` takes the two configuration panels only (2D and 3D image), without the tutorial. Run by
 ``scripts/make_docs_screenshots.py`` (which copies the pictures into ``docs/images``) and by
 ``tests/fiji/test_docs_screenshots.py``.
 """
@@ -60,6 +61,19 @@ def go_next(frame):
     return wait_next_ready(frame)
 
 
+def advance_to(frame, class_name, max_steps=4):
+    """Press Next (waiting for each panel's work) until a panel of ``class_name`` shows; return it."""
+    for _ in range(max_steps):
+        found = showing(frame, class_name)
+        if found:
+            return found[0]
+        go_next(frame)
+    found = showing(frame, class_name)
+    if not found:
+        raise RuntimeError(f"no {class_name} after {max_steps} x Next")
+    return found[0]
+
+
 def set_formatted(panel, cls_name, name, value):
     tf = field(panel, cls_name, name)
     on_edt(lambda: tf.setValue(J("java.lang.Integer")(value)))
@@ -109,7 +123,19 @@ def panel_2d(work: Path, settings: DetectorSettings, res: dict):
     on_edt(lambda: imp.close())
 
 
-def tutorial(work: Path, movie: Path, settings: DetectorSettings, line: str, res: dict, calls, returned):
+def panel_3d(work: Path, movie: Path, settings: DetectorSettings, res: dict):
+    imp, frame = open_wizard(movie)
+    choose_detector(frame)
+    panel = config_panel(frame)
+    on_edt(lambda: panel.setSettings(to_java_map(settings)))
+    time.sleep(0.5)
+    res["panel_3d_keys"] = [str(k) for k in panel.shownKeys()]
+    res["panel_3d"] = screenshot(frame, work / "panel-3d.png")
+    on_edt(lambda: frame.dispose())
+    on_edt(lambda: imp.close())
+
+
+def tutorial(work: Path, movie: Path, settings: DetectorSettings, res: dict, calls, returned):
     imp, frame = open_wizard(movie, roi=ROI)
     # 1. the start panel: the ROI is read from the image; crop the frames too
     roi_panels = [c for c in walk(frame) if str(c.getClass().getName()).endswith("StartDialogDescriptor$RoiSettingsPanel")]
@@ -141,9 +167,7 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, line: str, res
     res["tutorial_chosen"] = screenshot(frame, work / "tutorial-chosen.png")
     # 4. detection on the crop (ROI, frames T_RANGE), then the initial filter and the spot filter panels
     res["detection_s"] = round(go_next(frame), 1)
-    go_next(frame)  # initial quality filter -> spot filters
-    go_next(frame)  # spot filters -> tracker chooser
-    chooser = showing(frame, "fiji.plugin.trackmate.gui.components.ModuleChooserPanel")[0]
+    chooser = advance_to(frame, "fiji.plugin.trackmate.gui.components.ModuleChooserPanel")  # the tracker list
     on_edt(lambda: chooser.setSelectedModuleKey("OVERLAP_TRACKER"))
     time.sleep(0.5)
     next_panel(frame)  # -> the overlap tracker's settings
@@ -157,7 +181,7 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, line: str, res
     time.sleep(0.5)
     res["tutorial_tracker"] = screenshot(frame, work / "tutorial-tracker.png")
     res["tracking_s"] = round(go_next(frame), 1)  # runs the tracker
-    go_next(frame)  # track filters -> display options
+    advance_to(frame, "fiji.plugin.trackmate.gui.components.ConfigureViewsPanel")  # past the track filters
     model = overlay_model(imp)
     res["spots"] = int(model.getSpots().getNSpots(True))
     res["tracks"] = int(model.getTrackModel().nTracks(True))
@@ -181,9 +205,7 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, line: str, res
             except Exception as e:  # noqa: BLE001 - the finding is the message
                 res["viewer_error"] = f"{type(e).__name__}: {e}"
     # 6. the action chooser: "Smooth 3D meshes" (v9)
-    go_next(frame)  # display options -> plots
-    go_next(frame)  # plots -> actions
-    actions = showing(frame, "fiji.plugin.trackmate.gui.components.ActionChooserPanel")[0]
+    actions = advance_to(frame, "fiji.plugin.trackmate.gui.components.ActionChooserPanel")  # past the plots
     combo = find(actions, "javax.swing.JComboBox")[0]
     keys = [str(combo.getItemAt(i)) for i in range(combo.getItemCount())]
     res["action_keys"] = keys
@@ -202,11 +224,12 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, line: str, res
             on_edt(lambda: run.doClick())
             time.sleep(10.0)
             res["tutorial_smoothed"] = screenshot(imp.getCanvas(), work / "tutorial-smoothed.png", zoom=2)
-    res["line"] = line
+
 
 
 def main(argv):
     out, work = Path(argv[0]), Path(argv[1])
+    panels_only = argv[2:] == ["panels"]
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {}
     try:
@@ -227,8 +250,12 @@ def main(argv):
             return result
 
         set_detect_function(recording_detect)
+        res["line"] = session.line
         panel_2d(work, settings, res)
-        tutorial(work, movie, settings, session.line, res, calls, returned)
+        if panels_only:
+            panel_3d(work, movie, settings, res)
+        else:
+            tutorial(work, movie, settings, res, calls, returned)
         res["ok"] = True
     except BaseException as e:  # noqa: BLE001
         res["ok"] = False

@@ -4,6 +4,7 @@ entry, links and anchors resolve, pictures exist, and every code block runs or i
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import os
@@ -33,7 +34,7 @@ def test_site_builds_strict_without_network(tmp_path):
     closed = "http://127.0.0.1:9"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "HTTP_PROXY": closed, "HTTPS_PROXY": closed,
            "http_proxy": closed, "https_proxy": closed, "PYTHONPATH": str(REPO / "python")}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(REPO / "mkdocs.yml"),
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"),
                            "-d", str(tmp_path / "site")], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
@@ -87,6 +88,9 @@ def test_cli_reference_lists_every_command_and_option():
     for name, sub in h._subcommands(build_parser()).items():
         assert f"## `trackmate-cellpose {name}`" in reference
         for action in sub._actions:
+            if action.help == argparse.SUPPRESS:  # a deprecated spelling, hidden from --help too
+                assert all(f"`{o}`" not in reference for o in action.option_strings), action.option_strings
+                continue
             for option in action.option_strings:
                 if option not in ("-h", "--help"):
                     assert f"`{option}`" in reference, (name, option)
