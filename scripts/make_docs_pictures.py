@@ -1,9 +1,9 @@
 """Make the docs' overview picture (``docs/images/overview.png``, shown by the README and the docs' home page).
 
-Runs the standalone pipeline on the two bundled samples with the bundled test model, exactly as
-``trackmate-cellpose demo`` does, and puts side by side what it drew: the 2D+t sample's outlines coloured by track
-(``sample_2dt_overlay.png``) and the 3D+t sample's meshes (``sample_3dt_meshes.png``). The picture is reduced to 256
-colours to stay small. Uses only the package's public API; about a minute on two CPU cores.
+Runs the standalone pipeline on the two bundled samples with the bundled test model and the demo's settings, then
+draws with the pipeline's own picture writers: the 2D+t sample's outlines coloured by track on its first and last
+frames, and the 3D+t sample's meshes at its first time point, side by side. The picture is reduced to 256 colours to
+stay small. Uses only the package's public API; about a minute on two idle CPU cores.
 
     python scripts/make_docs_pictures.py [--out docs/images/overview.png]
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from trackmate_cellpose import DetectorSettings, sample_path, test_model_path
+from trackmate_cellpose.export import write_mesh_png, write_overlay_png
 from trackmate_cellpose.pipeline import run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,10 +42,13 @@ def main(argv=None) -> int:
     ap.add_argument("--height", type=int, default=300, help="height of the picture in pixels [300]")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tmcp-pictures-") as tmp:
-        for name in ("2dt", "3dt"):
-            res = run_pipeline(sample_path(name), tmp, SETTINGS, formats="png")
-            print(res.summary())
-        pic = side_by_side(Path(tmp) / "sample_2dt_overlay.png", Path(tmp) / "sample_3dt_meshes.png", args.height)
+        tmp = Path(tmp)
+        res2, res3 = (run_pipeline(sample_path(name), tmp, SETTINGS, formats="xml") for name in ("2dt", "3dt"))
+        last = res2.image.array.shape[0] - 1
+        write_overlay_png(tmp / "2d.png", res2.image.array, res2.tracking, res2.image.calibration, frames=[0, last])
+        write_mesh_png(tmp / "3d.png", res3.tracking, res3.image.calibration, frames=[0],
+                       image_shape_zyx=res3.image.array.shape[2:])
+        pic = side_by_side(tmp / "2d.png", tmp / "3d.png", args.height)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pic.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(args.out, optimize=True)
     print(f"{args.out} {pic.width}x{pic.height}, {args.out.stat().st_size / 1e3:.0f} kB")

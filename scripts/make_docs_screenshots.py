@@ -7,7 +7,10 @@ wizard through the tutorial and saves one PNG per step. Each PNG is then reduced
 could not be shown and why) is printed and written to ``docs/images/screenshots-<TAG>.json``.
 
 Needs Xvfb (``apt-get install xvfb``) and a Fiji with TrackMate; the detector runs with the bundled test model on the
-CPU. Not part of the test suite (``tests/fiji/test_docs_screenshots.py`` runs the same scenario under ``FIJI_DIR``).
+CPU. The 3D viewer (TrackMate v9's BigVolumeViewer) needs JOGL's native libraries for the platform, which a Fiji
+normally has in ``jars/``; for one without them, ``--gl-natives debian`` takes Debian's (``apt-get install
+libgluegen2-jni libjogl2-jni``), linked into a temporary folder under the names JOGL looks for, and Xvfb's GLX
+(Mesa's software OpenGL) draws. Not part of the test suite (``tests/fiji/test_docs_screenshots.py`` runs the same scenario under ``FIJI_DIR``).
 
     python scripts/make_docs_screenshots.py --fiji tm7=/path/to/Fiji.app --fiji tm9=/path/to/fiji-v9
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,11 +59,29 @@ def shrink(src: Path, dst: Path, max_width: int) -> int:
     return dst.stat().st_size
 
 
-def run_one(tag: str, fiji: Path, display: str, max_width: int, keep: Path | None, panels_only: bool) -> dict:
+def debian_gl_natives(folder: Path) -> Path:
+    """Debian's JOGL/gluegen JNI libraries (/usr/lib/jni) linked into ``folder`` under the names JOGL loads."""
+    jni = Path("/usr/lib/jni")
+    if not (jni / "libgluegen2-rt.so").exists():
+        sys.exit("make_docs_screenshots: --gl-natives debian needs apt-get install libgluegen2-jni libjogl2-jni")
+    folder.mkdir(parents=True, exist_ok=True)
+    for lib in jni.glob("*.so"):
+        (folder / lib.name).symlink_to(lib)
+    (folder / "libgluegen_rt.so").symlink_to(jni / "libgluegen2-rt.so")
+    return folder
+
+
+def run_one(tag: str, fiji: Path, display: str, max_width: int, keep: Path | None, panels_only: bool,
+            gl_natives: str | None) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"tmcp-docs-{tag}-") as tmp:
         work = Path(tmp)
         out = work / "result.json"
+        jvm = ""
+        if gl_natives:
+            natives = debian_gl_natives(work / "gl") if gl_natives == "debian" else Path(gl_natives)
+            jvm = f"-Djava.library.path={natives} -Djogamp.gluegen.UseTempJarCache=false"
         env = {**os.environ, "FIJI_DIR": str(fiji), "DISPLAY": display, "HOME": str(work / "pyhome"),
+               "TMCP_DOCS_JVM_OPTIONS": jvm,
                "PYTHONPATH": os.pathsep.join([str(REPO / "python"), os.environ.get("PYTHONPATH", "")]),
                "TRACKMATE_CELLPOSE_CACHE": str(work / "cache")}
         t0 = time.perf_counter()
@@ -69,6 +91,10 @@ def run_one(tag: str, fiji: Path, display: str, max_width: int, keep: Path | Non
         res = json.loads(out.read_text()) if out.is_file() else {"ok": False, "error": proc.stderr[-4000:]}
         res["wall_s"] = round(time.perf_counter() - t0, 1)
         res["stderr_tail"] = proc.stderr[-3000:]
+        # why a 3D viewer (OpenGL through JOGL) did not open, as Java reported it
+        res["gl_messages"] = sorted({line.strip()[:300] for line in proc.stderr.splitlines()
+                                     if re.search(r"jogl|gluegen|GLException|GLProfile|UnsatisfiedLink|OpenGL", line,
+                                                  re.I)})[:12]
         total = 0
         for png in sorted(work.glob("*.png")):
             dst = IMAGES / f"{png.stem}-{tag}.png"
@@ -88,6 +114,8 @@ def main(argv=None) -> int:
                     help="a Fiji.app folder and the tag its pictures get (tm7, tm9, ...); repeatable")
     ap.add_argument("--max-width", type=int, default=900, help="scale wider pictures down to this width [900]")
     ap.add_argument("--keep", type=Path, help="also keep the full-size PNGs in this folder")
+    ap.add_argument("--gl-natives", metavar="DIR|debian",
+                    help="folder of JOGL's native libraries for the 3D viewer, or 'debian' (see above)")
     ap.add_argument("--panels-only", action="store_true",
                     help="only the configuration panels (2D and 3D image), not the tutorial's steps")
     args = ap.parse_args(argv)
@@ -97,7 +125,7 @@ def main(argv=None) -> int:
     try:
         for item in args.fiji:
             tag, _, fiji = item.partition("=")
-            res = run_one(tag, Path(fiji), display, args.max_width, args.keep, args.panels_only)
+            res = run_one(tag, Path(fiji), display, args.max_width, args.keep, args.panels_only, args.gl_natives)
             print(json.dumps({k: v for k, v in res.items() if k != "stderr_tail"}, indent=1, default=str))
             if not res.get("ok"):
                 print(res.get("stderr_tail", ""), file=sys.stderr)

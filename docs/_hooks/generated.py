@@ -19,6 +19,7 @@ directly. Uses only the package's public surface.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 
 DIRECTIVE = re.compile(r"^<!-- tmcp:(?P<name>[\w-]+)(?: (?P<arg>[^>]*?))? -->$", re.M)
@@ -39,6 +40,7 @@ def _default_text(row: dict) -> str:
     return f"{value:g}"
 
 
+@functools.lru_cache(maxsize=1)
 def _cli_options() -> dict[str, list[str]]:
     """TrackMate key -> the ``run`` options that set it (their help starts with the key)."""
     from trackmate_cellpose.cli import build_parser

@@ -189,21 +189,6 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, res: dict, cal
     time.sleep(1.0)
     res["tutorial_views"] = screenshot(frame, work / "tutorial-views.png")
     res["tutorial_tracks"] = screenshot(imp.getCanvas(), work / "tutorial-tracks.png", zoom=2)
-    # 5. the 3D viewer, where the line has one
-    viewer_buttons = [b for b in find(frame, "javax.swing.JButton") if b.isShowing()
-                      and any(w in str(b.getText()) for w in ("3D", "BVV", "BigVolume"))]
-    res["viewer_buttons"] = [str(b.getText()) for b in viewer_buttons]
-    if viewer_buttons:
-        before = set(J("java.awt.Frame").getFrames())
-        on_edt(lambda: viewer_buttons[0].doClick())
-        time.sleep(20.0)
-        opened = new_frames(before)
-        res["viewer_windows"] = [str(f.getTitle()) for f in opened]
-        if opened:
-            try:
-                res["tutorial_viewer"] = screenshot(opened[0], work / "tutorial-viewer.png")
-            except Exception as e:  # noqa: BLE001 - the finding is the message
-                res["viewer_error"] = f"{type(e).__name__}: {e}"
     # 6. the action chooser: "Smooth 3D meshes" (v9)
     actions = advance_to(frame, "fiji.plugin.trackmate.gui.components.ActionChooserPanel")  # past the plots
     combo = find(actions, "javax.swing.JComboBox")[0]
@@ -226,6 +211,28 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, res: dict, cal
             res["tutorial_smoothed"] = screenshot(imp.getCanvas(), work / "tutorial-smoothed.png", zoom=2)
 
 
+def try_3d_viewer(work: Path, res: dict):
+    """The 3D viewer, where the line has one (v9: BigVolumeViewer, OpenGL through JOGL). Tried last: a viewer that
+    fails to start can leave the wizard's buttons disabled, or end the JVM."""
+    frame = [f for f in J("java.awt.Frame").getFrames() if f.isVisible()
+             and find(f, "fiji.plugin.trackmate.gui.wizard.WizardPanel")][0]
+    viewer_buttons = [b for b in find(frame, "javax.swing.JButton")
+                      if any(w in str(b.getText()) for w in ("3D", "BVV", "BigVolume"))]
+    res["viewer_buttons"] = [str(b.getText()) for b in viewer_buttons]
+    if viewer_buttons:
+        before = set(J("java.awt.Frame").getFrames())
+        on_edt(lambda: viewer_buttons[0].doClick())
+        time.sleep(20.0)
+        opened = new_frames(before)
+        res["viewer_windows"] = [str(f.getTitle()) for f in opened]
+        if opened:
+            try:  # the screen itself: OpenGL draws outside Swing's painting
+                img = J("java.awt.Robot")().createScreenCapture(opened[0].getBounds())
+                J("javax.imageio.ImageIO").write(img, "png", J("java.io.File")(str(work / "tutorial-viewer.png")))
+                res["tutorial_viewer"] = str(work / "tutorial-viewer.png")
+            except Exception as e:  # noqa: BLE001 - the finding is the message
+                res["viewer_error"] = f"{type(e).__name__}: {e}"
+
 
 def main(argv):
     out, work = Path(argv[0]), Path(argv[1])
@@ -235,8 +242,10 @@ def main(argv):
     try:
         movie = work / "tutorial_3dt.tif"
         runpy.run_path(str(REPO / "docs" / "tutorial" / "make_tutorial_movie.py"))["make_movie"](str(movie))
+        # TMCP_DOCS_JVM_OPTIONS: e.g. -Djava.library.path=DIR for OpenGL natives (scripts/make_docs_screenshots.py)
         session = start_fiji(os.environ["FIJI_DIR"], mode="interactive",
-                             jvm_options=jvm_options_for_tests(work / "home"))
+                             jvm_options=[*jvm_options_for_tests(work / "home"),
+                                          *os.environ.get("TMCP_DOCS_JVM_OPTIONS", "").split()])
         settings = DetectorSettings(model="CUSTOM", model_path=os.environ.get("TMCP_TEST_MODEL")
                                     or str(test_model_path()), diameter=10.0, use_gpu=False)
         calls, returned = [], []
@@ -254,9 +263,12 @@ def main(argv):
         panel_2d(work, settings, res)
         if panels_only:
             panel_3d(work, movie, settings, res)
+            res["ok"] = True
         else:
             tutorial(work, movie, settings, res, calls, returned)
-        res["ok"] = True
+            res["ok"] = True
+            out.write_text(json.dumps(res, indent=1, default=str))  # kept if the viewer ends the JVM
+            try_3d_viewer(work, res)
     except BaseException as e:  # noqa: BLE001
         res["ok"] = False
         res["error"] = "".join(traceback.format_exception(e))
