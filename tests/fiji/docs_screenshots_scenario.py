@@ -8,7 +8,7 @@ step's PNG goes to WORKDIR and what happened (spot and track counts, what failed
 
 Usage: ``python docs_screenshots_scenario.py OUT.json WORKDIR [panels]`` with ``FIJI_DIR`` and ``DISPLAY`` set;
 ``panels`` takes the two configuration panels only (2D and 3D image), without the tutorial. Run by
-``scripts/make_docs_screenshots.py`` (which copies the pictures into ``docs/images``) and by
+``scripts/tools/make_docs_screenshots.py`` (which copies the pictures into ``docs/images``) and by
 ``tests/fiji/test_docs_screenshots.py``.
 """
 
@@ -242,7 +242,7 @@ def main(argv):
     try:
         movie = work / "tutorial_3dt.tif"
         runpy.run_path(str(REPO / "docs" / "tutorial" / "make_tutorial_movie.py"))["make_movie"](str(movie))
-        # TMCP_DOCS_JVM_OPTIONS: e.g. -Djava.library.path=DIR for OpenGL natives (scripts/make_docs_screenshots.py)
+        # TMCP_DOCS_JVM_OPTIONS: e.g. -Djava.library.path=DIR for OpenGL natives (scripts/tools/make_docs_screenshots.py)
         session = start_fiji(os.environ["FIJI_DIR"], mode="interactive",
                              jvm_options=[*jvm_options_for_tests(work / "home"),
                                           *os.environ.get("TMCP_DOCS_JVM_OPTIONS", "").split()])

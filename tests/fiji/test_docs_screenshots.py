@@ -2,7 +2,7 @@
 docs/tutorial-3d.md (crop, detector, Preview in 3D mode and 2D+Z, two smoothing scales, detection, the Overlap tracker
 at IoU 0.25, the display options, the action list) and the tutorial's script runs headless. What the pictures show is
 asserted: cells found in each Preview, spots in the three cropped frames only, tracks, the 3D rows of the panel.
-``scripts/make_docs_screenshots.py`` runs the same scenario to refresh docs/images."""
+``scripts/tools/make_docs_screenshots.py`` runs the same scenario to refresh docs/images."""
 
 from __future__ import annotations
 

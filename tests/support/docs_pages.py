@@ -116,8 +116,9 @@ def anchors(page: Path) -> set[str]:
     return found
 
 
-def cli_commands(code: str) -> list[list[str]]:
-    """The ``trackmate-cellpose`` command lines of a shell block, as argument lists (after the program name)."""
+def cli_commands(code: str) -> list[tuple[str, list[str]]]:
+    """The commands of a shell block that a test can parse: ``("trackmate-cellpose", argv)`` for the CLI (also as
+    ``python -m trackmate_cellpose``) and ``("benchmarks", argv)`` for ``python -m benchmarks``."""
     joined = re.sub(r"\\\n\s*", " ", code)
     commands = []
     for line in joined.splitlines():
@@ -128,9 +129,11 @@ def cli_commands(code: str) -> list[list[str]]:
                 while segment and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", segment[0]):
                     segment.pop(0)  # VAR=value before the command
                 if segment and Path(segment[0]).name == "trackmate-cellpose":
-                    commands.append(segment[1:])
-                elif segment[:3] and segment[1:3] == ["-m", "trackmate_cellpose"]:
-                    commands.append(segment[3:])
+                    commands.append(("trackmate-cellpose", segment[1:]))
+                elif segment[1:3] == ["-m", "trackmate_cellpose"]:
+                    commands.append(("trackmate-cellpose", segment[3:]))
+                elif segment[1:3] == ["-m", "benchmarks"]:
+                    commands.append(("benchmarks", segment[3:]))
                 segment = []
             else:
                 segment.append(w)

@@ -5,7 +5,7 @@ draws with the pipeline's own picture writers: the 2D+t sample's outlines colour
 frames, and the 3D+t sample's meshes at its first time point, side by side. The picture is reduced to 256 colours to
 stay small. Uses only the package's public API; about a minute on two idle CPU cores.
 
-    python scripts/make_docs_pictures.py [--out docs/images/overview.png]
+    python scripts/tools/make_docs_pictures.py [--out docs/images/overview.png]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from trackmate_cellpose import DetectorSettings, sample_path, test_model_path
 from trackmate_cellpose.export import write_mesh_png, write_overlay_png
 from trackmate_cellpose.pipeline import run_pipeline
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: the demo's settings for the bundled samples (cells of 12-22 px at 0.5 um/px)
 SETTINGS = DetectorSettings(model="CUSTOM", model_path=str(test_model_path()), diameter=10.0, use_gpu=False)
 

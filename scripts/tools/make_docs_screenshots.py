@@ -12,7 +12,7 @@ normally has in ``jars/``; for one without them, ``--gl-natives debian`` takes D
 libgluegen2-jni libjogl2-jni``), linked into a temporary folder under the names JOGL looks for, and Xvfb's GLX
 (Mesa's software OpenGL) draws. Not part of the test suite (``tests/fiji/test_docs_screenshots.py`` runs the same scenario under ``FIJI_DIR``).
 
-    python scripts/make_docs_screenshots.py --fiji tm7=/path/to/Fiji.app --fiji tm9=/path/to/fiji-v9
+    python scripts/tools/make_docs_screenshots.py --fiji tm7=/path/to/Fiji.app --fiji tm9=/path/to/fiji-v9
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "tests" / "fiji" / "docs_screenshots_scenario.py"
 IMAGES = REPO / "docs" / "images"
 
