@@ -57,6 +57,9 @@ def wait_next_ready(frame, timeout=1200.0):
 
 
 def go_next(frame):
+    # let the EDT settle first: TrackMate animates the panel change on its own thread, and a log line landing in the
+    # same moment can deadlock that thread with the EDT (seen once on a loaded machine)
+    time.sleep(3.0)
     next_panel(frame)
     return wait_next_ready(frame)
 
