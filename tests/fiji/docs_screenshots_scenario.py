@@ -60,7 +60,14 @@ def go_next(frame):
     # let the EDT settle first: TrackMate animates the panel change on its own thread, and a log line landing in the
     # same moment can deadlock that thread with the EDT (seen once on a loaded machine)
     time.sleep(3.0)
-    next_panel(frame)
+    try:
+        next_panel(frame)
+    except Exception as e:  # only an interrupted wait is survivable
+        # the click was queued before the wait was interrupted (seen once after a long detection): clear the flag
+        # and wait for the wizard as usual
+        if "InterruptedException" not in f"{type(e).__name__} {e}":
+            raise
+        J("java.lang.Thread").interrupted()
     return wait_next_ready(frame)
 
 

@@ -76,7 +76,7 @@ def blocks(page: Path) -> list[Block]:
     return found
 
 
-def _strip_code(text: str) -> str:
+def strip_code(text: str) -> str:
     """The page without its fenced blocks (links inside code are not links)."""
     out, inside = [], False
     for line in text.splitlines():
@@ -90,7 +90,7 @@ def _strip_code(text: str) -> str:
 
 
 def links(page: Path) -> list[str]:
-    text = _strip_code(page.read_text())
+    text = strip_code(page.read_text())
     text = re.sub(r"`[^`\n]*`", "", text)
     return [m.group("target") for m in LINK.finditer(text)] + [m.group("target") for m in IMAGE.finditer(text)]
 
@@ -100,7 +100,7 @@ def anchors(page: Path) -> set[str]:
     explicit ``{ #id }`` attributes."""
     from markdown.extensions.toc import slugify
 
-    text = _strip_code(hook().render(page.read_text()))
+    text = strip_code(hook().render(page.read_text()))
     found, seen = set(), {}
     for m in re.finditer(r"^#{1,6} (?P<title>.+?)\s*$", text, re.M):
         title = m.group("title")

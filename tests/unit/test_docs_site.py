@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import html
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.docs_pages import DOCS, README, REPO, anchors, blocks, cli_commands, hook, links, pages
+from support.docs_pages import DOCS, README, REPO, strip_code, anchors, blocks, cli_commands, hook, links, pages
 
 PY_BLOCKS = [b for p in pages() for b in blocks(p) if b.lang == "python"]
 
@@ -25,27 +26,98 @@ def _ids(items):
 
 
 # ---- the build ------------------------------------------------------------------------------------------------------
-def test_site_builds_strict_without_network(tmp_path):
-    """``mkdocs build --strict``: any broken link, anchor, snippet, omitted page or unknown directive fails it. The
-    theme loads no web font (``font: false``) and no plugin downloads anything; the build runs with every proxy
-    variable pointing at a closed port, so a download attempt fails it."""
-    config = (REPO / "mkdocs.yml").read_text()
-    assert re.search(r"^\s+font: false", config, re.M)
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """``mkdocs build --strict`` into a temporary folder: any broken link, anchor, snippet, omitted page or unknown
+    directive fails it. The build runs with every proxy variable pointing at a closed port, so a download attempt
+    fails it too."""
+    out = tmp_path_factory.mktemp("docs") / "site"
     closed = "http://127.0.0.1:9"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "HTTP_PROXY": closed, "HTTPS_PROXY": closed,
            "http_proxy": closed, "https_proxy": closed, "PYTHONPATH": str(REPO / "python")}
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"),
-                           "-d", str(tmp_path / "site")], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
+                           "-d", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    site = tmp_path / "site"
+    return out
+
+
+def _text(html_file: Path) -> str:
+    """A built page's text: tags dropped, entities decoded, white space collapsed."""
+    text = re.sub(r"<[^>]+>", " ", html_file.read_text())
+    return " ".join(html.unescape(text).split())
+
+
+def test_site_builds_strict_without_network(site):
+    """The theme loads no web font (``font: false``) and no plugin downloads anything; every page is built."""
+    assert re.search(r"^\s+font: false", (REPO / "mkdocs.yml").read_text(), re.M)
     for page in pages():
         assert (site / page.relative_to(DOCS).with_suffix(".html")).is_file(), page
-    detector = (site / "trackmate-detector.html").read_text()
-    assert "CELL_PROB_THRESHOLD" in detector and "<!-- tmcp:" not in detector  # the hook ran
+    assert "<!-- tmcp:" not in (site / "trackmate-detector.html").read_text()  # the hook ran
     api = (site / "api.html").read_text()
     assert "run_pipeline" in api and "DetectorSettings" in api  # mkdocstrings rendered the API
     assert "fonts.googleapis" not in (site / "index.html").read_text()
+
+
+def test_built_parameter_guide_matches_the_settings_table(site):
+    """The parameter guide a reader gets holds every setting's current facts: its label, key, range, default, unit,
+    description and CLI options, in its own section and in the panel tables. Fails when a setting is added, renamed
+    or changed and the page (or the build hook) does not follow."""
+    from trackmate_cellpose.settings import settings_table
+
+    h = hook()
+    text = _text(site / "trackmate-detector.html")
+    options = h._cli_options()
+    for row in settings_table():
+        facts = f"{row['label']} ({h._panels(row)}) {row['key']} {row['range']} {h._default_text(row)}"
+        assert " ".join(html.unescape(facts).split()) in text, f"the built guide lacks the facts of {row['key']}"
+        assert " ".join(row["doc"].split()) in text, row["key"]
+        for option in options.get(row["key"], []):
+            assert option in text, (row["key"], option)
+        if row["unit"] != "-":
+            assert f"Unit {row['unit']}" in text, row["key"]
+    n_3d = sum(1 for r in settings_table())
+    n_2d = sum(1 for r in settings_table() if not r["only_3d"])
+    tables = re.findall(r"<table>(.*?)</table>", (site / "trackmate-detector.html").read_text(), re.S)
+    rows_per_table = [t.count("<tr>") - 1 for t in tables]  # minus the header row
+    assert n_2d in rows_per_table and n_3d in rows_per_table, (n_2d, n_3d, rows_per_table)
+
+
+def test_built_cli_reference_matches_the_parser(site):
+    """The CLI reference a reader gets lists every command, and every option with its current help, of the real
+    parser (hidden deprecated spellings excepted)."""
+    from trackmate_cellpose.cli import build_parser
+
+    text = _text(site / "cli.html")
+    for name, sub in hook()._subcommands(build_parser()).items():
+        assert f"trackmate-cellpose {name}" in text, name
+        for action in sub._actions:
+            if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+                continue
+            help_text = " ".join((action.help or "").split())
+            assert help_text in text, (name, action.option_strings or action.dest, help_text[:60])
+            for option in action.option_strings:
+                assert option in text, (name, option)
+
+
+#: options of other programs that the pages name in passing (mkdocs, pytest, sbatch)
+OTHER_PROGRAMS_OPTIONS = {"--strict", "--strict-markers", "--gres"}
+
+
+def test_options_named_in_prose_exist():
+    """An option a page names in running text (```--cellprob``` outside a code block) is an option of
+    ``trackmate-cellpose`` or ``python -m benchmarks``: renaming one fails here until the prose follows."""
+    import benchmarks
+    from trackmate_cellpose.cli import build_parser
+
+    known = set(OTHER_PROGRAMS_OPTIONS)
+    for parser in (build_parser(), benchmarks.build_parser()):
+        known.update(o for a in parser._actions for o in a.option_strings)
+        for sub in hook()._subcommands(parser).values():
+            known.update(o for a in sub._actions for o in a.option_strings)
+    for page in [README, *pages()]:
+        prose = strip_code(page.read_text())
+        for option in re.findall(r"`(--[a-z][a-z0-9-]*)", prose):
+            assert option in known, f"{page.name}: `{option}` is no option of trackmate-cellpose or the benchmarks"
 
 
 # ---- entries that must exist ----------------------------------------------------------------------------------------
@@ -139,6 +211,20 @@ def test_every_doctor_check_has_its_troubleshooting_entry():
             if level in levels:
                 assert tag in sections[name], f"troubleshooting.md: {name!r} can report {tag}; say what to do"
     assert set(sections) <= set(findings), f"sections for checks doctor does not make: {set(sections) - set(findings)}"
+
+
+def test_every_dated_measurement_has_its_history_page():
+    """Each dated record in ``benchmarks/results/`` is shown on the site: a page in ``docs/performance/history/``
+    that includes it, and a row of that folder's index that links the page."""
+    history = DOCS / "performance" / "history"
+    index = (history / "index.md").read_text()
+    records = sorted(p.name for p in (REPO / "benchmarks" / "results").glob("????-??-??-*.md"))
+    assert records
+    for name in records:
+        page = history / name
+        assert page.is_file(), f"benchmarks/results/{name} has no page docs/performance/history/{name}"
+        assert f'--8<-- "benchmarks/results/{name}"' in page.read_text(), page
+        assert f"]({name})" in index, f"docs/performance/history/index.md has no row for {name}"
 
 
 # ---- links, anchors, pictures ---------------------------------------------------------------------------------------
