@@ -56,18 +56,33 @@ def wait_next_ready(frame, timeout=1200.0):
     raise RuntimeError("the wizard did not finish its work in time")
 
 
+def next_and_finish_transition(frame):
+    """Press Next and end the wizard's slide animation on the event thread, in the same event.
+
+    TrackMate ends that animation on its own painter thread, which lays the panels out holding the AWT tree lock; the
+    next panel (detection, tracking) is a log, and a log line that the event thread inserts at that moment holds the
+    log's document lock and waits for the tree lock, while the painter waits for the document: a deadlock (seen twice
+    on a loaded machine, both threads blocked for good). Ended here, on the event thread, the layout runs before any
+    log line is inserted (those queue behind this event)."""
+    wp = find(frame, "fiji.plugin.trackmate.gui.wizard.WizardPanel")[0]
+    btn = field(wp, "fiji.plugin.trackmate.gui.wizard.WizardPanel", "btnNext")
+    animator_panel = field(wp, "fiji.plugin.trackmate.gui.wizard.WizardPanel", "animatorPanel")
+    animator_cls = "fiji.plugin.trackmate.gui.wizard.WizardPanel$AnimatorPanel"
+
+    def click_and_finish():
+        btn.doClick()
+        deadline = time.perf_counter() + 10.0
+        while field(animator_panel, animator_cls, "animator") is not None and time.perf_counter() < deadline:
+            time.sleep(0.05)
+            animator_panel.paint()  # calls stop() once the 200 ms animation is complete
+
+    on_edt(click_and_finish)
+    time.sleep(1.0)
+
+
 def go_next(frame):
-    # let the EDT settle first: TrackMate animates the panel change on its own thread, and a log line landing in the
-    # same moment can deadlock that thread with the EDT (seen once on a loaded machine)
-    time.sleep(3.0)
-    try:
-        next_panel(frame)
-    except Exception as e:  # only an interrupted wait is survivable
-        # the click was queued before the wait was interrupted (seen once after a long detection): clear the flag
-        # and wait for the wizard as usual
-        if "InterruptedException" not in f"{type(e).__name__} {e}":
-            raise
-        J("java.lang.Thread").interrupted()
+    time.sleep(3.0)  # let earlier events settle
+    next_and_finish_transition(frame)
     return wait_next_ready(frame)
 
 
