@@ -32,6 +32,7 @@ from fiji_gui_scenario import (J, field, find, next_panel, on_edt, overlay_model
                                wizard_frame)
 
 KEY = "CELLPOSE_ADVANCED_PY_DETECTOR"
+ACTIONS = "fiji.plugin.trackmate.gui.components.ActionChooserPanel"
 REPO = Path(__file__).resolve().parents[2]
 #: the tutorial's crop: a rectangle ROI (x, y, width, height in pixels) and the frames (0-based, inclusive)
 ROI = (16, 16, 96, 96)
@@ -49,7 +50,8 @@ def wait_next_ready(frame, timeout=1200.0):
     time.sleep(1.0)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
-        if btn.isVisible() and btn.isEnabled():
+        # Next is back (the last panel, the action chooser, keeps it disabled)
+        if btn.isVisible() and (btn.isEnabled() or showing(frame, ACTIONS)):
             time.sleep(1.0)
             return time.perf_counter() - t0
         time.sleep(0.5)
@@ -215,7 +217,7 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, res: dict, cal
     res["tutorial_views"] = screenshot(frame, work / "tutorial-views.png")
     res["tutorial_tracks"] = screenshot(imp.getCanvas(), work / "tutorial-tracks.png", zoom=2)
     # 6. the action chooser: "Smooth 3D meshes" (v9)
-    actions = advance_to(frame, "fiji.plugin.trackmate.gui.components.ActionChooserPanel")  # past the plots
+    actions = advance_to(frame, ACTIONS)  # past the plots
     combo = find(actions, "javax.swing.JComboBox")[0]
     keys = [str(combo.getItemAt(i)) for i in range(combo.getItemCount())]
     res["action_keys"] = keys
@@ -229,11 +231,19 @@ def tutorial(work: Path, movie: Path, settings: DetectorSettings, res: dict, cal
         time.sleep(5.0)
         smoother = [f for f in new_frames(before) if "Smoothing" in str(f.getTitle())]
         if smoother:
+            # "Run on": every visible spot (the window starts on "selection only", and nothing is selected)
+            everything = [b for b in find(smoother[0], "javax.swing.JRadioButton")
+                          if str(b.getText()) == "all visible spots"][0]
+            on_edt(lambda: everything.doClick())
+            time.sleep(0.5)
             res["tutorial_smoother"] = screenshot(smoother[0], work / "tutorial-smoother.png")
             run = [b for b in find(smoother[0], "javax.swing.JButton") if str(b.getText()) == "Run"][0]
             on_edt(lambda: run.doClick())
             time.sleep(10.0)
             res["tutorial_smoothed"] = screenshot(imp.getCanvas(), work / "tutorial-smoothed.png", zoom=2)
+            # the same plane and time point as tutorial-tracks.png: the outlines must have changed
+            res["smoothing_changed_the_picture"] = (Path(res["tutorial_smoothed"]).read_bytes()
+                                                    != Path(res["tutorial_tracks"]).read_bytes())
 
 
 def try_3d_viewer(work: Path, res: dict):

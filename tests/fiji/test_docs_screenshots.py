@@ -52,6 +52,7 @@ def test_previews_find_cells_and_the_run_tracks_them(tutorial, trackmate_line):
     if trackmate_line == "tm9":  # the mesh smoothing action exists on v9 only
         assert "MESH_SMOOTHER" in tutorial["action_keys"]
         assert Path(tutorial["tutorial_smoother"]).stat().st_size > 1000
+        assert tutorial["smoothing_changed_the_picture"]  # it ran on the visible spots, not an empty selection
 
 
 def test_the_tutorial_script_runs_headless(tmp_path, fiji_dir, glue_cache):
