@@ -97,27 +97,3 @@ def install_into_copy(fiji_dir: Path, work: Path) -> Path:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return copy
-
-
-@pytest.fixture(scope="module")
-def xvfb_display():
-    """A private virtual X display (Xvfb) for the GUI tests; skipped without Xvfb."""
-    import shutil
-    import subprocess
-    import time
-
-    exe = shutil.which("Xvfb")
-    if exe is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb) - the GUI check needs a virtual display")
-    for n in range(91, 120):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    proc = subprocess.Popen([exe, f":{n}", "-screen", "0", "1400x1000x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{n}").exists():
-            break
-        time.sleep(0.1)
-    yield f":{n}"
-    proc.terminate()
-    proc.wait(10)

@@ -99,8 +99,8 @@ def test_built_cli_reference_matches_the_parser(site):
                 assert option in text, (name, option)
 
 
-#: options of other programs that the pages name in passing (mkdocs, pytest, sbatch)
-OTHER_PROGRAMS_OPTIONS = {"--strict", "--strict-markers", "--gres"}
+#: options of other programs that the pages name in passing (mkdocs, pytest, sbatch, scripts/tools/local_slurm.py)
+OTHER_PROGRAMS_OPTIONS = {"--strict", "--strict-markers", "--gres", "--mem", "--dir"}
 
 
 def test_options_named_in_prose_exist():
@@ -116,7 +116,10 @@ def test_options_named_in_prose_exist():
             known.update(o for a in sub._actions for o in a.option_strings)
     for page in [README, *pages()]:
         prose = strip_code(page.read_text())
-        for option in re.findall(r"`(--[a-z][a-z0-9-]*)", prose):
+        for option, glob in re.findall(r"`(--[a-z][a-z0-9-]*)(\*?)", prose):
+            if glob:  # `--slurm-*`: a family of options
+                assert any(k.startswith(option) for k in known), f"{page.name}: no option matches `{option}*`"
+                continue
             assert option in known, f"{page.name}: `{option}` is no option of trackmate-cellpose or the benchmarks"
 
 
@@ -186,17 +189,21 @@ def _doctor_findings() -> dict[str, set[str]]:
             return {f"${node.id}"}
         return set()
 
-    assigned: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            assigned.setdefault(node.targets[0].id, set()).update(strings(node.value))
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add"
-                and len(node.args) >= 2):
-            names = {n for s in strings(node.args[0]) for n in (assigned.get(s[1:], set()) if s[0] == "$" else {s})}
-            levels = {v for s in strings(node.args[1]) for v in (assigned.get(s[1:], set()) if s[0] == "$" else {s})}
-            for name in names:
-                found.setdefault(name, set()).update(levels)
+    # a variable is resolved within its function (two checks may each have their own ``level``)
+    for scope in [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+        assigned: dict[str, set[str]] = {}
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                assigned.setdefault(node.targets[0].id, set()).update(strings(node.value))
+        for node in ast.walk(scope):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add"
+                    and len(node.args) >= 2):
+                names = {n for s in strings(node.args[0])
+                         for n in (assigned.get(s[1:], set()) if s[0] == "$" else {s})}
+                levels = {v for s in strings(node.args[1])
+                          for v in (assigned.get(s[1:], set()) if s[0] == "$" else {s})}
+                for name in names:
+                    found.setdefault(name, set()).update(levels)
     return found
 
 
@@ -290,8 +297,8 @@ def test_json_and_groovy_blocks_are_valid():
                 data = json.loads(b.code)
                 assert set(data) <= set(TRACKMATE_KEYS), b.where
             elif b.lang == "groovy":
-                keys = set(re.findall(r'ds\.put\("([A-Z0-9_]+)"', b.code))
-                assert keys and keys <= set(TRACKMATE_KEYS), (b.where, keys - set(TRACKMATE_KEYS))
+                keys = set(re.findall(r'ds\.put\("([A-Z0-9_]+)"', b.code))  # detector settings it sets, if any
+                assert keys <= set(TRACKMATE_KEYS), (b.where, keys - set(TRACKMATE_KEYS))
 
 
 @pytest.mark.parametrize("block", [b for b in PY_BLOCKS if b.mode == "syntax"], ids=lambda b: b.where)
