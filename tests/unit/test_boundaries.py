@@ -1,10 +1,10 @@
 """The package's layer boundaries, checked statically over the source (every import, lazy ones included).
 
-Contracts (the house style, /work/shared/STYLE.md in the project's workspace; issue 12 item 6): only ``segment/``
-imports torch/cellpose; only ``bridge/`` imports the Java bridge (jpype, scyjava, imagej, jgo, imglyb); ``errors``
-imports nothing from the package and ``settings``/``calibration`` only ``errors``; ``geometry/`` never imports
-``segment``, ``bridge``, torch or cellpose; nothing outside ``cli/`` but ``__main__`` imports ``cli`` (its
-subcommands take ``UsageError`` from ``errors``, so there is no cycle).
+Contracts (the house style, stated in the developer guide, docs/developer/index.md: "What is public" and "House
+style"; issue 12 item 6): only ``segment/`` imports torch/cellpose; only ``bridge/`` imports the Java bridge (jpype,
+scyjava, imagej, jgo, imglyb); ``errors`` imports nothing from the package and ``settings``/``calibration`` only
+``errors``; ``geometry/`` never imports ``segment``, ``bridge``, torch or cellpose; nothing outside ``cli/`` but
+``__main__`` imports ``cli`` (its subcommands take ``UsageError`` from ``errors``, so there is no cycle).
 
 The privacy rule (issue #23; the developer guide states it): the public surface is the package root and the modules
 and subpackages whose names have no leading underscore, each through its ``__all__``; every ``_module`` is private,

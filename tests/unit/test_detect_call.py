@@ -93,14 +93,17 @@ def test_keyword_errors_name_the_keyword():
         detect_distributed(np.zeros((4, 4)), axes="yx", worker=2)
 
 
-def test_readme_detect_examples_use_only_accepted_keywords():
-    # the README's examples call detect() with keywords; each must be one the call still accepts
+def test_docs_detect_examples_use_only_accepted_keywords():
+    # the docs' examples call detect() with keywords; each must be one the call still accepts
     import ast
     import re
+    import textwrap
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    repo = Path(__file__).resolve().parents[2]
+    text = "\n".join(p.read_text() for p in [repo / "README.md", *sorted((repo / "docs").rglob("*.md"))])
+    blocks = [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", text, re.S)]
+    blocks = [b for b in blocks if "--8<--" not in b]
     used = set()
     for block in blocks:
         for node in ast.walk(ast.parse(block)):

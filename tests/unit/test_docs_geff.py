@@ -1,4 +1,5 @@
-"""The README's GEFF/CSV/convert documentation matches the code (formats, CSV styles, GEFF properties, commands)."""
+"""The docs' GEFF/CSV/convert documentation (docs/formats.md) matches the code (formats, CSV styles, GEFF properties,
+commands)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from trackmate_cellpose.cli import build_parser
 from trackmate_cellpose.pipeline import CSV_STYLES, DEFAULT_FORMATS, FORMATS, parse_formats
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+FORMATS_PAGE = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
 
 
 def _choices(subcommand: str, dest: str):
@@ -19,7 +20,7 @@ def _choices(subcommand: str, dest: str):
 
 
 def test_formats_line_matches_code():
-    assert f"`--formats {','.join(FORMATS)}`" in README
+    assert f"`--formats {','.join(FORMATS)}`" in FORMATS_PAGE
     assert parse_formats(None) == DEFAULT_FORMATS == tuple(f for f in FORMATS if f != "geff")
     assert parse_formats("all") == FORMATS
     for cmd in ("run", "demo"):
@@ -30,7 +31,7 @@ def test_csv_styles_match_code():
     for cmd in ("run", "demo"):
         opt = _choices(cmd, "csv_style")
         assert tuple(opt.choices) == CSV_STYLES and opt.default == CSV_STYLES[0]
-    assert f"`--csv-style {'|'.join(CSV_STYLES)}`" in README
+    assert f"`--csv-style {'|'.join(CSV_STYLES)}`" in FORMATS_PAGE
 
 
 def test_geff_table_names_every_property_the_writer_writes(tmp_path):
@@ -43,7 +44,7 @@ def test_geff_table_names_every_property_the_writer_writes(tmp_path):
     from trackmate_cellpose.export._xml_read import read_trackmate_xml
     from trackmate_cellpose.tracking import track_overlap
 
-    section = README[README.index("### GEFF"):README.index("## Scaling out")]
+    section = FORMATS_PAGE[FORMATS_PAGE.index("## GEFF"):]
     for kind, res in (("2d", discs_result([[(20, 20, 5)], [(20, 21, 5)]])), ("3d", balls_result([[(5, 20, 20, 6)]]))):
         tr = track_overlap(res)
         xml = tmp_path / f"{kind}.xml"
@@ -62,5 +63,5 @@ def test_geff_table_names_every_property_the_writer_writes(tmp_path):
 def test_convert_command_is_documented():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert "convert" in sub.choices
-    assert re.search(r"trackmate-cellpose convert \S+\.xml \S+\.geff", README)
-    assert re.search(r"trackmate-cellpose convert \S+\.geff \S+\.xml", README)
+    assert re.search(r"trackmate-cellpose convert \S+\.xml \S+\.geff", FORMATS_PAGE)
+    assert re.search(r"trackmate-cellpose convert \S+\.geff \S+\.xml", FORMATS_PAGE)

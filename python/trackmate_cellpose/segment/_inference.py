@@ -1,6 +1,6 @@
 """How the cellpose network runs (``RuntimeOptions.inference``): same weights, and where they can be, faster kernels.
 
-Each mode is named by what it does; the numbers behind the defaults are in ``benchmarks/`` and BENCHMARKS.md.
+Each mode is named by what it does; the numbers behind the defaults are in ``benchmarks/`` and docs/performance.md.
 
 * ``"auto"`` (default): where it applies, the fastest path measured to give cellpose's own masks:
   cellpose 3 on a CPU: ``"onnx"`` (``onnxruntime`` installed), else ``"channels_last"``;
