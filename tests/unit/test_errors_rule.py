@@ -41,6 +41,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("segment/_inference.py", "ValueError"): "private: RuntimeOptions validated the mode before (impossible "
                                              "state); the ONNX export's refusal is caught by _OnnxForward, which "
                                              "falls back or raises BackendUnavailableError",
+    ("training/_metrics.py", "ValueError"): "private: the scores compare two label images the package made of one "
+                                            "frame (impossible state)",
+    ("training/_report.py", "TypeError"): "json.dump's default= hook: raising TypeError is how it declines a value",
     ("settings.py", "ValueError"): "a field definition that is wrong when the module is imported: a programming "
                                    "error of this package, never a user's value",
 }

@@ -30,7 +30,8 @@ def test_wheel_ships_prebuilt_glue_jars_sources_model_and_samples(tmp_path):
     assert expected and expected <= glue
     assert not any("api-mirror" in n for n in names)  # CI-only compile stubs are never shipped
     from trackmate_cellpose.bridge._prebuilt import SOURCE_SETS, load_env_builder, source_hash
-    from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_json
+    from trackmate_cellpose.bridge._glue import glue_table_json
+    from trackmate_cellpose.settings import SETTINGS_RESOURCE
 
     wheel_dir = tmp_path / "unpacked"
     zipfile.ZipFile(whl).extractall(wheel_dir)
@@ -40,9 +41,9 @@ def test_wheel_ships_prebuilt_glue_jars_sources_model_and_samples(tmp_path):
         with zipfile.ZipFile(jar) as z:
             manifest = z.read("META-INF/MANIFEST.MF").decode()
             assert not any(n.startswith(("fiji/", "net/", "org/", "ij/")) for n in z.namelist())
-            assert z.read(SETTINGS_RESOURCE).decode() == settings_resource_json()
+            assert z.read(SETTINGS_RESOURCE).decode() == glue_table_json()
         builder = load_env_builder(wheel_dir / "trackmate_cellpose")[1]
-        assert f"Glue-Source-Hash: {source_hash(pkg / 'src', line, settings_resource_json(), builder)}" in manifest
+        assert f"Glue-Source-Hash: {source_hash(pkg / 'src', line, glue_table_json(), builder)}" in manifest
         assert source_hash(pkg / "src", line, "") == source_hash(REPO / "java-glue" / "src", line, "")
     for f in ("tmcp_test_model.pth", "sample_2dt.tif", "sample_3dt.tif"):
         assert f"trackmate_cellpose/data/{f}" in names

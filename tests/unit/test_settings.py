@@ -163,10 +163,11 @@ def test_build_loads_the_table_by_path_without_importing_the_package():
     import sys
     from pathlib import Path
 
+    from trackmate_cellpose.bridge._glue import glue_table_json
     from trackmate_cellpose.bridge._prebuilt import load_settings_table
-    from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_json
+    from trackmate_cellpose.settings import SETTINGS_RESOURCE
 
     before = set(sys.modules)
     pkg = Path(__file__).resolve().parents[2] / "python" / "trackmate_cellpose"
-    assert load_settings_table(pkg) == (SETTINGS_RESOURCE, settings_resource_json())
+    assert load_settings_table(pkg) == (SETTINGS_RESOURCE, glue_table_json())  # the settings and the action's options
     assert set(sys.modules) == before

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..axes import to_tczyx
 from ..calibration import Calibration
-from ..errors import Cancelled, InvalidSettingsError, InvalidTrainingDataError, MissingPackageError, OutputExistsError
+from ..errors import (Cancelled, InvalidSettingsError, InvalidTrainingDataError, IsAFolderError, MissingPackageError,
+                      OutputExistsError, PathNotFoundError)
 from ..settings import CUSTOM_MODEL, DETECTOR_KEY, DetectorSettings, RuntimeOptions
 from ._curated import MESHES_NEEDED, CuratedXml, read_curated, truth_labels
 from ._options import TrainingOptions
@@ -191,9 +192,9 @@ def _split(frames: list[int], options: TrainingOptions) -> tuple[list[int], list
 
 def _check_outputs(output: Path, overwrite: bool, base_path: str, report: bool) -> list[Path]:
     if output.is_dir():
-        raise IsADirectoryError(f"-o/--output must be a model file, got the folder {output}")
+        raise IsAFolderError(f"-o/--output must be a model file, got the folder {output}", path=output)
     if not output.parent.is_dir():
-        raise FileNotFoundError(f"-o/--output: folder {output.parent} does not exist")
+        raise PathNotFoundError(f"-o/--output: folder {output.parent} does not exist", path=output.parent)
     if base_path and Path(base_path).expanduser().resolve() == output.resolve():
         raise InvalidSettingsError(f"-o/--output {output} is the base model itself; write the new model to another "
                                    "file", key="output", value=str(output))

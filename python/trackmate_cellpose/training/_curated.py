@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..calibration import Calibration
-from ..errors import InvalidTrainingDataError
+from ..errors import InvalidTrainingDataError, PathNotFoundError
 from ._rasterize import fill_ellipsoid, fill_mesh, fill_polygon
 
 
@@ -117,7 +117,8 @@ def read_curated(path: str | Path) -> CuratedXml:
 
     p = Path(path).expanduser().resolve()
     if not p.is_file():
-        raise FileNotFoundError(f"--from: TrackMate XML not found: {p}" + (" (it is a folder)" if p.is_dir() else ""))
+        raise PathNotFoundError(f"--from: TrackMate XML not found: {p}" + (" (it is a folder)" if p.is_dir() else ""),
+                                path=p)
     try:
         tm = read_trackmate_xml(p)
     except (ET.ParseError, ValueError) as e:
