@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import CELLPOSE_MAJOR, TINY_CPSAM
+from support.envs import CELLPOSE_MAJOR, TINY_CPSAM
 from support.curated import curated_xml, write_image
 from trackmate_cellpose.data import membrane_movie_2d
 from trackmate_cellpose import Calibration, DetectorSettings, detect

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_bridge_worker import Client, _settings
 
-from conftest import CELLPOSE_MAJOR
+from support.envs import CELLPOSE_MAJOR
 from support.curated import curated_xml, write_image
 from trackmate_cellpose.calibration import Calibration
 from trackmate_cellpose.data import membrane_movie_2d

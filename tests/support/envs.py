@@ -72,3 +72,9 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: What tests import instead of ``from conftest import ...`` (in a whole-suite run, ``conftest`` may name
+#: tests/fiji/conftest.py, which pytest imported first).
+CELLPOSE_MAJOR = cellpose_major()
+TINY_CPSAM = Path(__file__).resolve().parents[1] / "data" / "tiny_cpsam.pth"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import CELLPOSE_MAJOR, TINY_CPSAM
+from support.envs import CELLPOSE_MAJOR, TINY_CPSAM
 from support.curated import curated_xml, write_image
 from trackmate_cellpose.data import synthetic_movie_2d, synthetic_movie_3d
 from trackmate_cellpose import test_model_path as bundled_model
