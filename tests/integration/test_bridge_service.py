@@ -18,12 +18,14 @@ import pytest
 
 from trackmate_cellpose.bridge._glue import find_javac, glue_source_root
 from trackmate_cellpose.errors import BackendUnavailableError
-from trackmate_cellpose.settings import SETTINGS_RESOURCE, settings_resource_json
+from trackmate_cellpose.bridge._glue import glue_table_json
+from trackmate_cellpose.settings import SETTINGS_RESOURCE
 
 pytestmark = pytest.mark.jvm
 
 CORE = ("CellposePyService", "CellposePyServices", "PyImageJDiscovery", "SettingsTable", "DetectionRequest",
-        "DetectionSink", "CellposePyWorker", "WorkerProcess", "WorkerPython", "WorkerWatchdog")
+        "DetectionSink", "CellposePyWorker", "WorkerProcess", "WorkerPython", "WorkerWatchdog", "CellposePyTrainer",
+        "TrainingRequest", "TrainingSink", "EnvBuilder", "UvBootstrap")
 
 HARNESS = r"""
 package harness;
@@ -185,7 +187,7 @@ def harness_classes(tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     resource = classes / SETTINGS_RESOURCE  # as the jar build puts it
     resource.parent.mkdir(parents=True, exist_ok=True)
-    resource.write_text(settings_resource_json(), encoding="utf-8")
+    resource.write_text(glue_table_json(), encoding="utf-8")
     return classes
 
 

@@ -1,7 +1,7 @@
 """Fault injection for the distributed tests, as a dask worker plugin: production code carries no test hook.
 
-:class:`FrameFault` wraps the cellpose adapter's ``eval`` on every worker (replacement workers included, as dask
-registers plugins on new workers too) and recognises the frame by its pixels, so nothing about chunk keys or
+:class:`FrameFault` wraps the cellpose adapter's ``run_network`` (the network part of cellpose's ``eval``) on every
+worker (replacement workers included, as dask registers plugins on new workers too) and recognises the frame by its pixels, so nothing about chunk keys or
 indices is assumed:
 
 * ``kind="raise"``: the network call that holds the frame raises ``RuntimeError("injected fault on frame <t>")``,
@@ -41,10 +41,10 @@ class FrameFault(WorkerPlugin):
     def setup(self, worker) -> None:
         from trackmate_cellpose.segment._adapter import CellposeAdapter
 
-        self._original = original = CellposeAdapter.eval
+        self._original = original = CellposeAdapter.run_network
         fault = self
 
-        def eval_with_fault(adapter, x, *args, **kwargs):
+        def run_network_with_fault(adapter, x, *args, **kwargs):
             hit = fault.holds(x)
             if hit and fault.kind == "raise":
                 raise RuntimeError(f"injected fault on frame {fault.frame}")
@@ -60,13 +60,13 @@ class FrameFault(WorkerPlugin):
                 os.kill(os.getpid(), signal.SIGKILL)
             return out
 
-        CellposeAdapter.eval = eval_with_fault
+        CellposeAdapter.run_network = run_network_with_fault
 
     def teardown(self, worker) -> None:
         from trackmate_cellpose.segment._adapter import CellposeAdapter
 
         if self._original is not None:
-            CellposeAdapter.eval = self._original
+            CellposeAdapter.run_network = self._original
 
     def holds(self, x: np.ndarray) -> bool:
         """True when the 2D network input ``x`` (N, Y, X, C) contains the frame (first channel)."""

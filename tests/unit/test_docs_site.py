@@ -328,4 +328,8 @@ def test_fast_python_blocks_run(page, tmp_path, monkeypatch):
 @pytest.mark.parametrize("page", _pages_with({"slow"}), ids=_ids(_pages_with({"slow"})))
 def test_all_python_blocks_run(page, tmp_path, monkeypatch):
     """The slow blocks too (cellpose inference), in page order with the fast ones."""
+    from support.envs import CELLPOSE_MAJOR
+
+    if CELLPOSE_MAJOR != 3:  # the pages run the bundled model, a cellpose-3 network (CI runs this under cellpose 3)
+        pytest.skip("the docs' examples run the bundled cellpose-3 model: needs cellpose 3")
     _run_page(page, {"run", "slow"}, tmp_path, monkeypatch)

@@ -92,5 +92,11 @@ def test_doctor_says_how_the_network_runs_and_what_to_install(monkeypatch):
         c = _line(diagnose(DetectorSettings(use_gpu=False)), "network")
         assert c.level == "warn" and "onnxruntime not installed" in c.detail
         assert c.fix.startswith("pip install onnxruntime onnx")
-    else:
-        assert c.level == "ok" and "PyTorch" in c.detail and "cellpose 4's network" in c.detail
+    else:  # cellpose 4: its own bfloat16 where this CPU has native bfloat16, else ONNX Runtime in float32
+        from trackmate_cellpose.segment._inference import cpu_has_native_bf16
+
+        assert c.level == "ok"
+        if cpu_has_native_bf16():
+            assert "PyTorch" in c.detail and "'auto' = 'cellpose'" in c.detail and "has native bfloat16" in c.detail
+        else:
+            assert c.detail.startswith("CPU: ONNX Runtime ") and "'auto' = 'onnx'" in c.detail
