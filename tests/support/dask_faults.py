@@ -1,8 +1,8 @@
 """Fault injection for the distributed tests, as a dask worker plugin: production code carries no test hook.
 
 :class:`FrameFault` wraps the cellpose adapter's ``run_network`` (the network part of cellpose's ``eval``) on every
-worker (replacement workers included, as dask registers plugins on new workers too) and recognises the frame by its pixels, so nothing about chunk keys or
-indices is assumed:
+worker (replacement workers included, as dask registers plugins on new workers too) and recognises the frame by its
+pixels, so nothing about chunk keys or indices is assumed:
 
 * ``kind="raise"``: the network call that holds the frame raises ``RuntimeError("injected fault on frame <t>")``,
   every time (a real error on that frame);
