@@ -181,6 +181,8 @@ def test_prebuilt_jars_build_from_the_mirror_with_plugin_index_and_manifest(tmp_
         index = plugin_index_entries(z.read(PLUGIN_INDEX).decode())
         assert index == [{"class": "trackmatecellpose.glue.CellposePyDetectorFactory",
                           "values": {"priority": -102.0, "type": "fiji.plugin.trackmate.detection.SpotDetectorFactory"}},
+                         {"class": "trackmatecellpose.glue.RetrainCellposeActionFactory",
+                          "values": {"type": "fiji.plugin.trackmate.action.TrackMateActionFactory"}},
                          {"class": "trackmatecellpose.glue.SetUpPythonCommand",
                           "values": {"headless": True, "menuPath": "Plugins>Tracking>TrackMate-Cellpose>Set up a "
                                      "Python environment", "type": "org.scijava.command.Command"}}]
@@ -248,10 +250,12 @@ def test_every_shipped_jar_holds_the_settings_table_python_makes_now():
     from trackmate_cellpose.bridge._glue import prebuilt_dir
     from trackmate_cellpose.bridge._prebuilt import load_settings_table, prebuilt_jar_name
 
-    assert load_settings_table(REPO / "python" / "trackmate_cellpose") == (SETTINGS_RESOURCE,
-                                                                           settings_resource_json())
+    from trackmate_cellpose.bridge._glue import glue_table_json
+
+    # the detector's settings and the retrain action's options
+    assert load_settings_table(REPO / "python" / "trackmate_cellpose") == (SETTINGS_RESOURCE, glue_table_json())
     for line in SOURCE_SETS:
         jar = prebuilt_dir() / prebuilt_jar_name(line)
         assert jar.is_file(), f"{jar} missing: run python scripts/tools/build_glue_jars.py"
         with zipfile.ZipFile(jar) as z:
-            assert z.read(SETTINGS_RESOURCE).decode("utf-8") == settings_resource_json(), f"{jar} is stale"
+            assert z.read(SETTINGS_RESOURCE).decode("utf-8") == glue_table_json(), f"{jar} is stale"
