@@ -58,6 +58,8 @@ def import_cellpose_models():
 
     try:
         models = import_cellpose("cellpose.models")
+    except Cancelled:  # a cancel that reached the import (cellpose 4 imports for seconds) is a cancel, not a failure
+        raise
     except ImportError as e:
         raise BackendUnavailableError(f"cellpose cannot be imported: {e}") from e
     except RuntimeError as e:
