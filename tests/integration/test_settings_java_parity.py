@@ -21,6 +21,7 @@ import pytest
 
 from trackmate_cellpose.bridge._glue import find_javac, glue_source_root
 from trackmate_cellpose.errors import BackendUnavailableError
+from trackmate_cellpose.bridge._glue import glue_table_json
 from trackmate_cellpose.settings import (KEY_ALIASES, SETTINGS_RESOURCE, DetectorSettings, settings_resource_json,
                                          settings_table)
 
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.jvm
 
 REPO = Path(__file__).resolve().parents[2]
 GLUE = ("SettingsTable", "CellposePyKeys", "CellposePyServices", "CellposePyService", "PyImageJDiscovery",
-        "DetectionRequest", "DetectionSink", "CellposePyWorker", "WorkerProcess", "WorkerPython", "WorkerWatchdog")
+        "DetectionRequest", "DetectionSink", "CellposePyWorker", "WorkerProcess", "WorkerPython", "WorkerWatchdog",
+        "CellposePyTrainer", "TrainingRequest", "TrainingSink", "EnvBuilder", "UvBootstrap")
 
 HARNESS = r"""
 package harness;
@@ -159,7 +161,7 @@ def parity(tmp_path_factory) -> dict:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     resource = classes / SETTINGS_RESOURCE
     resource.parent.mkdir(parents=True, exist_ok=True)
-    resource.write_text(settings_resource_json(), encoding="utf-8")  # as the jar build puts it
+    resource.write_text(glue_table_json(), encoding="utf-8")  # as the jar build puts it
     cases = d / "cases.json"
     cases.write_text(json.dumps(_cases()))
     script = d / "child.py"
