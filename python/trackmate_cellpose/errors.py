@@ -30,6 +30,7 @@ __all__ = [
     "UnknownNameError",
     "ForeignOutputError",
     "UnreadableInputError",
+    "PathError",
     "PathNotFoundError",
     "NotAFolderError",
     "IsAFolderError",
@@ -178,7 +179,15 @@ class UnreadableInputError(TrackMateCellposeError, ValueError):
         self.reason = reason
 
 
-class PathNotFoundError(TrackMateCellposeError, FileNotFoundError):
+class PathError(TrackMateCellposeError):
+    """An error about one path (the four classes below derive from it): carries it as ``path``."""
+
+    def __init__(self, message: str, *, path: object = None):
+        super().__init__(message)
+        self.path = path
+
+
+class PathNotFoundError(PathError, FileNotFoundError):
     """An input file, or the folder an output goes into, does not exist.
 
     Attributes
@@ -186,12 +195,8 @@ class PathNotFoundError(TrackMateCellposeError, FileNotFoundError):
     path : Path or None
     """
 
-    def __init__(self, message: str, *, path: object = None):
-        super().__init__(message)
-        self.path = path
 
-
-class NotAFolderError(TrackMateCellposeError, NotADirectoryError):
+class NotAFolderError(PathError, NotADirectoryError):
     """A path that must be (or become) a folder is a file, or has a file among its parents.
 
     Attributes
@@ -199,12 +204,8 @@ class NotAFolderError(TrackMateCellposeError, NotADirectoryError):
     path : Path or None
     """
 
-    def __init__(self, message: str, *, path: object = None):
-        super().__init__(message)
-        self.path = path
 
-
-class IsAFolderError(TrackMateCellposeError, IsADirectoryError):
+class IsAFolderError(PathError, IsADirectoryError):
     """A path that must be a file is a folder.
 
     Attributes
@@ -212,22 +213,14 @@ class IsAFolderError(TrackMateCellposeError, IsADirectoryError):
     path : Path or None
     """
 
-    def __init__(self, message: str, *, path: object = None):
-        super().__init__(message)
-        self.path = path
 
-
-class NotWritableError(TrackMateCellposeError, PermissionError):
+class NotWritableError(PathError, PermissionError):
     """An output folder cannot be written (permissions, a read-only mount).
 
     Attributes
     ----------
     path : Path or None
     """
-
-    def __init__(self, message: str, *, path: object = None):
-        super().__init__(message)
-        self.path = path
 
 
 class DiskFullError(TrackMateCellposeError, OSError):
