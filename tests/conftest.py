@@ -77,9 +77,14 @@ def pytest_collection_modifyitems(config, items):
     # the heavy tier (minutes per test) runs on request: TMCP_HEAVY=1 (.ci/run runs it when its time allows)
     skip_heavy = pytest.mark.skip(reason="heavy tier (minutes per test): set TMCP_HEAVY=1 to run it")
     heavy = os.environ.get("TMCP_HEAVY") == "1"
+    # pytest-timeout's 20 minutes (pyproject.toml) cover one test; Fiji's module fixtures (several Fiji launches) and
+    # the heavy tier's environment builds may take longer, once, in the first test of their module
+    long_timeout = pytest.mark.timeout(3600)
     for item in items:
         if "heavy" in item.keywords and not heavy:
             item.add_marker(skip_heavy)
+        if ("fiji" in item.keywords or "heavy" in item.keywords) and item.get_closest_marker("timeout") is None:
+            item.add_marker(long_timeout)
         if "fiji" in item.keywords and not (fiji and Path(fiji).is_dir()):
             item.add_marker(skip_fiji)
         if "gpu" in item.keywords and not has_cuda:

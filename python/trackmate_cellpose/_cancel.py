@@ -66,9 +66,9 @@ _wakeup = threading.Condition(_lock)
 _watcher: threading.Thread | None = None
 
 
-def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
-    """Raise ``exc`` in thread ``thread_id`` at its next bytecode (None: withdraw a pending one)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None)
+def _async_raise(thread_id: int, exc: type[BaseException]) -> None:
+    """Raise ``exc`` in thread ``thread_id`` at its next bytecode."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
 
 
 def _asked(w: _Watch) -> bool:
@@ -166,8 +166,12 @@ class interruptible:  # noqa: N801 - used like a function: ``with interruptible(
 
 
 def _end(w: _Watch) -> None:
-    """Stop watching ``w`` and withdraw a raise still pending for its thread; retried if a raise lands meanwhile
-    (the block's own exception, if any, still propagates after this)."""
+    """Stop watching ``w``; an interrupt fired at its thread but not yet delivered lands here and is dropped (the
+    block's own exception, if any, still propagates after this). Called in the block's own thread.
+
+    A pending raise is never withdrawn with ``PyThreadState_SetAsyncExc(id, NULL)``: that call signals the interpreter
+    even when nothing is pending, and CPython (3.11) then keeps its "pending work" flag set for good, which slows
+    every thread and makes a later ``sys.setprofile`` (a profiler, a debugger) spin forever on one line."""
     while True:
         try:
             with _lock:
@@ -175,11 +179,18 @@ def _end(w: _Watch) -> None:
                 w.frame = None
                 if w in _active:
                     _active.remove(w)
-                if w.fired_at is not None:
-                    _async_raise(w.thread_id, None)
+                fired = w.fired_at is not None
+            if fired and w.thread_id == threading.get_ident():
+                _let_pending_land()
             return
         except Interrupted:
             continue
+
+
+def _let_pending_land() -> None:
+    """Run a few bytecodes with checks for pending work: a raise still pending for this thread is delivered here."""
+    for _ in range(4):  # every loop jump, like every call, is a point where CPython delivers an async exception
+        pass
 
 
 # ---- Ctrl-C in the command line ---------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_a_cancel_wrapped_by_a_c_extension_is_still_a_cancel():
 
 def test_a_block_that_ends_is_never_hit_afterwards():
     # cancel says yes all the time; blocks end at every moment relative to the helper's polls: nothing reaches the code
-    # after a block (the pending interrupt is withdrawn), and the helper forgets ended blocks
+    # after a block (a pending interrupt lands in the block's exit and is dropped), and the helper forgets ended blocks
     outcomes = []
     for i in range(12):
         try:
@@ -105,6 +105,35 @@ def test_a_block_that_ends_is_never_hit_afterwards():
     from trackmate_cellpose import _cancel
 
     assert not _cancel._active
+
+
+AFTER_A_CANCEL_PROFILE = """
+import sys, time
+from trackmate_cellpose._cancel import interruptible
+from trackmate_cellpose.errors import Cancelled
+t0 = time.monotonic()
+try:
+    with interruptible(lambda: time.monotonic() - t0 > 0.3):
+        while True:
+            sum(range(1000))
+except Cancelled:
+    pass
+def outer(n):
+    return inner(n) + (outer(n - 1) if n else 0)
+def inner(n):
+    return n
+sys.setprofile(lambda frame, event, arg: None)
+outer(3)
+sys.setprofile(None)
+print("profiled", flush=True)
+"""
+
+
+def test_a_profiler_or_debugger_still_works_after_a_cancel():
+    # found in a whole-suite run: once a pending interrupt was withdrawn (PyThreadState_SetAsyncExc with NULL),
+    # CPython kept its pending-work flag set, and the next function call under sys.setprofile spun forever
+    proc = subprocess.run([sys.executable, "-c", AFTER_A_CANCEL_PROFILE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "profiled", proc.stderr
 
 
 def test_another_thread_is_stopped_and_the_caller_is_not():
