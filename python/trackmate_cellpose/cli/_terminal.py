@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -39,16 +40,32 @@ class _TqdmHandler(logging.Handler):
     def __init__(self, *, dedupe: bool) -> None:
         super().__init__()
         self._seen: set[str] = set()
+        self._seen_lock = threading.Lock()  # never held while writing
         self._dedupe = dedupe
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """As ``logging.Handler.handle``, without holding the handler's lock around :meth:`emit`.
+
+        ``tqdm.write`` takes tqdm's lock; a thread that draws a progress bar holds that lock and logs (cellpose's
+        bars write to its logger), so a handler lock held around the write is taken in the opposite order by the two
+        threads (the network's and the masks' of the pipelined engine): a deadlock. tqdm's lock alone orders the
+        writes."""
+        rv = self.filter(record)
+        if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may return a changed record
+            record = rv
+        if rv:
+            self.emit(record)
+        return bool(rv)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             msg = self.format(record)
             if self._dedupe:  # on the words, not the level: a notice also raised as a warning prints once
                 words = " ".join(record.getMessage().split())
-                if words in self._seen:
-                    return
-                self._seen.add(words)
+                with self._seen_lock:
+                    if words in self._seen:
+                        return
+                    self._seen.add(words)
             from tqdm import tqdm
 
             tqdm.write(msg, file=sys.stderr)

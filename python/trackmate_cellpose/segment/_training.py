@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, Cancelled
 from ._adapter import import_cellpose_models, select_device
+from ._fit_options import FitOptions
 from ._models import ModelSpec, models_dir
 
 
@@ -40,37 +41,6 @@ from ._models import ModelSpec, models_dir
 #: 3.x the rate its docs suggest for fine-tuning a built-in model with AdamW), and the crop size it trains on.
 DEFAULTS = {3: {"learning_rate": 1e-3, "weight_decay": 1e-4, "crop": 224},
             4: {"learning_rate": 1e-5, "weight_decay": 0.1, "crop": 256}}
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """How to train (see :func:`trackmate_cellpose.training.train_from_trackmate` for the user-facing meaning).
-
-    Attributes
-    ----------
-    epochs : int
-    learning_rate, weight_decay : float or None
-        None = ``DEFAULTS`` of the installed major version.
-    batch_size : int
-        Crops per training step.
-    crop : int or None
-        Side of the square training crops in pixels (cellpose's ``bsize``); None = ``DEFAULTS``. cellpose 4
-        trains on 256 only.
-    images_per_epoch : int or None
-        Images drawn per epoch (cellpose's ``nimg_per_epoch``); None = all training images.
-    seed : int
-    device : str
-        ``auto``, ``cpu``, ``cuda`` or ``mps`` (``auto``: a GPU when torch sees one).
-    """
-
-    epochs: int = 100
-    learning_rate: float | None = None
-    weight_decay: float | None = None
-    batch_size: int = 8
-    crop: int | None = None
-    images_per_epoch: int | None = None
-    seed: int = 0
-    device: str = "auto"
 
 
 @dataclass

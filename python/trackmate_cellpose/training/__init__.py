@@ -9,11 +9,11 @@ Command line: ``trackmate-cellpose train IMAGE --from CURATED.xml -o MODEL.pth``
 "Retrain cellpose on these spots".
 
 The modules are private; this package re-exports the public names. cellpose and torch are loaded only while training,
-by ``segment``.
+by ``segment`` (whose option fields :class:`TrainingOptions` extends).
 
 Imports: matplotlib (lazily), numpy, scipy (lazily), skimage (lazily); package: axes, calibration, detect (lazily),
-errors, export (lazily), geometry (lazily), reader (lazily), results (lazily), segment (lazily), settings,
-tracking (lazily).
+errors, export (lazily), geometry (lazily), reader (lazily), results (lazily), segment, settings, tracking
+(lazily).
 """
 
 from ..errors import InvalidTrainingDataError

@@ -415,12 +415,9 @@ def _crop(src: FrameSource, t: int, origin, shape_zyx, det: DetectorSettings) ->
 
 def _train_and_report(*, spec, major, det, det_from_xml, cal, options, output, report, truth, pixels, train_frames, held,
                       pairs_train, pairs_held, notes, progress, cancel, log) -> TrainingResult:
-    from ..segment._training import FitOptions, fine_tune, load_network, save_network
+    from ..segment._training import fine_tune, load_network, save_network
 
     two = det.channel_2 > 0
-    fit_opts = FitOptions(epochs=options.epochs, learning_rate=options.learning_rate,
-                          weight_decay=options.weight_decay, batch_size=options.batch_size, crop=options.crop,
-                          images_per_epoch=options.images_per_epoch, seed=options.seed, device=options.device)
     net_model, device = load_network(spec, major, options.device)
 
     def on_epoch(epoch: int, train_loss: float, held_loss: float, best: bool) -> None:
@@ -429,7 +426,7 @@ def _train_and_report(*, spec, major, det, det_from_xml, cal, options, output, r
             log(f"epoch {epoch + 1}/{options.epochs}: training loss {train_loss:.4f}{h}{' (best)' if best else ''}")
 
     fit = fine_tune(net_model, major, device, [p[0] for p in pairs_train], [p[1] for p in pairs_train],
-                    [p[0] for p in pairs_held], [p[1] for p in pairs_held], fit_opts,
+                    [p[0] for p in pairs_held], [p[1] for p in pairs_held], options,
                     channel_axis=0 if two else None, two_channels=two, progress=progress, cancel=cancel,
                     on_epoch=on_epoch)
     base_label = spec.label

@@ -1,6 +1,6 @@
 """Options of a training run, validated before anything is read or written (leaf of the training package).
 
-Imports: none; package: errors.
+Imports: none; package: errors, segment.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ import math
 from dataclasses import dataclass
 
 from ..errors import InvalidSettingsError
+from ..segment._fit_options import FitOptions
 
 
 @dataclass(frozen=True)
-class TrainingOptions:
+class TrainingOptions(FitOptions):
     """How to retrain (every value checked; a wrong one raises InvalidSettingsError naming the option).
 
     Attributes
@@ -41,16 +42,9 @@ class TrainingOptions:
         ``auto`` (a GPU when torch sees one), ``cpu``, ``cuda`` or ``mps``.
     """
 
-    epochs: int = 100
-    learning_rate: float | None = None
-    weight_decay: float | None = None
-    batch_size: int = 8
-    crop: int | None = None
-    images_per_epoch: int | None = None
+    # epochs, learning_rate, weight_decay, batch_size, crop, images_per_epoch, seed, device: FitOptions' fields
     holdout_fraction: float = 0.2
     holdout_frames: tuple[int, ...] | None = None
-    seed: int = 0
-    device: str = "auto"
 
     def __post_init__(self) -> None:
         def bad(name: str, v, want: str) -> InvalidSettingsError:
