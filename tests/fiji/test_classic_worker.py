@@ -91,6 +91,10 @@ def runs(tmp_path_factory, fiji_dir, test_model) -> dict:
     other = work / "python-wrapper"
     other.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
     other.chmod(0o755)
+    # the same Python by a third name, deleted by the script while its worker runs (an environment removed)
+    removable = work / "python-removed-later"
+    removable.write_text(other.read_text())
+    removable.chmod(0o755)
     # a Python whose cellpose cannot be imported (a package that shadows it)
     blocker = work / "no-cellpose" / "cellpose"
     blocker.mkdir(parents=True)
@@ -110,11 +114,12 @@ def runs(tmp_path_factory, fiji_dir, test_model) -> dict:
               "xml": work / "run.xml"}
     first = classic_launch(fiji, work, "first", {
         **common, "steps": "preview1,preview2,full,xmlsave,cancel,after_cancel,badpython,nomodule,oldpackage,nocellpose,kill,"
-                 "after_kill,switch", "badpython": work / "no-such-python", "nomodule": nomodule,
+                 "after_kill,switch,removable,removed,after_removed", "badpython": work / "no-such-python",
+        "nomodule": nomodule, "removable": removable,
         "oldpackage": oldpackage, "nocellpose": nocellpose, "otherpython": other})
     second = classic_launch(fiji, work, "second", {**common, "steps": "xmlreload,shapes3d"},
                             jvm_options=["-Dtrackmate.cellpose.worker.echo=true"])
-    return {"first": first, "second": second, "line": line, "other": str(other)}
+    return {"first": first, "second": second, "line": line, "other": str(other), "removable": str(removable)}
 
 
 def _log(run: dict, *steps: str) -> str:
@@ -220,6 +225,21 @@ def test_another_python_executable_restarts_the_worker(runs):
     assert len(modes) == 1 and int(modes[0].group(1)) not in _pids(first, "after_kill")
 
 
+def test_a_python_removed_while_fiji_runs_stops_its_worker_and_says_so(runs):
+    first = runs["first"]
+    f = first["facts"]
+    assert f["removable.ok"] == "true" and f["removed.deleted"] == "true"
+    (pid,) = _pids(first, "removable")
+    assert f["removed.ok"] == "false", "a run with a removed Python must fail"
+    error = f["removed.error"]
+    assert f"'{runs['removable']}'" in error and "no longer exists" in error and "PYTHON_EXECUTABLE" in error
+    assert f"stopping the Python worker (pid {pid})" in _log(first, "removed")
+    assert not _alive(pid)
+    # Fiji goes on: the next run, with the recorded Python, starts a new worker
+    assert f["after_removed.ok"] == "true" and set(_per_frame(_spots(first, "after_removed"))) == {7}
+    assert pid not in _pids(first, "after_removed")
+
+
 def test_the_workers_stderr_goes_to_the_log_only_when_asked(runs):
     """-Dtrackmate.cellpose.worker.echo=true (second JVM): the worker's stderr lines also reach TrackMate's log."""
     assert "[Python worker]" in runs["second"]["log"]
@@ -231,8 +251,9 @@ def test_no_worker_process_remains_after_the_jvm_exits(runs):
         run = runs[name]
         assert run["pids"], f"{name}: no worker pid in the log"
         assert run["left"] == [], f"{name}: worker(s) {run['left']} still running after the JVM exited"
-    # the first worker (stopped when PYTHON_EXECUTABLE changed), the one killed, the one after the kill, the switched one
-    assert len(runs["first"]["pids"]) == 4
+    # the first worker (stopped when PYTHON_EXECUTABLE changed), the one killed, the one after the kill, the switched
+    # one, the one whose Python was removed, the one after that
+    assert len(runs["first"]["pids"]) == 6
 
 
 def test_a_saved_trackmate_xml_reloads_in_a_classic_launch_and_reruns(runs):

@@ -1,5 +1,6 @@
 package trackmatecellpose.glue;
 
+import java.io.File;
 import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -169,6 +170,17 @@ public final class CellposePyWorker implements CellposePyService, CellposePyTrai
 			return null;
 		}
 		WorkerProcess r = running;
+		if ( r != null && r.python.equals( python ) && !new File( python ).exists() )
+		{
+			// removed or moved while Fiji ran: the warm worker started from it could still answer, but it can no
+			// longer import what it has not imported yet, so it is stopped rather than left to fail half-way
+			sink.log( "Cellpose advanced (Python): stopping the Python worker (pid " + r.hello().get( "pid" )
+					+ "): its Python executable " + python + " no longer exists." );
+			stop();
+			sink.fail( "The Python executable '" + python + "' (" + origin( settings ) + ") no longer exists: it was "
+					+ "removed or moved while Fiji ran, and the worker started from it is stopped. " + fix(), null );
+			return null;
+		}
 		if ( r != null && !r.python.equals( python ) )
 		{
 			sink.log( "Cellpose advanced (Python): the Python executable changed to " + python
