@@ -35,7 +35,7 @@ def test_cli_run_headless_writes_trackmate_xml(tmp_path, fiji_dir, glue_cache):
     settings.write_text(DetectorSettings(model="CUSTOM", model_path=str(bundled_model_path()), diameter=10.0,
                                          use_gpu=False).to_json())
     out = tmp_path / "out.xml"
-    proc = subprocess.run([sys.executable, "-m", "trackmate_cellpose.cli", "fiji", "--fiji", str(fiji_dir),
+    proc = subprocess.run([sys.executable, "-m", "trackmate_cellpose", "fiji", "--fiji", str(fiji_dir),
                            "--run", str(sample_path("2dt")), "--settings", str(settings), "--tracker", "overlap",
                            "--min-iou", "0.25", "--t-range", "0:1", "-o", str(out)],
                           capture_output=True, text=True, timeout=1200, cwd=tmp_path,
@@ -53,7 +53,7 @@ def test_cli_run_headless_writes_trackmate_xml(tmp_path, fiji_dir, glue_cache):
 
 def test_cli_runs_a_fiji_script_that_selects_the_detector_by_key(tmp_path, fiji_dir, glue_cache):
     out = tmp_path / "script.xml"
-    proc = subprocess.run([sys.executable, "-m", "trackmate_cellpose.cli", "fiji", "--fiji", str(fiji_dir),
+    proc = subprocess.run([sys.executable, "-m", "trackmate_cellpose", "fiji", "--fiji", str(fiji_dir),
                            "--script", str(HERE / "trackmate_cellpose_script.bsh"),
                            "--arg", f"imageFile={sample_path('2dt')}", "--arg", f"outFile={out}",
                            "--arg", f"modelPath={bundled_model_path()}", "--arg", "lastFrame=1"],

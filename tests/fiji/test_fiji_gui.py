@@ -105,7 +105,7 @@ def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path, glue_cache):
     env = {**os.environ, "DISPLAY": xvfb_display, "TRACKMATE_CELLPOSE_CACHE": str(glue_cache),
            "JAVA_TOOL_OPTIONS": f"-Duser.home={tmp_path / 'home'} -XX:-UsePerfData", "PYTHONDONTWRITEBYTECODE": "1",
            "HOME": str(tmp_path / "pyhome")}
-    proc = subprocess.Popen([sys.executable, "-m", "trackmate_cellpose.cli", "fiji", "--fiji", str(fiji_dir)],
+    proc = subprocess.Popen([sys.executable, "-m", "trackmate_cellpose", "fiji", "--fiji", str(fiji_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
     lines = []
     try:
@@ -131,3 +131,18 @@ def test_cli_opens_the_fiji_gui(xvfb_display, fiji_dir, tmp_path, glue_cache):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(20)
+
+
+def test_a_3d_preview_is_cancelled_with_its_button_and_the_next_preview_runs(gui):
+    """TrackMate 8.x / v9: the Preview's Cancel button during cellpose's masks stage of a full-3D Preview (a stage that
+    asks no cancel check, stretched to a minute): the detection stops within seconds, TrackMate gives the Preview
+    button back, no stage keeps running, and the next Preview works. TrackMate 7.13's Preview has no Cancel button."""
+    if not gui["3d_cancel_button"]:
+        assert gui["line"] == "tm7", "only TrackMate 7.13's Preview lacks a Cancel button"
+        pytest.skip("TrackMate 7.13's Preview has no Cancel button (a TrackMate run's cancel is tested elsewhere)")
+    assert gui["3d_cancel_stage_reached"] and gui["3d_cancel_button_shown"]
+    assert gui["3d_cancel_raised"] in (["Interrupted"], ["Cancelled"]) and gui["3d_cancel_returned"] == []
+    assert gui["3d_cancel_s"] < 8, f"the cancel took {gui['3d_cancel_s']:.1f} s"
+    assert gui["3d_cancel_preview_button_back_s"] is not None and gui["3d_cancel_preview_button_back_s"] < 15
+    assert gui["3d_cancel_stage_still_running"] == 0
+    assert gui["3d_after_cancel_detections"] and gui["3d_after_cancel_detections"][-1] > 0
