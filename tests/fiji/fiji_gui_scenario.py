@@ -1,7 +1,8 @@
 """GUI check under a (virtual) X display, in one subprocess: TrackMate's own wizard lists the detector, its panel
 opens with every field (3D-only fields for a 3D image only), Preview runs the current frame of a 2D and of a 3D
 image and TrackMate draws the spots it found (ROIs; for 3D spheres on 7.x/8.x, meshes on v9), and screenshots of
-each panel and of the image with the drawn spots are saved.
+each panel and of the image with the drawn spots are saved. Where the Preview has a Cancel button (8.x, v9), a long
+full-3D Preview is cancelled with it and the next Preview still runs.
 
 Usage: ``python fiji_gui_scenario.py OUT.json WORKDIR`` with ``FIJI_DIR`` and ``DISPLAY`` set.
 """
@@ -149,6 +150,10 @@ def run_preview(panel, imp, settings, position_czt, calls, returned, timeout=600
     t0 = time.perf_counter()
     while not returned and time.perf_counter() - t0 < timeout:
         time.sleep(0.2)
+    if not returned:  # what TrackMate's Preview panel shows (its log line: an error from the detector, if any)
+        texts = [str(c.getText()) for c in walk(prev) if J("javax.swing.JLabel").class_.isInstance(c)]
+        raise RuntimeError(f"Preview returned no detection in {timeout:.0f} s; detect calls {calls}; the Preview "
+                           f"panel shows {texts}")
     # TrackMate then puts the spots into the preview model and draws them: wait for that, not a fixed time (on a
     # loaded machine it takes longer than seconds)
     frame0, t1 = position_czt[2] - 1, time.perf_counter()
@@ -161,6 +166,66 @@ def run_preview(panel, imp, settings, position_czt, calls, returned, timeout=600
         time.sleep(0.2)
     time.sleep(1.0)  # the drawing and the quality histogram
     return btn
+
+
+def cancel_3d_preview(panel, imp, settings, calls, returned, raised, res):
+    """Cancel a long full-3D Preview with the Preview panel's own Cancel button (TrackMate 8.x and v9; 7.13's Preview
+    has none), while cellpose computes the masks (a stage that asks no cancel check, stretched here to a minute as on
+    a large stack); then a short Preview must still work (Fiji responsive)."""
+    import threading
+
+    from cellpose import dynamics
+
+    from trackmate_cellpose.bridge._headless import to_java_map
+
+    name = "fiji.plugin.trackmate.util.DetectionPreviewPanel"
+    prev = find(panel, name)[0]
+    try:
+        cancel_btn = field(prev, name, "btnCancel")
+    except Exception:  # noqa: BLE001 - TrackMate 7.13
+        cancel_btn = None
+    res["3d_cancel_button"] = cancel_btn is not None
+    if cancel_btn is None:
+        return
+    preview_btn = field(prev, name, "btnPreview")
+    real, started, running = dynamics.compute_masks, threading.Event(), []
+
+    def stretched(*args, **kwargs):  # cellpose's real masks again and again for a minute
+        running.append(1)
+        started.set()
+        try:
+            end = time.monotonic() + 60
+            out = real(*args, **kwargs)
+            while time.monotonic() < end:
+                out = real(*args, **kwargs)
+            return out
+        finally:
+            running.pop()
+
+    dynamics.compute_masks = stretched
+    try:
+        calls.clear(), returned.clear(), raised.clear()
+        on_edt(lambda: panel.setSettings(to_java_map(settings.replace(do_2dz=False))))
+        on_edt(lambda: imp.setPosition(1, 6, 2))
+        on_edt(lambda: preview_btn.doClick())
+        res["3d_cancel_stage_reached"] = started.wait(600)
+        res["3d_cancel_button_shown"] = bool(cancel_btn.isVisible())
+        t0 = time.perf_counter()
+        on_edt(lambda: cancel_btn.doClick())
+        while not (raised or returned) and time.perf_counter() - t0 < 120:
+            time.sleep(0.05)
+        res["3d_cancel_s"] = time.perf_counter() - t0
+        res["3d_cancel_raised"], res["3d_cancel_returned"] = list(raised), list(returned)
+        while not preview_btn.isVisible() and time.perf_counter() - t0 < 120:
+            time.sleep(0.05)
+        res["3d_cancel_preview_button_back_s"] = time.perf_counter() - t0 if preview_btn.isVisible() else None
+        time.sleep(1.0)
+        res["3d_cancel_stage_still_running"] = len(running)
+    finally:
+        dynamics.compute_masks = real
+    # Fiji goes on: the next (short, 2D+Z) Preview of the same panel runs
+    run_preview(panel, imp, settings.replace(do_2dz=True), (1, 6, 2), calls, returned)
+    res["3d_after_cancel_detections"] = list(returned)
 
 
 def next_panel(frame):
@@ -212,11 +277,17 @@ def main(argv):
         calls = []
         returned = []
 
+        raised = []
+
         def recording_detect(image, settings, **kw):
-            calls.append({"frame_offset": kw["placement"].frame_offset, "n_frames": int(image.shape[0])})
+            calls.append({"frame_offset": kw["frame_offset"], "n_frames": int(image.shape[0])})
             from trackmate_cellpose import detect
 
-            result = detect(image, settings, **kw)
+            try:
+                result = detect(image, settings, **kw)
+            except BaseException as e:
+                raised.append(type(e).__name__)
+                raise
             returned.append(result.n_detections)
             return result
 
@@ -251,6 +322,7 @@ def main(argv):
         res["3d_coloured_px_after"] = coloured_pixels(imp3)
         res["3d_preview_png"] = screenshot(frame3, work / "3d_preview_panel.png")
         res["3d_image_png"] = screenshot(imp3.getCanvas(), work / "3d_preview_image.png", zoom=3)
+        cancel_3d_preview(panel3, imp3, s, calls, returned, raised, res)
         on_edt(lambda: frame3.dispose())
         res["ok"] = True
     except BaseException as e:  # noqa: BLE001
