@@ -87,8 +87,9 @@ def load_env_builder(package_dir: Path) -> tuple[str, str]:
 def load_settings_table(package_dir: Path) -> tuple[str, str]:
     """(resource name, JSON) of the detector settings table of the package at ``package_dir``
     (``.../trackmate_cellpose``), for the glue jars, with the options of the retraining action (``training``):
-    ``settings.py`` and ``training/_options.py`` (which import only ``errors.py``) are loaded by path under a private
-    package name, so that neither the package nor its dependencies are imported."""
+    ``settings.py``, ``segment/_fit_options.py`` and ``training/_options.py`` (which import only ``errors.py`` and
+    each other) are loaded by path under a private package name, so that neither the package nor its dependencies
+    are imported."""
     import importlib.util
     import sys
     import types
@@ -96,12 +97,14 @@ def load_settings_table(package_dir: Path) -> tuple[str, str]:
     name = "_tmcp_settings_only"
     pkg = types.ModuleType(name)
     pkg.__path__ = [str(package_dir)]
-    training = types.ModuleType(f"{name}.training")
-    training.__path__ = [str(Path(package_dir) / "training")]
-    subs = ("errors", "settings", "training._options")
-    saved = {k: sys.modules.get(k) for k in (name, f"{name}.training", *(f"{name}.{sub}" for sub in subs))}
+    folders = {}
+    for sub in ("segment", "training"):  # stand-ins: their __init__ (cellpose, torch ...) is never run
+        folders[f"{name}.{sub}"] = types.ModuleType(f"{name}.{sub}")
+        folders[f"{name}.{sub}"].__path__ = [str(Path(package_dir) / sub)]
+    subs = ("errors", "settings", "segment._fit_options", "training._options")
+    saved = {k: sys.modules.get(k) for k in (name, *folders, *(f"{name}.{sub}" for sub in subs))}
     sys.modules[name] = pkg
-    sys.modules[f"{name}.training"] = training
+    sys.modules.update(folders)
     try:
         for sub in subs:
             spec = importlib.util.spec_from_file_location(f"{name}.{sub}",
